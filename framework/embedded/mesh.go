@@ -1,0 +1,767 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"google.golang.org/protobuf/proto"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	"istio.io/istio/pilot/pkg/model"
+	labelutil "istio.io/istio/pilot/pkg/serviceregistry/util/label"
+	"istio.io/istio/pilot/pkg/xds/endpoints"
+	"istio.io/istio/pilot/test/xds"
+	"istio.io/istio/pkg/config"
+	"istio.io/istio/pkg/config/schema/gvk"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/localitylb/locality-e2e/framework/destinationrule"
+	eps "github.com/localitylb/locality-e2e/framework/endpoints"
+	"github.com/localitylb/locality-e2e/framework/envoylb"
+	"github.com/localitylb/locality-e2e/framework/locality"
+	"github.com/localitylb/locality-e2e/framework/mesh"
+	"github.com/localitylb/locality-e2e/framework/topology"
+	"github.com/localitylb/locality-e2e/framework/traffic"
+)
+
+const (
+	clusterID = "Kubernetes"
+	// proxyVersion is the Istio version the simulated sidecars announce.
+	proxyVersion = "1.28.0"
+	// syncTimeout bounds every wait for istiod to process a change.
+	syncTimeout = 30 * time.Second
+)
+
+// pod is one workload pod: its Kubernetes object and its loopback server.
+type pod struct {
+	obj      *corev1.Pod
+	server   *podServer
+	workload string
+	locality string
+}
+
+// client is one client pod and its simulated sidecar.
+type client struct {
+	obj      *corev1.Pod
+	locality locality.Locality
+	lb       *envoylb.LB
+	cluster  *clusterv3.Cluster
+	cla      *endpointv3.ClusterLoadAssignment
+}
+
+// Mesh is one topology running on its own in-process istiod.
+type Mesh struct {
+	opts    Options
+	log     io.Writer
+	life    *lifetime
+	fake    *xds.FakeDiscoveryServer
+	rng     *rand.Rand
+	seed    uint64
+	onClose func()
+
+	mu          sync.RWMutex
+	closed      bool
+	topo        topology.Topology
+	nodes       []*corev1.Node
+	nodeByName  map[string]*corev1.Node
+	deployments map[string]*appsv1.Deployment
+	podHash     map[string]string
+	service     *corev1.Service
+	pods        map[string][]*pod // by workload, in creation order
+	clients     map[string]*client
+	drs         map[string]*networkingv1.DestinationRule
+	httpClient  *http.Client
+	transport   *http.Transport
+}
+
+var _ mesh.Mesh = (*Mesh)(nil)
+
+func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint64) (_ *Mesh, err error) {
+	topo = topo.WithDefaults()
+	if err := topo.Validate(); err != nil {
+		return nil, err
+	}
+	objs, err := topology.Render(topo)
+	if err != nil {
+		return nil, fmt.Errorf("render topology %q: %w", topo.Name, err)
+	}
+	transport := &http.Transport{
+		Proxy:               nil, // never through an HTTP proxy: pods are on loopback
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     30 * time.Second,
+		DisableCompression:  true,
+	}
+	m := &Mesh{
+		opts:        opts,
+		log:         opts.Log,
+		life:        &lifetime{},
+		rng:         rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		seed:        seed,
+		topo:        topo,
+		nodeByName:  map[string]*corev1.Node{},
+		deployments: map[string]*appsv1.Deployment{},
+		podHash:     map[string]string{},
+		pods:        map[string][]*pod{},
+		clients:     map[string]*client{},
+		drs:         map[string]*networkingv1.DestinationRule{},
+		transport:   transport,
+		httpClient:  &http.Client{Transport: transport, Timeout: 5 * time.Second},
+	}
+	defer func() {
+		if err != nil {
+			_ = m.Close(context.Background())
+		}
+	}()
+	progress(m.log, "embedded: deploying topology %s (%d workloads, %d clients)", topo.Name, len(topo.Workloads), len(topo.Clients))
+
+	// One node per locality, labelled as a kind worker would be.
+	for _, l := range topo.Localities() {
+		n := nodeFor(locality.MustParse(l))
+		m.nodes = append(m.nodes, n)
+		m.nodeByName[n.Name] = n
+	}
+
+	var kubeObjects []runtime.Object
+	var configs []config.Config
+	for _, n := range m.nodes {
+		kubeObjects = append(kubeObjects, n)
+	}
+	for _, o := range objs {
+		switch obj := o.(type) {
+		case *appsv1.Deployment:
+			m.deployments[obj.Name] = obj
+			m.podHash[obj.Name] = randomSuffix(m.rng, 10)
+		case *corev1.Service:
+			m.service = obj
+			m.service.Spec.ClusterIP = nextAddress() // never dialed; istiod needs one
+			kubeObjects = append(kubeObjects, obj)
+		case *networkingv1.VirtualService:
+			configs = append(configs, config.Config{
+				Meta: config.Meta{GroupVersionKind: gvk.VirtualService, Name: obj.Name, Namespace: obj.Namespace},
+				Spec: proto.Clone(&obj.Spec),
+			})
+		case *corev1.Pod:
+			c, err := m.newClient(obj)
+			if err != nil {
+				return nil, err
+			}
+			kubeObjects = append(kubeObjects, c.obj)
+		default:
+			return nil, fmt.Errorf("embedded backend: rendered object %T is not supported", o)
+		}
+	}
+	if m.service == nil {
+		return nil, fmt.Errorf("topology %q rendered no Service", topo.Name)
+	}
+	for _, w := range topo.Workloads {
+		for i := 0; i < w.Replicas; i++ {
+			p, err := m.newPod(w.Name)
+			if err != nil {
+				return nil, err
+			}
+			kubeObjects = append(kubeObjects, p.obj)
+		}
+	}
+	kubeObjects = append(kubeObjects, m.endpointSlice())
+
+	start := time.Now()
+	if err := m.life.run(func() {
+		m.fake = xds.NewFakeDiscoveryServer(m.life, xds.FakeOptions{
+			KubernetesObjects: kubeObjects,
+			Configs:           configs,
+		})
+	}); err != nil {
+		return nil, fmt.Errorf("start istiod (in process): %w", err)
+	}
+	if err := m.waitEndpoints(ctx, 0); err != nil {
+		return nil, err
+	}
+	if err := m.pushAll(); err != nil {
+		return nil, err
+	}
+	progress(m.log, "embedded: istiod ready in %v (%d pods)", time.Since(start).Round(time.Millisecond), m.podCount())
+	return m, nil
+}
+
+func (m *Mesh) newClient(obj *corev1.Pod) (*client, error) {
+	node, err := scheduleTo(obj.Spec.NodeSelector, m.nodes)
+	if err != nil {
+		return nil, fmt.Errorf("client pod %s: %w", obj.Name, err)
+	}
+	var loc locality.Locality
+	for _, c := range m.topo.Clients {
+		if c.Name == obj.Name {
+			loc = c.Locality
+		}
+	}
+	tmpl := corev1.PodTemplateSpec{ObjectMeta: obj.ObjectMeta, Spec: obj.Spec}
+	p := runningPod(tmpl, obj.Name, obj.Namespace, node, nextAddress(), "")
+	c := &client{obj: p, locality: loc}
+	m.clients[obj.Name] = c
+	return c, nil
+}
+
+// newPod starts a pod of the workload: picks a name like the ReplicaSet
+// controller does, schedules it to its locality's node and serves on a new
+// loopback address.
+func (m *Mesh) newPod(workload string) (*pod, error) {
+	d := m.deployments[workload]
+	name := fmt.Sprintf("%s-%s-%s", workload, m.podHash[workload], randomSuffix(m.rng, 5))
+	node, err := scheduleTo(d.Spec.Template.Spec.NodeSelector, m.nodes)
+	if err != nil {
+		return nil, fmt.Errorf("workload %s: %w", workload, err)
+	}
+	srv, err := startPod(name, m.topo.Port)
+	if err != nil {
+		return nil, err
+	}
+	obj := runningPod(d.Spec.Template, name, d.Namespace, node, srv.ip, workload)
+	obj.Labels["pod-template-hash"] = m.podHash[workload]
+	w, _ := m.topo.Workload(workload)
+	p := &pod{obj: obj, server: srv, workload: workload, locality: w.Locality.String()}
+	m.pods[workload] = append(m.pods[workload], p)
+	return p, nil
+}
+
+func (m *Mesh) allPods() []*pod {
+	var out []*pod
+	for _, w := range m.topo.Workloads {
+		out = append(out, m.pods[w.Name]...)
+	}
+	return out
+}
+
+func (m *Mesh) podCount() int { return len(m.allPods()) }
+
+func (m *Mesh) endpointSlice() *discoveryv1.EndpointSlice {
+	var objs []*corev1.Pod
+	for _, p := range m.allPods() {
+		objs = append(objs, p.obj)
+	}
+	return endpointSlice(m.service, objs, m.nodeByName)
+}
+
+// waitEndpoints waits until istiod's endpoint index holds exactly the
+// current pods' addresses and every inbound update is committed to the push
+// context (the discovery server's sync counters). It never sleeps a fixed
+// time: it polls the counters.
+func (m *Mesh) waitEndpoints(ctx context.Context, inboundBefore int64) error {
+	want := map[string]bool{}
+	for _, p := range m.allPods() {
+		want[p.obj.Status.PodIP] = true
+	}
+	return m.poll(ctx, "istiod to see the endpoints of "+m.service.Name, func() bool {
+		got := m.indexedAddresses()
+		if len(got) != len(want) {
+			return false
+		}
+		for a := range got {
+			if !want[a] {
+				return false
+			}
+		}
+		return m.synced(inboundBefore)
+	})
+}
+
+func (m *Mesh) indexedAddresses() map[string]bool {
+	got := map[string]bool{}
+	shards, ok := m.fake.Discovery.Env.EndpointIndex.ShardsForService(m.topo.Host(), m.topo.Namespace)
+	if !ok {
+		return got
+	}
+	shards.RLock()
+	defer shards.RUnlock()
+	for _, list := range shards.Shards {
+		for _, ep := range list {
+			for _, a := range ep.Addresses {
+				got[a] = true
+			}
+		}
+	}
+	return got
+}
+
+// synced: at least one update arrived since inboundBefore (when > 0) and
+// all inbound updates are committed.
+func (m *Mesh) synced(inboundBefore int64) bool {
+	in := m.fake.Discovery.InboundUpdates.Load()
+	return in > inboundBefore-1 && m.fake.Discovery.CommittedUpdates.Load() >= in
+}
+
+func (m *Mesh) poll(ctx context.Context, what string, cond func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
+	delay := 100 * time.Microsecond
+	for {
+		if cond() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("embedded: timed out waiting for %s: %w", what, ctx.Err())
+		case <-time.After(delay):
+		}
+		if delay < 10*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
+
+// proxy is the model.Proxy istiod would build for the client's sidecar.
+func (m *Mesh) proxy(c *client) *model.Proxy {
+	loc := c.locality
+	labels := labelutil.AugmentLabels(c.obj.Labels, clusterID, loc.String(), c.obj.Spec.NodeName, "")
+	p := &model.Proxy{
+		Type:            model.SidecarProxy,
+		ID:              c.obj.Name + "." + c.obj.Namespace,
+		IPAddresses:     []string{c.obj.Status.PodIP},
+		ConfigNamespace: c.obj.Namespace,
+		DNSDomain:       c.obj.Namespace + ".svc.cluster.local",
+		Locality:        &corev3.Locality{Region: loc.Region, Zone: loc.Zone, SubZone: loc.Subzone},
+		Labels:          labels,
+		Metadata: &model.NodeMetadata{
+			Namespace:    c.obj.Namespace,
+			Labels:       labels,
+			ClusterID:    clusterID,
+			NodeName:     c.obj.Spec.NodeName,
+			IstioVersion: proxyVersion,
+		},
+	}
+	return m.fake.SetupProxy(p)
+}
+
+// generate asks istiod for the client's Cluster and ClusterLoadAssignment
+// of the topology's service: what CDS and EDS would push to its sidecar.
+func (m *Mesh) generate(c *client) (*clusterv3.Cluster, *endpointv3.ClusterLoadAssignment, error) {
+	p := m.proxy(c)
+	name := m.topo.ClusterName()
+	var cl *clusterv3.Cluster
+	var genErr error
+	if err := m.life.run(func() {
+		for _, x := range m.fake.Clusters(p) {
+			if x.Name == name {
+				cl = x
+			}
+		}
+	}); err != nil {
+		genErr = err
+	}
+	if genErr != nil {
+		return nil, nil, fmt.Errorf("generate clusters for %s: %w", c.obj.Name, genErr)
+	}
+	if cl == nil {
+		return nil, nil, fmt.Errorf("istiod generated no cluster %s for client %s", name, c.obj.Name)
+	}
+	b := endpoints.NewEndpointBuilder(name, p, m.fake.PushContext())
+	cla := b.BuildClusterLoadAssignment(m.fake.Discovery.Env.EndpointIndex)
+	return cl, cla, nil
+}
+
+// push regenerates the client's config and hands it to its load balancer,
+// as an xDS push would.
+func (m *Mesh) push(c *client) error {
+	cl, cla, err := m.generate(c)
+	if err != nil {
+		return err
+	}
+	c.cluster, c.cla = cl, cla
+	if c.lb == nil {
+		lb, err := envoylb.New(cl, cla, envoylb.Options{Seed: m.seed + uint64(len(c.obj.Name)), Workers: m.opts.Workers})
+		if err != nil {
+			return fmt.Errorf("client %s: %w", c.obj.Name, err)
+		}
+		c.lb = lb
+		return nil
+	}
+	return c.lb.Update(cl, cla)
+}
+
+func (m *Mesh) pushAll() error {
+	names := make([]string, 0, len(m.clients))
+	for n := range m.clients {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := m.push(m.clients[n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Backend is "embedded".
+func (m *Mesh) Backend() string { return "embedded" }
+
+// Topology returns the topology with current replica counts.
+func (m *Mesh) Topology() topology.Topology {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	t := m.topo.WithDefaults()
+	return t
+}
+
+// Capabilities: everything.
+func (m *Mesh) Capabilities() mesh.Capabilities {
+	return mesh.Capabilities{Fault5xx: true, ServiceTrafficDistribution: true}
+}
+
+// IstioVersion is the pinned istio.io/istio module.
+func (m *Mesh) IstioVersion() string { return istioModuleVersion() }
+
+func (m *Mesh) checkOpen() error {
+	if m.closed {
+		return errors.New("embedded: mesh is closed")
+	}
+	return nil
+}
+
+// ApplyDestinationRule validates the rule with Istio's validation, creates
+// or updates it in istiod's config store, waits until istiod has pushed it,
+// and pushes every client's new config.
+func (m *Mesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.DestinationRule) error {
+	if dr == nil {
+		return errors.New("ApplyDestinationRule: rule is nil")
+	}
+	if _, err := destinationrule.Validate(dr.Name, dr); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkOpen(); err != nil {
+		return err
+	}
+	ns := dr.Namespace
+	if ns == "" {
+		ns = m.topo.Namespace
+	}
+	cfg := config.Config{
+		Meta: config.Meta{GroupVersionKind: gvk.DestinationRule, Name: dr.Name, Namespace: ns},
+		Spec: proto.Clone(&dr.Spec),
+	}
+	before := m.fake.Discovery.InboundUpdates.Load()
+	store := m.fake.Store()
+	var err error
+	if store.Get(gvk.DestinationRule, dr.Name, ns) != nil {
+		_, err = store.Update(cfg)
+	} else {
+		_, err = store.Create(cfg)
+	}
+	if err != nil {
+		return fmt.Errorf("apply DestinationRule %s/%s: %w", ns, dr.Name, err)
+	}
+	stored := dr.DeepCopy()
+	stored.Namespace = ns
+	m.drs[dr.Name] = stored
+	if err := m.poll(ctx, "istiod to push DestinationRule "+dr.Name, func() bool { return m.synced(before + 1) }); err != nil {
+		return err
+	}
+	return m.pushAll()
+}
+
+// DeleteDestinationRule removes the rule and waits for the push.
+func (m *Mesh) DeleteDestinationRule(ctx context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkOpen(); err != nil {
+		return err
+	}
+	dr, ok := m.drs[name]
+	if !ok {
+		return fmt.Errorf("DeleteDestinationRule: no DestinationRule %q was applied", name)
+	}
+	before := m.fake.Discovery.InboundUpdates.Load()
+	if err := m.fake.Store().Delete(gvk.DestinationRule, name, dr.Namespace, nil); err != nil {
+		return fmt.Errorf("delete DestinationRule %s: %w", name, err)
+	}
+	delete(m.drs, name)
+	if err := m.poll(ctx, "istiod to push the deletion of "+name, func() bool { return m.synced(before + 1) }); err != nil {
+		return err
+	}
+	return m.pushAll()
+}
+
+// Scale sets the workload's replicas: new pods start serving and join the
+// EndpointSlice; removed pods leave the EndpointSlice first, then stop.
+func (m *Mesh) Scale(ctx context.Context, workload string, replicas int) error {
+	if replicas < 0 {
+		return fmt.Errorf("Scale %s: replicas is %d: it cannot be negative", workload, replicas)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkOpen(); err != nil {
+		return err
+	}
+	if _, err := m.topo.Workload(workload); err != nil {
+		return fmt.Errorf("Scale: %w", err)
+	}
+	kube := m.fake.KubeClient().Kube()
+	cur := m.pods[workload]
+	progress(m.log, "embedded: scaling %s from %d to %d", workload, len(cur), replicas)
+	before := m.fake.Discovery.InboundUpdates.Load()
+	var stopped []*pod
+	switch {
+	case replicas > len(cur):
+		for i := len(cur); i < replicas; i++ {
+			p, err := m.newPod(workload)
+			if err != nil {
+				return err
+			}
+			if _, err := kube.CoreV1().Pods(p.obj.Namespace).Create(ctx, p.obj, metav1.CreateOptions{}); err != nil {
+				return fmt.Errorf("create pod %s: %w", p.obj.Name, err)
+			}
+		}
+	case replicas < len(cur):
+		stopped = cur[replicas:]
+		m.pods[workload] = cur[:replicas]
+	default:
+		return nil
+	}
+	if _, err := kube.DiscoveryV1().EndpointSlices(m.service.Namespace).Update(ctx, m.endpointSlice(), metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("update EndpointSlice: %w", err)
+	}
+	for _, p := range stopped {
+		if err := kube.CoreV1().Pods(p.obj.Namespace).Delete(ctx, p.obj.Name, metav1.DeleteOptions{}); err != nil {
+			return fmt.Errorf("delete pod %s: %w", p.obj.Name, err)
+		}
+		p.server.stop()
+	}
+	for i := range m.topo.Workloads {
+		if m.topo.Workloads[i].Name == workload {
+			m.topo.Workloads[i].Replicas = replicas
+		}
+	}
+	if err := m.waitEndpoints(ctx, before+1); err != nil {
+		return err
+	}
+	return m.pushAll()
+}
+
+// SetFault breaks (or heals) the first n pods of a workload, by name.
+func (m *Mesh) SetFault(ctx context.Context, workload string, n int, f mesh.Fault) error {
+	switch f {
+	case mesh.NoFault, mesh.Fail5xx, mesh.RefuseConnections:
+	default:
+		return fmt.Errorf("SetFault: unknown fault %q: use mesh.Fail5xx, mesh.RefuseConnections or mesh.NoFault", f)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkOpen(); err != nil {
+		return err
+	}
+	if _, err := m.topo.Workload(workload); err != nil {
+		return fmt.Errorf("SetFault: %w", err)
+	}
+	pods := append([]*pod(nil), m.pods[workload]...)
+	sort.Slice(pods, func(i, j int) bool { return pods[i].obj.Name < pods[j].obj.Name })
+	if n < 0 || n > len(pods) {
+		n = len(pods)
+	}
+	for _, p := range pods[:n] {
+		if err := p.server.setFault(f); err != nil {
+			return fmt.Errorf("SetFault %s on %s: %w", f, p.obj.Name, err)
+		}
+	}
+	return nil
+}
+
+// Endpoints returns the client's endpoint table. Each call regenerates the
+// client's config from istiod (as a push would) so the table is istiod's
+// current answer; the Envoy view overlays the sidecar's host health
+// (outlier ejections) and drops empty localities.
+func (m *Mesh) Endpoints(ctx context.Context, clientName string, view eps.View) (eps.Table, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkOpen(); err != nil {
+		return eps.Table{}, err
+	}
+	c, err := m.client(clientName)
+	if err != nil {
+		return eps.Table{}, err
+	}
+	if view != eps.Raw && view != eps.Envoy {
+		return eps.Table{}, fmt.Errorf("Endpoints: unknown view %q: use endpoints.Raw or endpoints.Envoy", view)
+	}
+	if err := m.push(c); err != nil {
+		return eps.Table{}, err
+	}
+	t := eps.FromClusterLoadAssignment(c.cla, view, m.podByIP())
+	if view == eps.Envoy {
+		health := c.lb.HostHealth()
+		for i := range t.Rows {
+			for j := range t.Rows[i].Hosts {
+				h := &t.Rows[i].Hosts[j]
+				if s, ok := health[net.JoinHostPort(h.Address, fmt.Sprint(h.Port))]; ok {
+					h.Health = eps.Health(s)
+				}
+			}
+		}
+	}
+	return t, nil
+}
+
+func (m *Mesh) client(name string) (*client, error) {
+	c, ok := m.clients[name]
+	if !ok {
+		names := make([]string, 0, len(m.clients))
+		for n := range m.clients {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("unknown client %q: the topology's clients are %v", name, names)
+	}
+	return c, nil
+}
+
+func (m *Mesh) podByIP() map[string]string {
+	out := map[string]string{}
+	for _, p := range m.allPods() {
+		out[p.obj.Status.PodIP] = p.obj.Name
+	}
+	return out
+}
+
+// Send sends n requests from the client's sidecar: each goes through the
+// Envoy model (priority, locality weights, LB policy, outlier detection,
+// retries) and really travels over loopback HTTP to the picked pod.
+func (m *Mesh) Send(ctx context.Context, clientName string, n int) (traffic.Batch, error) {
+	if n <= 0 {
+		return traffic.Batch{}, fmt.Errorf("Send: n is %d: send at least one request", n)
+	}
+	m.mu.RLock()
+	if err := m.checkOpen(); err != nil {
+		m.mu.RUnlock()
+		return traffic.Batch{}, err
+	}
+	c, err := m.client(clientName)
+	m.mu.RUnlock()
+	if err != nil {
+		return traffic.Batch{}, err
+	}
+	b := traffic.Batch{Client: clientName, Responses: make([]traffic.Response, 0, n)}
+	for i := 0; i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			return b, fmt.Errorf("Send: stopped after %d of %d requests: %w", i, n, err)
+		}
+		b.Responses = append(b.Responses, m.request(ctx, c.lb))
+	}
+	return b, nil
+}
+
+// Envoy's local replies (what curl prints for them).
+const (
+	bodyNoHealthyUpstream = "no healthy upstream"
+	bodyConnectFailure    = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
+)
+
+func (m *Mesh) request(ctx context.Context, lb *envoylb.LB) traffic.Response {
+	var status int
+	var body string
+	att, _, err := lb.Do(func(h envoylb.Host) envoylb.Attempt {
+		s, bd, cerr := m.get(ctx, h)
+		if cerr != nil {
+			status, body = 0, ""
+			return envoylb.Attempt{ConnectFailure: true}
+		}
+		status, body = s, bd
+		return envoylb.Attempt{Status: s}
+	})
+	switch {
+	case errors.Is(err, envoylb.ErrNoHealthyUpstream):
+		return traffic.Response{Status: 503, Body: bodyNoHealthyUpstream}
+	case err != nil:
+		return traffic.Response{Err: err.Error()}
+	case att.ConnectFailure:
+		return traffic.Response{Status: 503, Body: bodyConnectFailure}
+	}
+	return traffic.Response{Status: status, Body: body, Pod: traffic.PodFromBody(body)}
+}
+
+func (m *Mesh) get(ctx context.Context, h envoylb.Host) (int, string, error) {
+	url := "http://" + net.JoinHostPort(h.Address, fmt.Sprint(h.Port)) + "/hello"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := m.httpClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return 0, "", err
+	}
+	return resp.StatusCode, string(data), nil
+}
+
+// Pods lists workload pods then client pods.
+func (m *Mesh) Pods(ctx context.Context) ([]mesh.Pod, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []mesh.Pod
+	for _, p := range m.allPods() {
+		out = append(out, mesh.Pod{
+			Name: p.obj.Name, Workload: p.workload, Locality: p.locality,
+			IP: p.obj.Status.PodIP, Ready: true, Fault: p.server.currentFault(),
+		})
+	}
+	names := make([]string, 0, len(m.clients))
+	for n := range m.clients {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		c := m.clients[n]
+		out = append(out, mesh.Pod{Name: n, Locality: c.locality.String(), IP: c.obj.Status.PodIP, Ready: true})
+	}
+	return out, nil
+}
+
+// DestinationRules lists the applied rules.
+func (m *Mesh) DestinationRules(ctx context.Context) ([]*networkingv1.DestinationRule, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []*networkingv1.DestinationRule
+	for _, dr := range m.drs {
+		out = append(out, dr.DeepCopy())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Close stops the pods, istiod and every goroutine they started.
+func (m *Mesh) Close(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	for _, p := range m.allPods() {
+		p.server.stop()
+	}
+	m.mu.Unlock()
+	m.life.close()
+	m.transport.CloseIdleConnections()
+	if m.onClose != nil {
+		m.onClose()
+	}
+	return nil
+}

@@ -1,0 +1,286 @@
+// Package kind is the kind backend of the mesh: one kind cluster per suite
+// (created through the kind Go API, or an existing cluster given by a
+// kubeconfig), Istio installed with istioctl, and one namespace per
+// deployed topology. Requests and endpoint reads run inside the pods
+// (curl in the client container, pilot-agent in istio-proxy), so nothing
+// but the Kubernetes API is dialled from the test process.
+package kind
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	kinddefaults "sigs.k8s.io/kind/pkg/apis/config/defaults"
+
+	"github.com/localitylb/locality-e2e/framework/topology"
+)
+
+// Environment variables ConfigFromEnv reads.
+const (
+	EnvClusterName    = "LOCALITY_E2E_CLUSTER_NAME"
+	EnvNodeImage      = "LOCALITY_E2E_NODE_IMAGE"
+	EnvKubeconfig     = "LOCALITY_E2E_KUBECONFIG"
+	EnvReuseCluster   = "LOCALITY_E2E_REUSE_CLUSTER"
+	EnvKeepCluster    = "LOCALITY_E2E_KEEP_CLUSTER"
+	EnvKeepNamespaces = "LOCALITY_E2E_KEEP_NAMESPACES"
+	EnvIstioctl       = "ISTIOCTL"
+	EnvIstioVersion   = "ISTIO_VERSION"
+	EnvIstioProfile   = "LOCALITY_E2E_ISTIO_PROFILE"
+	EnvPreloadImages  = "LOCALITY_E2E_PRELOAD_IMAGES"
+	EnvLogsDir        = "LOCALITY_E2E_LOGS_DIR"
+	// EnvTimeoutScale multiplies every timeout (e.g. 2 on a slow runner).
+	EnvTimeoutScale = "LOCALITY_E2E_TIMEOUT_SCALE"
+)
+
+// Defaults.
+const (
+	DefaultClusterName = "locality-e2e"
+	// DefaultNodeImage is the node image kind v0.33.0 itself defaults to
+	// (sigs.k8s.io/kind/pkg/apis/config/defaults.Image), pinned by digest.
+	DefaultNodeImage = kinddefaults.Image
+	// DefaultIstioVersion is the Istio release installed and checked; it
+	// matches the proxy version the embedded backend announces.
+	DefaultIstioVersion = "1.28.0"
+	DefaultIstioProfile = "minimal"
+	DefaultLogsDir      = "reports/kind-logs"
+)
+
+// Timeouts bound every wait of the backend.
+type Timeouts struct {
+	ClusterCreate time.Duration // kind create, including nodes Ready
+	IstioInstall  time.Duration // istioctl install + istiod ready
+	Deploy        time.Duration // a topology's pods ready (image pulls included)
+	Scale         time.Duration // a Scale or a fault heal
+	Sync          time.Duration // a DestinationRule reaching the client sidecars
+	Exec          time.Duration // one exec in a pod (a curl batch, a pilot-agent request)
+	Request       time.Duration // one HTTP request of a batch (curl --max-time)
+	Poll          time.Duration // interval of every poll
+}
+
+// DefaultTimeouts fit a GitHub-hosted runner.
+func DefaultTimeouts() Timeouts {
+	return Timeouts{
+		ClusterCreate: 5 * time.Minute,
+		IstioInstall:  5 * time.Minute,
+		Deploy:        5 * time.Minute,
+		Scale:         2 * time.Minute,
+		Sync:          20 * time.Second,
+		Exec:          2 * time.Minute,
+		Request:       5 * time.Second,
+		Poll:          time.Second,
+	}
+}
+
+// Multiply multiplies every timeout but Poll and Request by f.
+func (t Timeouts) Multiply(f float64) Timeouts {
+	m := func(d time.Duration) time.Duration { return time.Duration(float64(d) * f) }
+	t.ClusterCreate, t.IstioInstall, t.Deploy, t.Scale, t.Sync, t.Exec =
+		m(t.ClusterCreate), m(t.IstioInstall), m(t.Deploy), m(t.Scale), m(t.Sync), m(t.Exec)
+	return t
+}
+
+// Config configures the kind backend.
+type Config struct {
+	// ClusterName is the kind cluster's name.
+	ClusterName string
+	// NodeImage is the kindest/node image of every node.
+	NodeImage string
+	// Kubeconfig, when set, selects an existing cluster: no Docker check, no
+	// cluster creation or deletion. Its nodes must carry the topologies'
+	// locality labels.
+	Kubeconfig string
+	// ReuseCluster uses a kind cluster of that name if it exists (and then
+	// never deletes it); otherwise one is created.
+	ReuseCluster bool
+	// KeepCluster keeps a cluster this run created.
+	KeepCluster bool
+	// KeepNamespaces keeps each topology's namespace after Close.
+	KeepNamespaces bool
+	// IstioctlPath is the istioctl binary ("istioctl" on PATH if empty).
+	IstioctlPath string
+	// IstioVersion is the Istio release expected from istioctl and installed.
+	IstioVersion string
+	// IstioProfile is the istioctl install profile: minimal (istiod only,
+	// enough for sidecar-to-sidecar traffic) or default (adds the ingress
+	// gateway, unused here).
+	IstioProfile string
+	// PreloadImages loads the topologies' images into the nodes from the
+	// local Docker engine (kind load docker-image) before deploying.
+	PreloadImages bool
+	// LogsDir receives kind's node logs when creation or a deploy fails.
+	LogsDir string
+	// Topologies are every topology the suite will deploy; the cluster gets
+	// one worker per distinct locality among them. Empty means the seed's
+	// TwoRegions and ThreeZones.
+	Topologies []topology.Topology
+	Timeouts   Timeouts
+}
+
+// DefaultConfig is the configuration without any environment.
+func DefaultConfig() Config {
+	return Config{
+		ClusterName:  DefaultClusterName,
+		NodeImage:    DefaultNodeImage,
+		IstioctlPath: "istioctl",
+		IstioVersion: DefaultIstioVersion,
+		IstioProfile: DefaultIstioProfile,
+		LogsDir:      DefaultLogsDir,
+		Timeouts:     DefaultTimeouts(),
+	}
+}
+
+// ConfigFromEnv is DefaultConfig overridden by the environment (see the
+// Env* constants). Booleans accept what strconv.ParseBool does; a bad
+// value is an error naming the variable.
+func ConfigFromEnv() (Config, error) {
+	return configFrom(os.LookupEnv)
+}
+
+func configFrom(lookup func(string) (string, bool)) (Config, error) {
+	c := DefaultConfig()
+	str := func(name string, dst *string) {
+		if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
+			*dst = strings.TrimSpace(v)
+		}
+	}
+	var errs []string
+	boolean := func(name string, dst *bool) {
+		v, ok := lookup(name)
+		if !ok || strings.TrimSpace(v) == "" {
+			return
+		}
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s=%q is not a boolean: use true or false", name, v))
+			return
+		}
+		*dst = b
+	}
+	str(EnvClusterName, &c.ClusterName)
+	str(EnvNodeImage, &c.NodeImage)
+	str(EnvKubeconfig, &c.Kubeconfig)
+	boolean(EnvReuseCluster, &c.ReuseCluster)
+	boolean(EnvKeepCluster, &c.KeepCluster)
+	boolean(EnvKeepNamespaces, &c.KeepNamespaces)
+	str(EnvIstioctl, &c.IstioctlPath)
+	str(EnvIstioVersion, &c.IstioVersion)
+	str(EnvIstioProfile, &c.IstioProfile)
+	boolean(EnvPreloadImages, &c.PreloadImages)
+	str(EnvLogsDir, &c.LogsDir)
+	if v, ok := lookup(EnvTimeoutScale); ok && strings.TrimSpace(v) != "" {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || f <= 0 {
+			errs = append(errs, fmt.Sprintf("%s=%q is not a positive number: use e.g. 2 to double every timeout", EnvTimeoutScale, v))
+		} else {
+			c.Timeouts = c.Timeouts.Multiply(f)
+		}
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("kind backend environment: %s", strings.Join(errs, "; "))
+	}
+	return c, c.Validate()
+}
+
+// Validate reports every problem, naming the field and its variable.
+func (c Config) Validate() error {
+	var errs []string
+	add := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if c.Kubeconfig == "" {
+		if c.ClusterName == "" {
+			add("ClusterName (%s) is empty: name the kind cluster, e.g. %s", EnvClusterName, DefaultClusterName)
+		} else if !validClusterName(c.ClusterName) {
+			add("ClusterName (%s) %q is not a valid kind cluster name: use lower-case letters, digits and '-'", EnvClusterName, c.ClusterName)
+		}
+		if c.NodeImage == "" {
+			add("NodeImage (%s) is empty: use a kindest/node image, e.g. %s", EnvNodeImage, DefaultNodeImage)
+		}
+	} else {
+		if _, err := os.Stat(c.Kubeconfig); err != nil {
+			add("Kubeconfig (%s) %q cannot be read: %v", EnvKubeconfig, c.Kubeconfig, err)
+		}
+		if c.ReuseCluster {
+			add("ReuseCluster (%s) with Kubeconfig (%s): an existing cluster is always reused; unset one of them", EnvReuseCluster, EnvKubeconfig)
+		}
+	}
+	if c.IstioctlPath == "" {
+		add("IstioctlPath (%s) is empty: point it at istioctl %s (make istioctl downloads it)", EnvIstioctl, orDefault(c.IstioVersion, DefaultIstioVersion))
+	}
+	if !validIstioVersion(c.IstioVersion) {
+		add("IstioVersion (%s) %q is not a release version: use e.g. %s", EnvIstioVersion, c.IstioVersion, DefaultIstioVersion)
+	}
+	switch c.IstioProfile {
+	case "minimal", "default":
+	default:
+		add("IstioProfile (%s) %q is not supported: use minimal or default", EnvIstioProfile, c.IstioProfile)
+	}
+	t := c.Timeouts
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"ClusterCreate", t.ClusterCreate}, {"IstioInstall", t.IstioInstall}, {"Deploy", t.Deploy},
+		{"Scale", t.Scale}, {"Sync", t.Sync}, {"Exec", t.Exec}, {"Request", t.Request}, {"Poll", t.Poll},
+	} {
+		if d.v <= 0 {
+			add("Timeouts.%s is %v: every timeout must be positive (DefaultTimeouts has them all)", d.name, d.v)
+		}
+	}
+	for i, topo := range c.Topologies {
+		if err := topo.Validate(); err != nil {
+			add("Topologies[%d]: %v", i, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("kind backend config: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func validClusterName(s string) bool {
+	if len(s) == 0 || len(s) > 50 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case r == '-' && i > 0 && i < len(s)-1:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validIstioVersion accepts MAJOR.MINOR.PATCH with an optional -suffix
+// (1.28.0, 1.29.0-beta.1).
+func validIstioVersion(s string) bool {
+	core, _, _ := strings.Cut(s, "-")
+	parts := strings.Split(core, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	for _, p := range parts {
+		if _, err := strconv.Atoi(p); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// topologies returns the configured topologies or the seed's two.
+func (c Config) topologies() []topology.Topology {
+	if len(c.Topologies) > 0 {
+		return c.Topologies
+	}
+	return []topology.Topology{topology.TwoRegions(), topology.ThreeZones()}
+}

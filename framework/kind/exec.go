@@ -1,0 +1,66 @@
+package kind
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/localitylb/locality-e2e/framework/endpoints"
+)
+
+// ClientContainer is the container of a client pod that runs curl.
+const ClientContainer = "client"
+
+// PilotAgentRequestArgs is the argv, run in an istio-proxy container, that
+// sends one request to the sidecar's Envoy admin API (127.0.0.1:15000).
+// pilot-agent is in every proxy image, unlike curl, and Istio's own test
+// framework reads sidecars this way.
+func PilotAgentRequestArgs(method, path string) []string {
+	return []string{"pilot-agent", "request", method, path}
+}
+
+// Admin API requests the backend makes.
+var (
+	// ClustersArgs reads live hosts, health and outlier ejection.
+	ClustersArgs = PilotAgentRequestArgs("GET", endpoints.AdminClustersPath)
+	// EDSArgs reads the endpoint assignment with locality weights.
+	EDSArgs = PilotAgentRequestArgs("GET", endpoints.AdminEDSPath)
+	// CDSArgs reads the active clusters, to see a DestinationRule arrive.
+	CDSArgs = PilotAgentRequestArgs("GET", "config_dump?resource=dynamic_active_clusters")
+	// DrainArgs makes a pod refuse connections (mesh.RefuseConnections).
+	//
+	// istio.io's locality failover task runs
+	//   kubectl exec ... -c istio-proxy -- curl -sSL -X POST 127.0.0.1:15000/drain_listeners
+	// which drains every listener, including the static one on :15021 that
+	// answers the pod's readiness probe: the pod then turns unready after a
+	// few probes and leaves EDS, so the scenario silently becomes "pod
+	// removed" instead of "pod alive but refusing". ?inboundonly drains only
+	// listeners with traffic_direction INBOUND (Istio's virtualInbound), so
+	// requests to the app port are refused (UF, counted by outlier detection
+	// as 5xx) while the pod stays Ready. pilot-agent request is used instead
+	// of curl because the proxy image has no curl. A drained listener cannot
+	// be restored: healing deletes the pod and lets its Deployment replace it.
+	DrainArgs = PilotAgentRequestArgs("POST", "drain_listeners?inboundonly")
+)
+
+// clusterVersion returns the version_info and last_updated of one cluster
+// in a config_dump?resource=dynamic_active_clusters output, "" if absent.
+func clusterVersion(out []byte, cluster string) (string, error) {
+	var d struct {
+		Configs []struct {
+			VersionInfo string `json:"version_info"`
+			LastUpdated string `json:"last_updated"`
+			Cluster     struct {
+				Name string `json:"name"`
+			} `json:"cluster"`
+		} `json:"configs"`
+	}
+	if err := json.Unmarshal(out, &d); err != nil {
+		return "", fmt.Errorf("parse Envoy active clusters: %w", err)
+	}
+	for _, c := range d.Configs {
+		if c.Cluster.Name == cluster {
+			return c.VersionInfo + "@" + c.LastUpdated, nil
+		}
+	}
+	return "", nil
+}

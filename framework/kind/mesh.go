@@ -1,0 +1,438 @@
+package kind
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/localitylb/locality-e2e/framework/destinationrule"
+	"github.com/localitylb/locality-e2e/framework/endpoints"
+	"github.com/localitylb/locality-e2e/framework/mesh"
+	"github.com/localitylb/locality-e2e/framework/topology"
+	"github.com/localitylb/locality-e2e/framework/traffic"
+)
+
+// MaxBatch is the most requests one curl exec sends.
+const MaxBatch = 500
+
+// ErrNotSupported is returned for what the kind backend cannot do.
+var ErrNotSupported = errors.New("not supported on kind")
+
+// kindMesh is one topology deployed in its own namespace.
+type kindMesh struct {
+	b  *backend
+	ns string
+
+	mu     sync.Mutex
+	topo   topology.Topology     // current replicas
+	faults map[string]mesh.Fault // pod name → fault
+	closed bool
+}
+
+var _ mesh.Mesh = (*kindMesh)(nil)
+
+func (m *kindMesh) Backend() string { return Name }
+
+// Namespace is where the topology lives.
+func (m *kindMesh) Namespace() string { return m.ns }
+
+func (m *kindMesh) Topology() topology.Topology { return m.topology() }
+
+func (m *kindMesh) topology() topology.Topology {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.topo
+	t.Workloads = append([]topology.Workload(nil), m.topo.Workloads...)
+	t.Clients = append([]topology.Client(nil), m.topo.Clients...)
+	return t
+}
+
+func (m *kindMesh) Capabilities() mesh.Capabilities {
+	return mesh.Capabilities{Fault5xx: false, ServiceTrafficDistribution: m.b.trafficDistribution}
+}
+
+func (m *kindMesh) IstioVersion() string { return m.b.cfg.IstioVersion }
+
+// ApplyDestinationRule validates the rule as istiod would, aims it at the
+// topology's Service and namespace, creates or updates it, and waits (at
+// most Timeouts.Sync) until every client sidecar has received a new
+// version of the Service's cluster.
+func (m *kindMesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.DestinationRule) error {
+	if dr == nil {
+		return fmt.Errorf("ApplyDestinationRule: nil DestinationRule")
+	}
+	topo := m.topology()
+	d := destinationrule.ForTopology(dr, topo.Host(), m.ns)
+	warnings, err := destinationrule.Validate("DestinationRule "+d.Name, d)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(m.b.log, "kind: %s: warning: %s\n", m.ns, w)
+	}
+	before := m.clusterVersions(ctx)
+	api := m.b.istio.NetworkingV1().DestinationRules(m.ns)
+	cur, err := api.Get(ctx, d.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		d.ResourceVersion = ""
+		if _, err := api.Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("create DestinationRule %s/%s: %w", m.ns, d.Name, err)
+		}
+	case err != nil:
+		return fmt.Errorf("get DestinationRule %s/%s: %w", m.ns, d.Name, err)
+	default:
+		d.ResourceVersion = cur.ResourceVersion
+		if _, err := api.Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("update DestinationRule %s/%s: %w", m.ns, d.Name, err)
+		}
+	}
+	m.waitSync(ctx, "DestinationRule "+d.Name, before)
+	return nil
+}
+
+func (m *kindMesh) DeleteDestinationRule(ctx context.Context, name string) error {
+	before := m.clusterVersions(ctx)
+	err := m.b.istio.NetworkingV1().DestinationRules(m.ns).Delete(ctx, name, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete DestinationRule %s/%s: no such rule", m.ns, name)
+	}
+	if err != nil {
+		return fmt.Errorf("delete DestinationRule %s/%s: %w", m.ns, name, err)
+	}
+	m.waitSync(ctx, "deletion of DestinationRule "+name, before)
+	return nil
+}
+
+// clusterVersions reads, per client, the version of the Service's cluster
+// in its sidecar ("" when unknown).
+func (m *kindMesh) clusterVersions(ctx context.Context) map[string]string {
+	topo := m.topology()
+	out := map[string]string{}
+	for _, c := range topo.Clients {
+		stdout, _, err := m.b.execIn(ctx, m.ns, c.Name, SidecarContainer, CDSArgs)
+		if err != nil {
+			continue
+		}
+		v, err := clusterVersion([]byte(stdout), topo.ClusterName())
+		if err == nil {
+			out[c.Name] = v
+		}
+	}
+	return out
+}
+
+// waitSync waits until every client's cluster version differs from
+// before. It is best effort: a rule that leaves the cluster unchanged
+// changes no version, so a timeout is logged, not returned. Specs then wait
+// for the endpoint view they expect anyway.
+func (m *kindMesh) waitSync(ctx context.Context, what string, before map[string]string) {
+	t := m.b.cfg.Timeouts
+	err := Poll(ctx, what+" to reach the client sidecars", t.Poll, t.Sync, func(ctx context.Context) (bool, string, error) {
+		now := m.clusterVersions(ctx)
+		var stale []string
+		for c, v := range before {
+			if now[c] == v {
+				stale = append(stale, c)
+			}
+		}
+		sort.Strings(stale)
+		return len(stale) == 0, "unchanged in " + strings.Join(stale, ", "), nil
+	})
+	if err != nil {
+		fmt.Fprintf(m.b.log, "kind: %s: %v (continuing)\n", m.ns, err)
+	}
+}
+
+// Scale sets a workload's replicas and waits until exactly that many pods
+// are ready with their sidecar (for 0: until no pod is left).
+func (m *kindMesh) Scale(ctx context.Context, workload string, replicas int) error {
+	if replicas < 0 {
+		return fmt.Errorf("scale %s to %d: replicas cannot be negative", workload, replicas)
+	}
+	if _, err := m.topology().Workload(workload); err != nil {
+		return err
+	}
+	patch := fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, replicas)
+	if _, err := m.b.kube.AppsV1().Deployments(m.ns).Patch(ctx, workload, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("scale %s/%s to %d: %w", m.ns, workload, replicas, err)
+	}
+	m.mu.Lock()
+	for i := range m.topo.Workloads {
+		if m.topo.Workloads[i].Name == workload {
+			m.topo.Workloads[i].Replicas = replicas
+		}
+	}
+	m.mu.Unlock()
+	if err := m.waitWorkload(ctx, workload, replicas, m.b.cfg.Timeouts.Scale); err != nil {
+		m.b.diagnose(ctx, m.ns)
+		return fmt.Errorf("scale %s to %d: %w", workload, replicas, err)
+	}
+	m.forgetGoneFaults(ctx)
+	return nil
+}
+
+// workloadPods lists a workload's pods that are not terminating, by name.
+func (m *kindMesh) workloadPods(ctx context.Context, workload string) ([]corev1.Pod, error) {
+	list, err := m.b.kube.CoreV1().Pods(m.ns).List(ctx, metav1.ListOptions{LabelSelector: labelWorkload + "=" + workload})
+	if err != nil {
+		return nil, fmt.Errorf("list pods of %s: %w", workload, err)
+	}
+	var out []corev1.Pod
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// SetFault: RefuseConnections drains the inbound listeners of the first n
+// pods' sidecars (see DrainArgs); NoFault heals the faulted pods among the
+// first n by deleting them and waiting for their replacements; Fail5xx is
+// not supported (helloworld cannot be told to fail).
+func (m *kindMesh) SetFault(ctx context.Context, workload string, n int, f mesh.Fault) error {
+	if _, err := m.topology().Workload(workload); err != nil {
+		return err
+	}
+	switch f {
+	case mesh.Fail5xx:
+		return fmt.Errorf("SetFault %s %q: %w: the helloworld image cannot be made to answer 5xx; check Capabilities().Fault5xx (use the embedded backend or RefuseConnections)", workload, f, ErrNotSupported)
+	case mesh.RefuseConnections, mesh.NoFault:
+	default:
+		return fmt.Errorf("SetFault %s: unknown fault %q", workload, f)
+	}
+	pods, err := m.workloadPods(ctx, workload)
+	if err != nil {
+		return err
+	}
+	if n < 0 {
+		n = len(pods)
+	}
+	if n > len(pods) {
+		return fmt.Errorf("SetFault %s: %d pods asked, the workload has %d", workload, n, len(pods))
+	}
+	pods = pods[:n]
+	if f == mesh.RefuseConnections {
+		for _, p := range pods {
+			if _, stderr, err := m.b.execIn(ctx, m.ns, p.Name, SidecarContainer, DrainArgs); err != nil {
+				return fmt.Errorf("drain listeners of %s: %w: %s", p.Name, err, strings.TrimSpace(stderr))
+			}
+			m.mu.Lock()
+			m.faults[p.Name] = f
+			m.mu.Unlock()
+		}
+		return nil
+	}
+	healed := 0
+	for _, p := range pods {
+		m.mu.Lock()
+		_, faulty := m.faults[p.Name]
+		m.mu.Unlock()
+		if !faulty {
+			continue
+		}
+		if err := m.b.kube.CoreV1().Pods(m.ns).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("heal %s: delete pod: %w", p.Name, err)
+		}
+		m.mu.Lock()
+		delete(m.faults, p.Name)
+		m.mu.Unlock()
+		healed++
+	}
+	if healed == 0 {
+		return nil
+	}
+	w, _ := m.topology().Workload(workload)
+	return m.waitWorkload(ctx, workload, w.Replicas, m.b.cfg.Timeouts.Scale)
+}
+
+// forgetGoneFaults drops faults of pods that no longer exist.
+func (m *kindMesh) forgetGoneFaults(ctx context.Context) {
+	list, err := m.b.kube.CoreV1().Pods(m.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	alive := map[string]bool{}
+	for _, p := range list.Items {
+		alive[p.Name] = p.DeletionTimestamp == nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name := range m.faults {
+		if !alive[name] {
+			delete(m.faults, name)
+		}
+	}
+}
+
+// Endpoints reads the client sidecar's view: config_dump EDS (localities,
+// priorities, locality weights) with /clusters health on top (outlier
+// ejection), hosts named after their pods. The Raw (istiod) view is not
+// offered on kind: istiod's /debug/edsz needs a port-forward or an exec
+// into istiod, and the Envoy view is what decides the traffic.
+func (m *kindMesh) Endpoints(ctx context.Context, client string, view endpoints.View) (endpoints.Table, error) {
+	topo := m.topology()
+	if _, err := topo.Client(client); err != nil {
+		return endpoints.Table{}, err
+	}
+	switch view {
+	case endpoints.Envoy, "":
+	case endpoints.Raw:
+		return endpoints.Table{}, fmt.Errorf("endpoints view %q: %w: read the %q view (the client sidecar's), or the embedded backend for istiod's", view, ErrNotSupported, endpoints.Envoy)
+	default:
+		return endpoints.Table{}, fmt.Errorf("unknown endpoints view %q", view)
+	}
+	cluster := topo.ClusterName()
+	eds, stderr, err := m.b.execIn(ctx, m.ns, client, SidecarContainer, EDSArgs)
+	if err != nil {
+		return endpoints.Table{}, fmt.Errorf("read EDS of %s: %w: %s", client, err, strings.TrimSpace(stderr))
+	}
+	base, err := endpoints.ParseConfigDumpEDS([]byte(eds), cluster)
+	if err != nil {
+		return endpoints.Table{}, fmt.Errorf("client %s: %w", client, err)
+	}
+	live, stderr, err := m.b.execIn(ctx, m.ns, client, SidecarContainer, ClustersArgs)
+	if err != nil {
+		return endpoints.Table{}, fmt.Errorf("read /clusters of %s: %w: %s", client, err, strings.TrimSpace(stderr))
+	}
+	hosts, err := endpoints.ParseAdminClusters([]byte(live), cluster)
+	if err != nil {
+		return endpoints.Table{}, fmt.Errorf("client %s: %w", client, err)
+	}
+	t := endpoints.OverlayHealth(base, hosts)
+	if byIP, err := m.podsByIP(ctx); err == nil {
+		for i := range t.Rows {
+			for j := range t.Rows[i].Hosts {
+				t.Rows[i].Hosts[j].Pod = byIP[t.Rows[i].Hosts[j].Address]
+			}
+		}
+	}
+	t.Sort()
+	return t, nil
+}
+
+func (m *kindMesh) podsByIP(ctx context.Context) (map[string]string, error) {
+	list, err := m.b.kube.CoreV1().Pods(m.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, p := range list.Items {
+		if p.Status.PodIP != "" {
+			out[p.Status.PodIP] = p.Name
+		}
+	}
+	return out, nil
+}
+
+// ServiceURL is what clients request.
+func ServiceURL(t topology.Topology) string {
+	return fmt.Sprintf("http://%s:%d/hello", t.Host(), t.Port)
+}
+
+// Send runs curl in the client's client container, MaxBatch requests per
+// exec. curl's own exit status is that of its last transfer, so an exec
+// error is ignored when stdout holds every transfer's marker.
+func (m *kindMesh) Send(ctx context.Context, client string, n int) (traffic.Batch, error) {
+	topo := m.topology()
+	if _, err := topo.Client(client); err != nil {
+		return traffic.Batch{}, err
+	}
+	if n <= 0 {
+		return traffic.Batch{}, fmt.Errorf("send %d requests: n must be positive", n)
+	}
+	b := traffic.Batch{Client: client}
+	url := ServiceURL(topo)
+	for sent := 0; sent < n; {
+		k := min(MaxBatch, n-sent)
+		stdout, stderr, err := m.b.execIn(ctx, m.ns, client, ClientContainer, traffic.CurlArgs(url, k, m.b.cfg.Timeouts.Request))
+		rs, perr := traffic.ParseCurlBatch(stdout)
+		switch {
+		case perr != nil:
+			return b, fmt.Errorf("send from %s: %w (exec error: %v; stderr: %s)", client, perr, err, firstLines(strings.TrimSpace(stderr), 3))
+		case len(rs) != k:
+			return b, fmt.Errorf("send from %s: curl reported %d of %d transfers (exec error: %v; stderr: %s)", client, len(rs), k, err, firstLines(strings.TrimSpace(stderr), 3))
+		}
+		b.Responses = append(b.Responses, rs...)
+		sent += k
+	}
+	return b, nil
+}
+
+// Pods lists workload and client pods with their node's locality.
+func (m *kindMesh) Pods(ctx context.Context) ([]mesh.Pod, error) {
+	list, err := m.b.kube.CoreV1().Pods(m.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list pods in %s: %w", m.ns, err)
+	}
+	nodes, err := m.b.nodeLocalities(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []mesh.Pod
+	for _, p := range list.Items {
+		w, isWorkload := p.Labels[labelWorkload]
+		_, isClient := p.Labels[labelClient]
+		if !isWorkload && !isClient {
+			continue
+		}
+		ready, _ := podReadiness(&p, true)
+		out = append(out, mesh.Pod{
+			Name:     p.Name,
+			Workload: w,
+			Locality: nodes[p.Spec.NodeName],
+			IP:       p.Status.PodIP,
+			Ready:    ready,
+			Fault:    m.faults[p.Name],
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (m *kindMesh) DestinationRules(ctx context.Context) ([]*networkingv1.DestinationRule, error) {
+	list, err := m.b.istio.NetworkingV1().DestinationRules(m.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list DestinationRules in %s: %w", m.ns, err)
+	}
+	out := make([]*networkingv1.DestinationRule, 0, len(list.Items))
+	for _, d := range list.Items {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Close deletes the namespace (not waiting for it to go) unless
+// KeepNamespaces is set. It is safe to call twice.
+func (m *kindMesh) Close(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	m.mu.Unlock()
+	m.b.untrack(m)
+	if m.b.cfg.KeepNamespaces {
+		fmt.Fprintf(m.b.log, "kind: keeping namespace %s (kubectl delete namespace %s)\n", m.ns, m.ns)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return m.b.deleteNamespace(ctx, m.ns)
+}

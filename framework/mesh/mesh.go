@@ -1,0 +1,95 @@
+// Package mesh is the backend-neutral set of steps the specs use: deploy a
+// topology, apply a DestinationRule, scale or break pods, read a client's
+// endpoints, and send requests. The embedded and kind backends implement
+// Mesh; specs never branch on the backend beyond Capabilities.
+package mesh
+
+import (
+	"context"
+
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+
+	"github.com/localitylb/locality-e2e/framework/endpoints"
+	"github.com/localitylb/locality-e2e/framework/topology"
+	"github.com/localitylb/locality-e2e/framework/traffic"
+)
+
+// Fault is what a broken pod does.
+type Fault string
+
+const (
+	// NoFault heals a pod.
+	NoFault Fault = ""
+	// Fail5xx makes the pod answer 503 to every request.
+	Fail5xx Fault = "5xx"
+	// RefuseConnections makes the pod refuse connections, like draining its
+	// sidecar's listeners (POST 127.0.0.1:15000/drain_listeners).
+	RefuseConnections Fault = "refuse"
+)
+
+// Pod is one running pod as the mesh knows it.
+type Pod struct {
+	Name     string
+	Workload string // Deployment, or "" for clients
+	Locality string
+	IP       string
+	Ready    bool
+	Fault    Fault
+}
+
+// Capabilities declares what a backend can do, for specs to check.
+type Capabilities struct {
+	// Fault5xx: the backend can make a pod answer 5xx.
+	Fault5xx bool
+	// ServiceTrafficDistribution: the backend's Kubernetes serves
+	// Service.spec.trafficDistribution.
+	ServiceTrafficDistribution bool
+}
+
+// Mesh is one deployed topology in one isolated scope (namespace or mesh).
+type Mesh interface {
+	// Backend names the backend ("embedded", "kind").
+	Backend() string
+	// Topology is the deployed topology, with current replica counts.
+	Topology() topology.Topology
+	Capabilities() Capabilities
+	// IstioVersion is the Istio version under test.
+	IstioVersion() string
+
+	// ApplyDestinationRule creates or updates the rule and waits until the
+	// control plane has processed it.
+	ApplyDestinationRule(ctx context.Context, dr *networkingv1.DestinationRule) error
+	// DeleteDestinationRule removes the named rule.
+	DeleteDestinationRule(ctx context.Context, name string) error
+	// Scale sets a workload's replicas and waits until that many are ready.
+	Scale(ctx context.Context, workload string, replicas int) error
+	// SetFault makes the first n pods (by name) of a workload misbehave;
+	// n < 0 means all of them. NoFault heals them.
+	SetFault(ctx context.Context, workload string, n int, f Fault) error
+
+	// Endpoints returns a client's endpoint table for the topology's Service.
+	Endpoints(ctx context.Context, client string, view endpoints.View) (endpoints.Table, error)
+	// Send sends n GET /hello requests from the client to the Service.
+	Send(ctx context.Context, client string, n int) (traffic.Batch, error)
+	// Pods lists the workload and client pods.
+	Pods(ctx context.Context) ([]Pod, error)
+	// DestinationRules lists the applied rules (for diagnostics).
+	DestinationRules(ctx context.Context) ([]*networkingv1.DestinationRule, error)
+
+	// Close tears everything down (unless the backend was asked to keep it).
+	Close(ctx context.Context) error
+}
+
+// Backend creates isolated meshes. A suite sets one up once (a kind
+// cluster with Istio, or nothing for embedded) and deploys each scenario's
+// topology into its own scope: a fresh namespace on kind, a fresh
+// in-process control plane on embedded.
+type Backend interface {
+	Name() string
+	// Deploy deploys the topology in a new isolated scope and waits until
+	// every workload and client pod is ready.
+	Deploy(ctx context.Context, topo topology.Topology) (Mesh, error)
+	// Close releases what the backend set up (a cluster it created, unless
+	// asked to keep it).
+	Close(ctx context.Context) error
+}

@@ -1,0 +1,253 @@
+// Package steps holds the reusable, backend-neutral Ginkgo steps of a
+// locality scenario, each taking an input struct and narrating itself with
+// By: deploy a topology, apply a DestinationRule, scale or break pods, gate
+// on the client's endpoint table, send a batch once and assert its split.
+// Every step records what it saw with AddReportEntry, so reports show the
+// endpoint and split tables of passing specs as well as failing ones.
+package steps
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/localitylb/locality-e2e/framework/destinationrule"
+	"github.com/localitylb/locality-e2e/framework/endpoints"
+	"github.com/localitylb/locality-e2e/framework/mesh"
+	"github.com/localitylb/locality-e2e/framework/split"
+	"github.com/localitylb/locality-e2e/framework/topology"
+	"github.com/localitylb/locality-e2e/framework/traffic"
+)
+
+// Intervals for the convergence gate. Configurable by the suite.
+var (
+	EndpointsTimeout  = 60 * time.Second
+	EndpointsInterval = 50 * time.Millisecond
+)
+
+// DeployInput is the input of Deploy.
+type DeployInput struct {
+	Backend  mesh.Backend
+	Topology topology.Topology
+}
+
+// Deploy deploys the topology into a new isolated mesh and registers its
+// teardown with DeferCleanup.
+func Deploy(ctx context.Context, in DeployInput) mesh.Mesh {
+	Expect(in.Backend).NotTo(BeNil(), "DeployInput.Backend is nil: the suite must create a backend first")
+	By(fmt.Sprintf("deploying topology %s on %s: %s", in.Topology.Name, in.Backend.Name(), describeTopology(in.Topology)))
+	m, err := in.Backend.Deploy(ctx, in.Topology)
+	Expect(err).NotTo(HaveOccurred(), "deploy topology %s", in.Topology.Name)
+	DeferCleanup(func(ctx SpecContext) {
+		By("tearing down topology " + in.Topology.Name)
+		Expect(m.Close(ctx)).To(Succeed())
+	})
+	return m
+}
+
+func describeTopology(t topology.Topology) string {
+	var parts []string
+	for _, w := range t.Workloads {
+		parts = append(parts, fmt.Sprintf("%s×%d in %s", w.Name, w.Replicas, w.Locality))
+	}
+	for _, c := range t.Clients {
+		parts = append(parts, fmt.Sprintf("client %s in %s", c.Name, c.Locality))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ApplyDestinationRule loads a rule from manifests/destinationrules by name,
+// retargets it at the mesh's Service, applies it, and returns it.
+func ApplyDestinationRule(ctx context.Context, m mesh.Mesh, name string) *networkingv1.DestinationRule {
+	dr, err := destinationrule.Load(name)
+	Expect(err).NotTo(HaveOccurred())
+	topo := m.Topology()
+	dr = destinationrule.ForTopology(dr, topo.Host(), topo.Namespace)
+	ApplyRule(ctx, m, dr)
+	return dr
+}
+
+// ApplyRule applies a rule built in code.
+func ApplyRule(ctx context.Context, m mesh.Mesh, dr *networkingv1.DestinationRule) {
+	data, _ := yaml.Marshal(dr.Spec.DeepCopy())
+	By(fmt.Sprintf("applying DestinationRule %s", dr.Name))
+	AddReportEntry("DestinationRule "+dr.Name, string(data))
+	Expect(m.ApplyDestinationRule(ctx, dr)).To(Succeed())
+}
+
+// Scale scales a workload and waits for it.
+func Scale(ctx context.Context, m mesh.Mesh, workload string, replicas int) {
+	By(fmt.Sprintf("scaling %s to %d replicas", workload, replicas))
+	Expect(m.Scale(ctx, workload, replicas)).To(Succeed())
+}
+
+// Break makes the first n pods of a workload misbehave (n < 0: all).
+func Break(ctx context.Context, m mesh.Mesh, workload string, n int, f mesh.Fault) {
+	what := fmt.Sprintf("%d", n)
+	if n < 0 {
+		what = "all"
+	}
+	By(fmt.Sprintf("breaking %s pods of %s: %s", what, workload, f))
+	Expect(m.SetFault(ctx, workload, n, f)).To(Succeed())
+}
+
+// EndpointsInput is the input of ExpectEndpoints.
+type EndpointsInput struct {
+	Mesh     mesh.Mesh
+	Client   string
+	View     endpoints.View // default endpoints.Envoy
+	Expected endpoints.Summary
+}
+
+// ExpectEndpoints is the convergence gate and an assertion: it waits until
+// the client's endpoint table (per locality: priority, weight, hosts,
+// healthy hosts) equals the expected one, and reports the table.
+func ExpectEndpoints(ctx context.Context, in EndpointsInput) endpoints.Table {
+	if in.View == "" {
+		in.View = endpoints.Envoy
+	}
+	By(fmt.Sprintf("waiting until %s's %s endpoint view is:\n%s", in.Client, in.View, in.Expected))
+	var last endpoints.Table
+	Eventually(ctx, func(g Gomega) endpoints.Summary {
+		t, err := in.Mesh.Endpoints(ctx, in.Client, in.View)
+		g.Expect(err).NotTo(HaveOccurred())
+		last = t
+		return t.Summarize()
+	}).WithTimeout(EndpointsTimeout).WithPolling(EndpointsInterval).Should(Equal(in.Expected),
+		func() string { return "endpoint table of " + in.Client + ":\n" + last.String() })
+	AddReportEntry(fmt.Sprintf("endpoints of %s (%s view)", in.Client, in.View), last)
+	return last
+}
+
+// Bucketing says how responses are counted.
+type Bucketing string
+
+const (
+	ByLocality Bucketing = "locality"
+	ByPod      Bucketing = "pod"
+	ByClass    Bucketing = "response class"
+)
+
+// SplitInput is the input of SendAndExpectSplit.
+type SplitInput struct {
+	Mesh     mesh.Mesh
+	Client   string
+	Requests int // default split.DefaultRequests
+	By       Bucketing
+	Expected split.Expected
+	Options  []split.Option
+}
+
+// SendAndExpectSplit sends the batch once and asserts its split: each bucket
+// within its exact binomial interval, 0 meaning exactly 0, nothing outside
+// the declared buckets, the total equal to the requests sent.
+func SendAndExpectSplit(ctx context.Context, in SplitInput) (traffic.Batch, *split.Distribution) {
+	if in.Requests == 0 {
+		in.Requests = split.DefaultRequests
+	}
+	if in.By == "" {
+		in.By = ByLocality
+	}
+	Expect(in.Expected.Validate()).To(Succeed(), "SplitInput.Expected")
+	By(fmt.Sprintf("sending %d requests from %s, expecting by %s %s", in.Requests, in.Client, in.By, in.Expected))
+	batch, err := in.Mesh.Send(ctx, in.Client, in.Requests)
+	Expect(err).NotTo(HaveOccurred())
+	var d *split.Distribution
+	switch in.By {
+	case ByLocality:
+		d = batch.ByLocality(PodLocalities(ctx, in.Mesh))
+	case ByPod:
+		d = batch.ByPod()
+	case ByClass:
+		d = batch.ByClass()
+	default:
+		Fail(fmt.Sprintf("SplitInput.By %q is unknown: use ByLocality, ByPod or ByClass", in.By))
+	}
+	opts := append([]split.Option{split.WithN(in.Requests)}, in.Options...)
+	if tbl, err := split.Report(*d, in.Expected, opts...); err == nil {
+		AddReportEntry(fmt.Sprintf("split by %s from %s", in.By, in.Client), tbl)
+	}
+	Expect(*d).To(split.MatchSplit(in.Expected, opts...))
+	return batch, d
+}
+
+// PodLocalities maps pod name → locality.
+func PodLocalities(ctx context.Context, m mesh.Mesh) map[string]string {
+	pods, err := m.Pods(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	out := map[string]string{}
+	for _, p := range pods {
+		out[p.Name] = p.Locality
+	}
+	return out
+}
+
+// Diagnose adds, when the current spec failed, both endpoint views of every
+// client, the applied DestinationRules and the pods to the report. Call it
+// from an AfterEach (or JustAfterEach) of a scenario.
+func Diagnose(ctx context.Context, m mesh.Mesh) {
+	if m == nil || !CurrentSpecReport().Failed() {
+		return
+	}
+	var b strings.Builder
+	topo := m.Topology()
+	for _, c := range topo.Clients {
+		for _, v := range []endpoints.View{endpoints.Envoy, endpoints.Raw} {
+			t, err := m.Endpoints(ctx, c.Name, v)
+			if err != nil {
+				fmt.Fprintf(&b, "endpoints of %s (%s view): %v\n", c.Name, v, err)
+				continue
+			}
+			fmt.Fprintf(&b, "endpoints of %s:\n%s\n", c.Name, t)
+		}
+	}
+	if drs, err := m.DestinationRules(ctx); err == nil {
+		if len(drs) == 0 {
+			b.WriteString("DestinationRules: none\n")
+		}
+		for _, dr := range drs {
+			data, _ := yaml.Marshal(dr.Spec.DeepCopy())
+			fmt.Fprintf(&b, "DestinationRule %s/%s:\n%s\n", dr.Namespace, dr.Name, data)
+		}
+	}
+	if pods, err := m.Pods(ctx); err == nil {
+		sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+		b.WriteString("pods:\n")
+		for _, p := range pods {
+			fault := string(p.Fault)
+			if fault == "" {
+				fault = "-"
+			}
+			fmt.Fprintf(&b, "  %-45s %-8s %-16s ready=%v fault=%s\n", p.Name, p.Locality, p.IP, p.Ready, fault)
+		}
+	}
+	AddReportEntry("diagnostics", b.String(), ReportEntryVisibilityFailureOrVerbose)
+}
+
+// Row is one expected locality row whose hosts are all healthy.
+func Row(priority, weight, hosts int) endpoints.RowSummary {
+	return endpoints.RowSummary{Priority: uint32(priority), Weight: uint32(weight), Hosts: hosts, Healthy: hosts}
+}
+
+// RowHealthy is an expected row with only some hosts healthy (ejected or
+// failing health checks).
+func RowHealthy(priority, weight, hosts, healthy int) endpoints.RowSummary {
+	return endpoints.RowSummary{Priority: uint32(priority), Weight: uint32(weight), Hosts: hosts, Healthy: healthy}
+}
+
+// Warm sends n requests whose outcome is not asserted, to let the sidecar
+// react to failures (outlier detection ejects hosts on traffic only). The
+// endpoint gate that follows asserts what the warm-up must have caused.
+func Warm(ctx context.Context, m mesh.Mesh, client string, n int) {
+	By(fmt.Sprintf("sending %d warm-up requests from %s so outlier detection sees the failures", n, client))
+	b, err := m.Send(ctx, client, n)
+	Expect(err).NotTo(HaveOccurred())
+	AddReportEntry("warm-up from "+client, b.ByClass().String())
+}

@@ -1,0 +1,111 @@
+// Package manifests embeds the Kubernetes and Istio manifests the framework
+// deploys: text/template files for the workloads of a topology
+// (workloads/*.yaml.tmpl) and plain-YAML DestinationRules
+// (destinationrules/*.yaml), shaped after the seed document.
+//
+// Templates are executed with the data described by WorkloadData,
+// ServiceData and ClientData; rendering lives in framework/topology.
+package manifests
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+)
+
+// FS holds every embedded manifest.
+//
+//go:embed workloads/*.yaml.tmpl destinationrules/*.yaml
+var FS embed.FS
+
+// Template file names inside FS.
+const (
+	DeploymentTemplate     = "workloads/deployment.yaml.tmpl"
+	ServiceTemplate        = "workloads/service.yaml.tmpl"
+	VirtualServiceTemplate = "workloads/virtualservice.yaml.tmpl"
+	ClientPodTemplate      = "workloads/client-pod.yaml.tmpl"
+)
+
+// DestinationRuleDir is the FS directory holding the DestinationRules.
+const DestinationRuleDir = "destinationrules"
+
+// WorkloadData is the data of the Deployment template.
+type WorkloadData struct {
+	Name      string
+	Namespace string
+	App       string
+	Replicas  int
+	Image     string
+	Port      int
+	Region    string
+	Zone      string
+	Subzone   string
+}
+
+// ServiceData is the data of the Service and VirtualService templates.
+type ServiceData struct {
+	Name      string
+	Namespace string
+	App       string
+	Port      int
+	Host      string // cluster-local FQDN of the Service
+}
+
+// ClientData is the data of the client Pod template.
+type ClientData struct {
+	Name      string
+	Namespace string
+	Image     string
+	Region    string
+	Zone      string
+	Subzone   string
+}
+
+// Template returns the text of a template file (one of the *Template
+// constants).
+func Template(name string) (string, error) {
+	b, err := FS.ReadFile(name)
+	if err != nil {
+		return "", fmt.Errorf("manifests: template %q: %w", name, err)
+	}
+	return string(b), nil
+}
+
+// DestinationRuleNames lists the embedded DestinationRules by name (file
+// name without .yaml), sorted.
+func DestinationRuleNames() []string {
+	entries, err := fs.ReadDir(FS, DestinationRuleDir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if n := e.Name(); !e.IsDir() && strings.HasSuffix(n, ".yaml") {
+			out = append(out, strings.TrimSuffix(n, ".yaml"))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// DestinationRulePath returns the FS path of a named DestinationRule.
+func DestinationRulePath(name string) string {
+	return path.Join(DestinationRuleDir, name+".yaml")
+}
+
+// DestinationRule returns the YAML of a named DestinationRule (name without
+// .yaml). The error lists the available names.
+func DestinationRule(name string) ([]byte, error) {
+	name = strings.TrimSuffix(name, ".yaml")
+	if name == "" || strings.ContainsAny(name, `/\`) {
+		return nil, fmt.Errorf("manifests: invalid DestinationRule name %q: available are %v", name, DestinationRuleNames())
+	}
+	b, err := FS.ReadFile(DestinationRulePath(name))
+	if err != nil {
+		return nil, fmt.Errorf("manifests: no DestinationRule %q in %s/: available are %v", name, DestinationRuleDir, DestinationRuleNames())
+	}
+	return b, nil
+}

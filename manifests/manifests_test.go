@@ -1,0 +1,38 @@
+package manifests
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestTemplatesEmbedded(t *testing.T) {
+	for _, n := range []string{DeploymentTemplate, ServiceTemplate, VirtualServiceTemplate, ClientPodTemplate} {
+		s, err := Template(n)
+		if err != nil || !strings.Contains(s, "{{ .Name }}") {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+	if _, err := Template("workloads/nope.yaml.tmpl"); err == nil {
+		t.Error("missing template read")
+	}
+}
+
+func TestDestinationRules(t *testing.T) {
+	want := "distribute-90-10,distribute-local-zone,failover,failover-max-ejection-100,outlier-only"
+	if got := strings.Join(DestinationRuleNames(), ","); got != want {
+		t.Fatalf("names %s, want %s", got, want)
+	}
+	for _, n := range DestinationRuleNames() {
+		b, err := DestinationRule(n + ".yaml")
+		if err != nil || !strings.Contains(string(b), "name: helloworld-dr") ||
+			!strings.Contains(string(b), "host: helloworld-svc.default.svc.cluster.local") ||
+			!strings.Contains(string(b), "apiVersion: networking.istio.io/v1\n") {
+			t.Errorf("%s: %v\n%s", n, err, b)
+		}
+	}
+	for _, bad := range []string{"nope", "", "../workloads/deployment"} {
+		if _, err := DestinationRule(bad); err == nil || !strings.Contains(err.Error(), "failover-max-ejection-100") {
+			t.Errorf("DestinationRule(%q) error %v does not list the names", bad, err)
+		}
+	}
+}
