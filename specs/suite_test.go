@@ -4,7 +4,9 @@
 package specs
 
 import (
+	"context"
 	"flag"
+	"fmt"
 	"os"
 	"testing"
 
@@ -13,12 +15,17 @@ import (
 
 	"github.com/localitylb/locality-e2e/framework/backends"
 	"github.com/localitylb/locality-e2e/framework/mesh"
-	"github.com/localitylb/locality-e2e/framework/report"
+	"github.com/localitylb/locality-e2e/framework/fingerprint"
 )
 
 var (
 	backendName = flag.String("backend", envOr("LOCALITY_E2E_BACKEND", "embedded"),
 		"backend to run the specs on: embedded (in-process istiod, no Docker) or kind (env LOCALITY_E2E_BACKEND)")
+	reportDir = flag.String("report-dir", os.Getenv("LOCALITY_E2E_REPORT_DIR"),
+		"folder to write the behaviour fingerprint (fingerprint.json) into; empty: none (env LOCALITY_E2E_REPORT_DIR)")
+	goldenPath = flag.String("golden", "../fixtures/fingerprints/embedded.json",
+		"embedded: fingerprint the run must match (behavioural changes fail the suite); empty: no check")
+	updateGolden = flag.Bool("update-golden", false, "embedded: rewrite the --golden file from this run (make golden)")
 	istioLogs = flag.Bool("istio-logs", os.Getenv("LOCALITY_E2E_ISTIO_LOGS") != "",
 		"embedded: keep istiod's own logging (env LOCALITY_E2E_ISTIO_LOGS)")
 )
@@ -70,5 +77,26 @@ var _ = SynchronizedAfterSuite(func(ctx SpecContext) {
 // The summary table (scenario → result → split) and the behaviour
 // fingerprint are written from the whole suite's report.
 var _ = ReportAfterSuite("summary", func(r Report) {
-	report.PrintSummary(os.Stdout, r)
+	fp, err := fingerprint.FromReport(r, *backendName, backends.IstioVersion(context.Background(), options()))
+	Expect(err).NotTo(HaveOccurred())
+	fingerprint.PrintSummary(os.Stdout, fp)
+	if *reportDir != "" {
+		path, err := fingerprint.Write(*reportDir, fp)
+		Expect(err).NotTo(HaveOccurred())
+		fmt.Fprintf(os.Stdout, "fingerprint written to %s\n", path)
+	}
+	if *backendName != "embedded" || *goldenPath == "" {
+		return
+	}
+	if *updateGolden {
+		Expect(fingerprint.WriteFile(*goldenPath, fp)).To(Succeed())
+		fmt.Fprintf(os.Stdout, "golden fingerprint %s updated: review it with git diff\n", *goldenPath)
+		return
+	}
+	golden, err := fingerprint.Read(*goldenPath)
+	Expect(err).NotTo(HaveOccurred(), "read the golden fingerprint (make golden writes it)")
+	// Only scenarios that ran are compared, so label filters still work.
+	changes := fingerprint.Diff(golden, fp, fingerprint.DiffOptions{OnlyCommon: true})
+	Expect(changes).To(BeEmpty(), "the pinned istio.io/istio behaves differently from %s:\n%s\nIf this is expected, run make golden and review the diff.",
+		*goldenPath, fingerprint.Format(changes))
 })

@@ -1,21 +1,12 @@
 package embedded
 
-import "runtime/debug"
+import localitye2e "github.com/localitylb/locality-e2e"
 
-// istioModuleVersion reads the istio.io/istio version this binary was built
-// with from the module build info.
+// istioModuleVersion is the istio.io/istio version go.mod pins: the istiod
+// code this backend runs.
 func istioModuleVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "istio.io/istio (unknown version)"
-	}
-	for _, d := range bi.Deps {
-		if d.Path == "istio.io/istio" {
-			if d.Replace != nil {
-				return "istio.io/istio " + d.Replace.Version
-			}
-			return "istio.io/istio " + d.Version
-		}
+	if v := localitye2e.ModuleVersion("istio.io/istio"); v != "" {
+		return "istio.io/istio " + v
 	}
 	return "istio.io/istio (unknown version)"
 }

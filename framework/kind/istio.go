@@ -72,15 +72,14 @@ func ParseIstioctlVersion(out string) (string, error) {
 // IstiodVersionFromImage reads the Istio version from istiod's image
 // (docker.io/istio/pilot:1.28.0, or :1.28.0-distroless).
 func IstiodVersionFromImage(image string) string {
+	if j := strings.Index(image, "@"); j >= 0 {
+		image = image[:j] // drop the digest
+	}
 	i := strings.LastIndex(image, ":")
 	if i < 0 || strings.Contains(image[i:], "/") {
 		return ""
 	}
-	tag := image[i+1:]
-	if j := strings.Index(tag, "@"); j >= 0 {
-		tag = tag[:j]
-	}
-	return strings.TrimSuffix(tag, "-distroless")
+	return strings.TrimSuffix(image[i+1:], "-distroless")
 }
 
 // CheckIstioctl runs istioctl and checks it is the expected release.

@@ -78,7 +78,7 @@ func ApplyDestinationRule(ctx context.Context, m mesh.Mesh, name string) *networ
 func ApplyRule(ctx context.Context, m mesh.Mesh, dr *networkingv1.DestinationRule) {
 	data, _ := yaml.Marshal(dr.Spec.DeepCopy())
 	By(fmt.Sprintf("applying DestinationRule %s", dr.Name))
-	AddReportEntry("DestinationRule "+dr.Name, string(data))
+	AddReportEntry("DestinationRule "+dr.Name, string(data), ReportEntryVisibilityFailureOrVerbose)
 	Expect(m.ApplyDestinationRule(ctx, dr)).To(Succeed())
 }
 
@@ -122,7 +122,7 @@ func ExpectEndpoints(ctx context.Context, in EndpointsInput) endpoints.Table {
 		return t.Summarize()
 	}).WithTimeout(EndpointsTimeout).WithPolling(EndpointsInterval).Should(Equal(in.Expected),
 		func() string { return "endpoint table of " + in.Client + ":\n" + last.String() })
-	AddReportEntry(fmt.Sprintf("endpoints of %s (%s view)", in.Client, in.View), last)
+	AddReportEntry(fmt.Sprintf("endpoints of %s (%s view)", in.Client, in.View), last, ReportEntryVisibilityFailureOrVerbose)
 	return last
 }
 
@@ -172,7 +172,7 @@ func SendAndExpectSplit(ctx context.Context, in SplitInput) (traffic.Batch, *spl
 	}
 	opts := append([]split.Option{split.WithN(in.Requests)}, in.Options...)
 	if tbl, err := split.Report(*d, in.Expected, opts...); err == nil {
-		AddReportEntry(fmt.Sprintf("split by %s from %s", in.By, in.Client), tbl)
+		AddReportEntry(fmt.Sprintf("split by %s from %s", in.By, in.Client), tbl, ReportEntryVisibilityFailureOrVerbose)
 	}
 	Expect(*d).To(split.MatchSplit(in.Expected, opts...))
 	return batch, d
@@ -249,5 +249,5 @@ func Warm(ctx context.Context, m mesh.Mesh, client string, n int) {
 	By(fmt.Sprintf("sending %d warm-up requests from %s so outlier detection sees the failures", n, client))
 	b, err := m.Send(ctx, client, n)
 	Expect(err).NotTo(HaveOccurred())
-	AddReportEntry("warm-up from "+client, b.ByClass().String())
+	AddReportEntry("warm-up from "+client, b.ByClass().String(), ReportEntryVisibilityFailureOrVerbose)
 }
