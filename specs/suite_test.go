@@ -14,8 +14,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/localitylb/locality-e2e/framework/backends"
-	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/fingerprint"
+	"github.com/localitylb/locality-e2e/framework/mesh"
 )
 
 var (
@@ -26,7 +26,7 @@ var (
 	goldenPath = flag.String("golden", "../fixtures/fingerprints/embedded.json",
 		"embedded: fingerprint the run must match (behavioural changes fail the suite); empty: no check")
 	updateGolden = flag.Bool("update-golden", false, "embedded: rewrite the --golden file from this run (make golden)")
-	istioLogs = flag.Bool("istio-logs", os.Getenv("LOCALITY_E2E_ISTIO_LOGS") != "",
+	istioLogs    = flag.Bool("istio-logs", os.Getenv("LOCALITY_E2E_ISTIO_LOGS") != "",
 		"embedded: keep istiod's own logging (env LOCALITY_E2E_ISTIO_LOGS)")
 )
 

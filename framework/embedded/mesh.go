@@ -765,3 +765,21 @@ func (m *Mesh) Close(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ClientConfig returns the Cluster and ClusterLoadAssignment istiod
+// currently generates for the client's sidecar (what CDS and EDS push).
+func (m *Mesh) ClientConfig(clientName string) (*clusterv3.Cluster, *endpointv3.ClusterLoadAssignment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkOpen(); err != nil {
+		return nil, nil, err
+	}
+	c, err := m.client(clientName)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := m.push(c); err != nil {
+		return nil, nil, err
+	}
+	return proto.Clone(c.cluster).(*clusterv3.Cluster), proto.Clone(c.cla).(*endpointv3.ClusterLoadAssignment), nil
+}
