@@ -43,6 +43,7 @@ type WorkloadData struct {
 	Region    string
 	Zone      string
 	Subzone   string
+	Labels    map[string]string // extra pod labels (e.g. for failoverPriority)
 }
 
 // ServiceData is the data of the Service and VirtualService templates.
@@ -52,6 +53,9 @@ type ServiceData struct {
 	App       string
 	Port      int
 	Host      string // cluster-local FQDN of the Service
+	// TrafficDistribution is spec.trafficDistribution (PreferClose,
+	// PreferSameZone, ...); empty leaves it unset.
+	TrafficDistribution string
 }
 
 // ClientData is the data of the client Pod template.
@@ -62,6 +66,7 @@ type ClientData struct {
 	Region    string
 	Zone      string
 	Subzone   string
+	Labels    map[string]string // extra pod labels
 }
 
 // Template returns the text of a template file (one of the *Template

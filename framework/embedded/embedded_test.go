@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/localitylb/locality-e2e/framework/destinationrule"
 	"github.com/localitylb/locality-e2e/framework/endpoints"
 	"github.com/localitylb/locality-e2e/framework/mesh"
+	"github.com/localitylb/locality-e2e/framework/split"
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
@@ -193,4 +195,30 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 			t.Errorf("pod %s still listens on %s:5000 after Close", p.Name, p.IP)
 		}
 	}
+}
+
+// TestWrongExpectationFails: expecting 80/20 of the 90/10 rule fails, and
+// the message shows each bucket's accepted range and observed count.
+func TestWrongExpectationFails(t *testing.T) {
+	g := NewWithT(t)
+	m := deployT(t, topology.ThreeZones())
+	applyT(t, m, "distribute-90-10")
+	b, err := m.Send(context.Background(), "netshoot-b", split.DefaultRequests)
+	g.Expect(err).NotTo(HaveOccurred())
+	pods, _ := m.Pods(context.Background())
+	loc := map[string]string{}
+	for _, p := range pods {
+		loc[p.Name] = p.Locality
+	}
+	d := b.ByLocality(loc)
+	matcher := split.MatchSplit(split.Expected{"kr/a": 0.8, "kr/b": 0, "kr/c": 0.2}, split.WithN(split.DefaultRequests))
+	ok, err := matcher.Match(*d)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(ok).To(BeFalse(), "80/20 must not accept the 90/10 rule's traffic: %s", d)
+	msg := matcher.FailureMessage(*d)
+	t.Log("\n" + msg)
+	g.Expect(msg).To(ContainSubstring("accepted"))
+	g.Expect(msg).To(MatchRegexp(`kr/a\s+80\.0%\s+\[\d+, \d+\]`))
+	g.Expect(msg).To(MatchRegexp(`kr/c\s+20\.0%\s+\[\d+, \d+\]`))
+	g.Expect(msg).To(ContainSubstring(fmt.Sprintf("%d (", d.Count("kr/a"))))
 }

@@ -33,3 +33,56 @@ func ThreeZones() Topology {
 		Clients: []Client{{Name: "netshoot-b", Locality: locality.MustParse("kr/b")}},
 	}.WithDefaults()
 }
+
+// ThreeZonesEveryClient is ThreeZones with a client in every zone
+// (netshoot-a, netshoot-b, netshoot-c), for client-matrix scenarios.
+func ThreeZonesEveryClient() Topology {
+	t := ThreeZones()
+	t.Name = "three-zones-every-client"
+	t.Clients = []Client{
+		{Name: "netshoot-a", Locality: locality.MustParse("kr/a")},
+		{Name: "netshoot-b", Locality: locality.MustParse("kr/b")},
+		{Name: "netshoot-c", Locality: locality.MustParse("kr/c")},
+	}
+	return t
+}
+
+// ThreeZonesTiers is ThreeZones with a custom pod label for
+// failoverPriority: zones a and c are tier=gold, zone b tier=silver, and
+// the client netshoot-b (in kr/b) is tier=gold.
+func ThreeZonesTiers() Topology {
+	t := ThreeZones()
+	t.Name = "three-zones-tiers"
+	for i := range t.Workloads {
+		tier := "gold"
+		if t.Workloads[i].Locality.Zone == "b" {
+			tier = "silver"
+		}
+		t.Workloads[i].Labels = map[string]string{"tier": tier}
+	}
+	t.Clients[0].Labels = map[string]string{"tier": "gold"}
+	return t
+}
+
+// Subzones mirrors Istio's eds_test locality test: the client in
+// region1/zone1/subzone1 and one 2-pod workload in each of
+// region1/zone1/subzone1, region1/zone1/subzone2, region1/zone2/subzone1 and
+// region2/zone1/subzone1, which with outlier detection are priorities 0, 1,
+// 2 and 3.
+func Subzones() Topology {
+	var ws []Workload
+	for _, l := range []string{"region1/zone1/subzone1", "region1/zone1/subzone2", "region1/zone2/subzone1", "region2/zone1/subzone1"} {
+		loc := locality.MustParse(l)
+		ws = append(ws, Workload{
+			Name:     "helloworld-" + loc.Region + "-" + loc.Zone + "-" + loc.Subzone,
+			Locality: loc, Replicas: 2,
+		})
+	}
+	return Topology{
+		Name:      "subzones",
+		Service:   "helloworld",
+		Port:      5000,
+		Workloads: ws,
+		Clients:   []Client{{Name: "sleep-r1-z1-s1", Locality: locality.MustParse("region1/zone1/subzone1")}},
+	}.WithDefaults()
+}

@@ -100,11 +100,13 @@ func renderDocs(t Topology) ([]renderedDoc, error) {
 			Name: w.Name, Namespace: t.Namespace, App: t.App, Replicas: w.Replicas,
 			Image: t.Image, Port: t.Port,
 			Region: w.Locality.Region, Zone: w.Locality.Zone, Subzone: w.Locality.Subzone,
+			Labels: w.Labels,
 		}); err != nil {
 			return nil, err
 		}
 	}
-	svc := manifests.ServiceData{Name: t.Service, Namespace: t.Namespace, App: t.App, Port: t.Port, Host: t.Host()}
+	svc := manifests.ServiceData{Name: t.Service, Namespace: t.Namespace, App: t.App, Port: t.Port, Host: t.Host(),
+		TrafficDistribution: t.TrafficDistribution}
 	if err := add("Service "+t.Service, manifests.ServiceTemplate, svc); err != nil {
 		return nil, err
 	}
@@ -115,6 +117,7 @@ func renderDocs(t Topology) ([]renderedDoc, error) {
 		if err := add("Pod "+c.Name, manifests.ClientPodTemplate, manifests.ClientData{
 			Name: c.Name, Namespace: t.Namespace, Image: t.ClientImage,
 			Region: c.Locality.Region, Zone: c.Locality.Zone, Subzone: c.Locality.Subzone,
+			Labels: c.Labels,
 		}); err != nil {
 			return nil, err
 		}

@@ -29,12 +29,16 @@ type Workload struct {
 	Name     string
 	Locality locality.Locality
 	Replicas int
+	// Labels are extra pod labels (e.g. for failoverPriority); they may not
+	// replace app or workload.
+	Labels map[string]string
 }
 
 // Client is a pod that sends requests from a locality.
 type Client struct {
 	Name     string
 	Locality locality.Locality
+	Labels   map[string]string // extra pod labels
 }
 
 // Topology is the whole declarative test environment.
@@ -48,6 +52,9 @@ type Topology struct {
 	ClientImage string
 	Workloads   []Workload
 	Clients     []Client
+	// TrafficDistribution sets the Service's spec.trafficDistribution
+	// (PreferClose, PreferSameZone, PreferSameNode); empty leaves it unset.
+	TrafficDistribution string
 }
 
 // GridInput builds the workloads of a regions × zones (× subzones) grid.
@@ -124,11 +131,26 @@ func (t Topology) Validate() error {
 		if w.Locality.Region == "" {
 			return fmt.Errorf("topology %q: Workloads[%d] (%s).Locality has no region: set at least the region", t.Name, i, w.Name)
 		}
+		for _, k := range []string{"app", "workload"} {
+			if _, ok := w.Labels[k]; ok {
+				return fmt.Errorf("topology %q: Workloads[%d] (%s).Labels sets %q: the framework owns that label, use another key", t.Name, i, w.Name, k)
+			}
+		}
 		if w.Replicas < 0 {
 			return fmt.Errorf("topology %q: Workloads[%d] (%s).Replicas is %d: replicas cannot be negative", t.Name, i, w.Name, w.Replicas)
 		}
 	}
+	switch t.TrafficDistribution {
+	case "", "PreferClose", "PreferSameZone", "PreferSameNode":
+	default:
+		return fmt.Errorf("topology %q: TrafficDistribution %q is unknown: use PreferClose, PreferSameZone, PreferSameNode or leave it empty", t.Name, t.TrafficDistribution)
+	}
 	for i, c := range t.Clients {
+		for _, k := range []string{"app", "client"} {
+			if _, ok := c.Labels[k]; ok {
+				return fmt.Errorf("topology %q: Clients[%d] (%s).Labels sets %q: the framework owns that label, use another key", t.Name, i, c.Name, k)
+			}
+		}
 		if c.Name == "" {
 			return fmt.Errorf("topology %q: Clients[%d].Name is empty: name every client pod", t.Name, i)
 		}
