@@ -31,8 +31,52 @@ specs:
 	$(GINKGO) --junit-report=junit.xml --json-report=report.json --output-dir=$(REPORT_DIR) \
 		$(GINKGO_FLAGS) ./specs -- --backend=$(BACKEND) --report-dir=$(abspath $(REPORT_DIR)) $(SPEC_FLAGS)
 
-e2e:
-	$(MAKE) specs BACKEND=kind
+# --- kind backend -----------------------------------------------------------
+ISTIO_VERSION  ?= 1.28.0
+ISTIOCTL       ?= $(CURDIR)/bin/istioctl-$(ISTIO_VERSION)
+ISTIO_RELEASES ?= https://github.com/istio/istio/releases/download
+export ISTIO_VERSION ISTIOCTL
+
+# Release asset names: linux-amd64, linux-arm64, osx (amd64), osx-arm64.
+ISTIO_OS    := $(shell uname -s | sed 's/Darwin/osx/;s/Linux/linux/')
+ISTIO_ARCH  := $(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
+ISTIO_ASSET := istioctl-$(ISTIO_VERSION)-$(if $(filter osx-amd64,$(ISTIO_OS)-$(ISTIO_ARCH)),osx,$(ISTIO_OS)-$(ISTIO_ARCH)).tar.gz
+
+.PHONY: istioctl docker-check upgrade-check
+
+# The specs on a kind cluster the suite creates (Docker needed), or on the
+# cluster of LOCALITY_E2E_KUBECONFIG. See README "Running on kind".
+e2e: docker-check istioctl
+	$(MAKE) specs BACKEND=kind GINKGO_FLAGS='--timeout=90m $(GINKGO_FLAGS)'
+
+# Fail in seconds, before any download, when kind cannot run here. The
+# suite checks again (framework/kind.CheckDocker).
+docker-check:
+	@if [ -z "$$LOCALITY_E2E_KUBECONFIG" ]; then \
+	  if ! command -v docker >/dev/null 2>&1; then \
+	    echo "make e2e: kind backend needs a running Docker engine, and no docker CLI is on PATH."; \
+	    echo "Use 'make specs' (embedded backend) or LOCALITY_E2E_KUBECONFIG=<path> for an existing cluster."; exit 1; fi; \
+	  if ! out=$$(timeout 10 docker info --format '{{.ServerVersion}}' 2>&1); then \
+	    echo "make e2e: kind backend needs a running Docker engine: $$(echo "$$out" | tail -1)"; \
+	    echo "Use 'make specs' (embedded backend) or LOCALITY_E2E_KUBECONFIG=<path> for an existing cluster."; exit 1; fi; \
+	fi
+
+# istioctl $(ISTIO_VERSION) into bin/, checked against the release's sha256.
+istioctl: $(ISTIOCTL)
+
+$(ISTIOCTL):
+	@mkdir -p $(@D)
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	url="$(ISTIO_RELEASES)/$(ISTIO_VERSION)/$(ISTIO_ASSET)"; \
+	echo "downloading $$url"; \
+	curl -fsSL --connect-timeout 20 -o "$$tmp/$(ISTIO_ASSET)" "$$url"; \
+	curl -fsSL --connect-timeout 20 -o "$$tmp/sha256" "$$url.sha256"; \
+	want=$$(cut -d' ' -f1 < "$$tmp/sha256"); \
+	got=$$( (sha256sum "$$tmp/$(ISTIO_ASSET)" 2>/dev/null || shasum -a 256 "$$tmp/$(ISTIO_ASSET)") | cut -d' ' -f1); \
+	if [ "$$want" != "$$got" ]; then echo "sha256 mismatch for $(ISTIO_ASSET): got $$got, want $$want"; exit 1; fi; \
+	tar -xzf "$$tmp/$(ISTIO_ASSET)" -C "$$tmp" istioctl; \
+	mv "$$tmp/istioctl" "$@"; chmod +x "$@"
+	@"$@" version --remote=false
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -43,3 +87,4 @@ bench:
 
 golden:
 	$(GO) test ./framework/topology -run Golden -update
+	$(GO) test ./specs -count=1 -args --update-golden

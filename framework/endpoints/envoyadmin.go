@@ -40,9 +40,9 @@ const (
 
 // Type URLs of the config_dump entries ParseConfigDumpEDS reads.
 const (
-	adminTypeEDSDump = "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump"
-	adminTypeDynamicEDS     = "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump.DynamicEndpointConfig"
-	adminTypeCLA                 = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+	adminTypeEDSDump    = "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump"
+	adminTypeDynamicEDS = "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump.DynamicEndpointConfig"
+	adminTypeCLA        = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 )
 
 var adminUnmarshal = protojson.UnmarshalOptions{DiscardUnknown: true, Resolver: adminResolver{}}
@@ -131,6 +131,23 @@ func ParseAdminClusters(data []byte, cluster string) (Table, error) {
 // ...) are skipped without decoding them, since they hold Istio-specific Any
 // types no Go registry here knows.
 func ParseConfigDumpEDS(data []byte, cluster string) (Table, error) {
+	return adminParseEDS(data, cluster, Envoy)
+}
+
+// IstiodEDSPath is istiod's debug endpoint with the ClusterLoadAssignments
+// it computed for one proxy ("<pod>.<namespace>"), as `pilot-discovery
+// request GET <path>` in the istiod container takes it.
+func IstiodEDSPath(proxyID string) string { return "/debug/edsz?proxyID=" + proxyID }
+
+// ParseIstiodEDS reads istiod's /debug/edsz output (a ConfigDump whose
+// configs are the ClusterLoadAssignments themselves) and returns one
+// cluster's table in the Raw view: every locality istiod sent, including
+// those a distribute rule emptied (rows without hosts).
+func ParseIstiodEDS(data []byte, cluster string) (Table, error) {
+	return adminParseEDS(data, cluster, Raw)
+}
+
+func adminParseEDS(data []byte, cluster string, view View) (Table, error) {
 	var top struct {
 		Configs []json.RawMessage `json:"configs"`
 	}
@@ -165,6 +182,12 @@ func ParseConfigDumpEDS(data []byte, cluster string) (Table, error) {
 				}
 				clas = append(clas, cla)
 			}
+		case adminTypeCLA: // istiod's /debug/edsz
+			var cla endpointv3.ClusterLoadAssignment
+			if err := adminUnmarshalAny(raw, &cla); err != nil {
+				return Table{}, fmt.Errorf("parse config dump configs[%d] (%s): %w", i, typ.Type, err)
+			}
+			clas = append(clas, &cla)
 		case adminTypeDynamicEDS: // what resource=dynamic_endpoint_configs prints
 			var dc adminv3.EndpointsConfigDump_DynamicEndpointConfig
 			if err := adminUnmarshalAny(raw, &dc); err != nil {
@@ -183,10 +206,12 @@ func ParseConfigDumpEDS(data []byte, cluster string) (Table, error) {
 			names = append(names, cla.GetClusterName())
 			continue
 		}
-		return adminTableFromCLA(cla)
+		t, err := adminTableFromCLA(cla)
+		t.View = view
+		return t, err
 	}
 	if len(clas) == 0 {
-		return Table{}, fmt.Errorf("Envoy config_dump has no EDS entries: request it with include_eds (%s)", AdminEDSPath)
+		return Table{}, fmt.Errorf("config dump has no EDS entries: request Envoy's with include_eds (%s) or istiod's %s", AdminEDSPath, IstiodEDSPath("<pod>.<namespace>"))
 	}
 	return Table{}, fmt.Errorf("cluster %q not in Envoy config_dump EDS (%d clusters%s)", cluster, len(names), adminSimilar(names, cluster))
 }

@@ -1,6 +1,8 @@
 package endpoints
 
 import (
+	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -50,7 +52,9 @@ var adminFixtureCases = map[string][]adminFixtureRow{
 
 func adminZoneIndex(z string) int { return int(z[0]-'a') + 1 }
 
-func adminHostIP(zone string, i int) string { return fmt.Sprintf("10.244.%d.1%d", adminZoneIndex(zone), i) }
+func adminHostIP(zone string, i int) string {
+	return fmt.Sprintf("10.244.%d.1%d", adminZoneIndex(zone), i)
+}
 
 func adminSockAddr(ip string, port uint32) *corev3.Address {
 	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
@@ -130,7 +134,7 @@ func adminConfigDumpFixture(rows []adminFixtureRow) *adminv3.ConfigDump {
 	var dyn []*adminv3.EndpointsConfigDump_DynamicEndpointConfig
 	for _, cla := range []*endpointv3.ClusterLoadAssignment{
 		{ClusterName: "outbound|443||kubernetes.default.svc.cluster.local", Endpoints: []*endpointv3.LocalityLbEndpoints{{
-			LbEndpoints: []*endpointv3.LbEndpoint{{HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{Address: adminSockAddr("172.18.0.3", 6443)}}, HealthStatus: corev3.HealthStatus_HEALTHY}},
+			LbEndpoints:         []*endpointv3.LbEndpoint{{HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{Address: adminSockAddr("172.18.0.3", 6443)}}, HealthStatus: corev3.HealthStatus_HEALTHY}},
 			LoadBalancingWeight: wrapperspb.UInt32(1),
 		}}},
 		adminCLAFixture(adminSeedCluster, rows),
@@ -148,7 +152,7 @@ func adminConfigDumpFixture(rows []adminFixtureRow) *adminv3.ConfigDump {
 	return &adminv3.ConfigDump{Configs: []*anypb.Any{eds}}
 }
 
-var adminEnvoyJSON = protojson.MarshalOptions{UseProtoNames: true, Multiline: true, Indent: " "}
+var adminEnvoyJSON = protojson.MarshalOptions{UseProtoNames: true}
 
 func TestAdminGenerateFixtures(t *testing.T) {
 	if !*adminUpdateFixtures {
@@ -159,13 +163,32 @@ func TestAdminGenerateFixtures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join("testdata", name), append(b, '\n'), 0o644); err != nil {
+		// protojson varies its whitespace between builds on purpose;
+		// re-indent so regenerating gives the same bytes.
+		var out bytes.Buffer
+		if err := json.Indent(&out, b, "", " "); err != nil {
+			t.Fatal(err)
+		}
+		out.WriteByte('\n')
+		if err := os.WriteFile(filepath.Join("testdata", name), out.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := os.MkdirAll("testdata", 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// istiod's raw view of distribute kr/b→kr/b: kr/a and kr/c keep their
+	// weight but lose their hosts (istio-locality-behavior.md §3).
+	raw := adminCLAFixture(adminSeedCluster, adminFixtureCases["distribute-b-to-b"])
+	for _, z := range []string{"a", "c"} {
+		raw.Endpoints = append(raw.Endpoints, &endpointv3.LocalityLbEndpoints{
+			Locality:            &corev3.Locality{Region: "kr", Zone: z},
+			LoadBalancingWeight: wrapperspb.UInt32(3),
+		})
+	}
+	other, _ := anypb.New(&endpointv3.ClusterLoadAssignment{ClusterName: "outbound|443||kubernetes.default.svc.cluster.local"})
+	rawAny, _ := anypb.New(raw)
+	write("istiod-edsz-distribute-b-to-b.json", &adminv3.ConfigDump{Configs: []*anypb.Any{other, rawAny}})
 	for name, rows := range adminFixtureCases {
 		write("clusters-"+name+".json", adminClustersFixture(rows))
 		write("config_dump-"+name+".json", adminConfigDumpFixture(rows))

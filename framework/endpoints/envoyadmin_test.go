@@ -196,3 +196,24 @@ func TestAdminParseErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestParseIstiodEDS(t *testing.T) {
+	tab, err := ParseIstiodEDS(adminReadFixture(t, "istiod-edsz-distribute-b-to-b.json"), adminSeedCluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Summary{
+		"kr/a": {Priority: 0, Weight: 3, Hosts: 0},
+		"kr/b": {Priority: 0, Weight: 100, Hosts: 3, Healthy: 3},
+		"kr/c": {Priority: 0, Weight: 3, Hosts: 0},
+	}
+	if got := tab.Summarize(); tab.View != Raw || !reflect.DeepEqual(got, want) {
+		t.Errorf("view %s summary\n%s\nwant\n%s", tab.View, got, want)
+	}
+	if !strings.Contains(tab.String(), "(none)") {
+		t.Errorf("emptied localities not printed:\n%s", tab)
+	}
+	if got := IstiodEDSPath("netshoot-b.ns1"); got != "/debug/edsz?proxyID=netshoot-b.ns1" {
+		t.Errorf("IstiodEDSPath %q", got)
+	}
+}

@@ -3,20 +3,24 @@ package kind
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 
 	"github.com/localitylb/locality-e2e/framework/mesh"
 )
@@ -42,70 +46,177 @@ type backend struct {
 	// trafficDistribution: the API server serves Service.spec.trafficDistribution (1.31+).
 	trafficDistribution bool
 
+	owner *Setup // set by New: Close runs Teardown
+
 	mu     sync.Mutex
 	meshes map[*kindMesh]bool
 }
 
 var _ mesh.Backend = (*backend)(nil)
 
-// New sets the kind backend up: on a kind cluster (Docker checked first,
-// cluster created or reused, images preloaded if asked), or on the
-// existing cluster of cfg.Kubeconfig (node localities checked); then
-// Istio installed unless the expected version runs. Progress goes to log.
-// On failure, whatever New created is deleted unless KeepCluster is set.
-func New(ctx context.Context, cfg Config, log io.Writer) (mesh.Backend, error) {
+// Setup is what Prepare set up, for Connect and Teardown. With parallel
+// Ginkgo processes, process 1 runs Prepare and hands Marshal's bytes to
+// every process (SynchronizedBeforeSuite), each Connects, and process 1
+// runs Teardown at the end.
+type Setup struct {
+	Kubeconfig   string `json:"kubeconfig"`
+	ClusterName  string `json:"clusterName,omitempty"` // kind cluster; "" for an existing kubeconfig
+	Created      bool   `json:"created,omitempty"`     // this run created the kind cluster
+	IstioVersion string `json:"istioVersion"`
+}
+
+// Marshal encodes the setup for other processes.
+func (s *Setup) Marshal() []byte {
+	b, _ := json.Marshal(s) // plain strings and bools: cannot fail
+	return b
+}
+
+// UnmarshalSetup decodes Marshal's bytes.
+func UnmarshalSetup(b []byte) (*Setup, error) {
+	var s Setup
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("kind backend: decode shared setup %q: %w", b, err)
+	}
+	if s.Kubeconfig == "" {
+		return nil, fmt.Errorf("kind backend: shared setup %q has no kubeconfig: was Prepare run?", b)
+	}
+	return &s, nil
+}
+
+// Prepare sets up what every process shares: on kind, Docker is checked
+// first, then the cluster is created or reused (images preloaded if
+// asked); with cfg.Kubeconfig, the existing cluster is used. Then every
+// topology locality is checked to have a node, and Istio is installed
+// unless the expected version runs. Progress goes to log. On failure,
+// whatever Prepare created is deleted unless KeepCluster is set.
+func Prepare(ctx context.Context, cfg Config, log io.Writer) (*Setup, error) {
 	if log == nil {
 		log = io.Discard
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	b := &backend{cfg: cfg, log: log, meshes: map[*kindMesh]bool{}}
-	kubeconfig := cfg.Kubeconfig
-	if kubeconfig == "" {
+	s := &Setup{Kubeconfig: cfg.Kubeconfig, IstioVersion: cfg.IstioVersion}
+	var cl *cluster
+	if cfg.Kubeconfig == "" {
 		if err := CheckDocker(ctx); err != nil {
 			return nil, err
 		}
-		cl, err := ensureCluster(ctx, cfg, log)
-		if err != nil {
+		var err error
+		if cl, err = ensureCluster(ctx, cfg, log); err != nil {
 			return nil, err
 		}
-		b.cl = cl
-		kubeconfig = cl.kubeconfig
+		s.Kubeconfig, s.ClusterName, s.Created = cl.kubeconfig, cl.name, cl.created
 	}
-	fail := func(err error) (mesh.Backend, error) {
-		if b.cl != nil {
-			b.cl.collectLogs(cfg.LogsDir, log)
-			if derr := b.cl.delete(cfg.KeepCluster, log); derr != nil {
+	fail := func(err error) (*Setup, error) {
+		if cl != nil {
+			cl.collectLogs(cfg.LogsDir, log)
+			if derr := cl.delete(cfg.KeepCluster, log); derr != nil {
 				err = fmt.Errorf("%w; %v", err, derr)
 			}
 		}
 		return nil, fmt.Errorf("kind backend: %w", err)
 	}
-	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return fail(fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err))
-	}
-	if err := b.connect(rc); err != nil {
+	b := &backend{cfg: cfg, log: log}
+	if err := b.connectKubeconfig(ctx, s.Kubeconfig); err != nil {
 		return fail(err)
 	}
-	if cfg.Kubeconfig != "" {
-		if err := checkExistingCluster(ctx, b.kube, cfg.topologies()); err != nil {
-			return fail(fmt.Errorf("cluster of %s=%s: %w", EnvKubeconfig, cfg.Kubeconfig, err))
+	// Always check the nodes' localities: an existing or reused cluster may
+	// lack some, and on a new one it proves the kubelets took the labels.
+	if err := checkExistingCluster(ctx, b.kube, cfg.topologies()); err != nil {
+		where := "kind cluster " + cfg.ClusterName
+		if cfg.Kubeconfig != "" {
+			where = fmt.Sprintf("cluster of %s=%s", EnvKubeconfig, cfg.Kubeconfig)
 		}
+		return fail(fmt.Errorf("%s: %w", where, err))
 	}
-	if v, err := b.kube.Discovery().ServerVersion(); err == nil {
-		b.trafficDistribution = servesTrafficDistribution(v.Major, v.Minor)
-	}
-	if cfg.PreloadImages && b.cl != nil {
-		if err := preloadImages(ctx, b.cl.provider, b.cl.name, Images(cfg.topologies()), log); err != nil {
+	if cfg.PreloadImages && cl != nil {
+		if err := preloadImages(ctx, cl.provider, cl.name, Images(cfg.topologies()), log); err != nil {
 			return fail(err)
 		}
 	}
-	if err := ensureIstio(ctx, cfg, b.kube, kubeconfig, log); err != nil {
+	if err := ensureIstio(ctx, cfg, b.kube, s.Kubeconfig, log); err != nil {
 		return fail(err)
 	}
+	return s, nil
+}
+
+// Connect returns a backend on a prepared cluster. It creates nothing
+// cluster-wide: its Deploys create namespaces, its Close deletes the
+// namespaces still open and never the cluster (Teardown does).
+func Connect(ctx context.Context, cfg Config, s *Setup, log io.Writer) (mesh.Backend, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	if s == nil {
+		return nil, fmt.Errorf("kind backend: Connect needs Prepare's Setup")
+	}
+	b := &backend{cfg: cfg, log: log, meshes: map[*kindMesh]bool{}}
+	if err := b.connectKubeconfig(ctx, s.Kubeconfig); err != nil {
+		return nil, fmt.Errorf("kind backend: %w", err)
+	}
+	if s.ClusterName != "" {
+		// for node logs when a deploy fails; created is false: never deleted here
+		b.cl = &cluster{name: s.ClusterName, kubeconfig: s.Kubeconfig,
+			provider: kindcluster.NewProvider(kindcluster.ProviderWithLogger(newKindLogger(log)))}
+	}
 	return b, nil
+}
+
+// Teardown deletes the kind cluster Prepare created, unless KeepCluster is
+// set. A reused or existing cluster is never deleted.
+func Teardown(ctx context.Context, cfg Config, s *Setup, log io.Writer) error {
+	if log == nil {
+		log = io.Discard
+	}
+	if s == nil || s.ClusterName == "" || !s.Created {
+		return nil
+	}
+	cl := &cluster{name: s.ClusterName, kubeconfig: s.Kubeconfig, created: true,
+		provider: kindcluster.NewProvider(kindcluster.ProviderWithLogger(newKindLogger(log)))}
+	return cl.delete(cfg.KeepCluster, log)
+}
+
+// New is Prepare and Connect for a single process: the returned backend's
+// Close also runs Teardown.
+func New(ctx context.Context, cfg Config, log io.Writer) (mesh.Backend, error) {
+	s, err := Prepare(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	mb, err := Connect(ctx, cfg, s, log)
+	if err != nil {
+		if terr := Teardown(ctx, cfg, s, log); terr != nil {
+			err = fmt.Errorf("%w; %v", err, terr)
+		}
+		return nil, err
+	}
+	b := mb.(*backend)
+	b.owner = s
+	return b, nil
+}
+
+// connectKubeconfig builds the clients of a kubeconfig and checks, within
+// 30 s, that its API server answers.
+func (b *backend) connectKubeconfig(ctx context.Context, kubeconfig string) error {
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
+	}
+	if err := b.connect(rc); err != nil {
+		return err
+	}
+	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	raw, err := b.kube.Discovery().RESTClient().Get().AbsPath("/version").Do(vctx).Raw()
+	if err != nil {
+		return fmt.Errorf("the API server of %s does not answer: %w", kubeconfig, err)
+	}
+	var v version.Info
+	if err := json.Unmarshal(raw, &v); err == nil {
+		b.trafficDistribution = servesTrafficDistribution(v.Major, v.Minor)
+	}
+	return nil
 }
 
 // connect builds the clients of a REST config.
@@ -161,8 +272,8 @@ func (b *backend) untrack(m *kindMesh) {
 	delete(b.meshes, m)
 }
 
-// Close closes the meshes still open, then deletes the cluster this run
-// created unless KeepCluster is set.
+// Close closes the meshes still open; for a backend from New it then
+// runs Teardown.
 func (b *backend) Close(ctx context.Context) error {
 	b.mu.Lock()
 	open := make([]*kindMesh, 0, len(b.meshes))
@@ -176,8 +287,10 @@ func (b *backend) Close(ctx context.Context) error {
 			errs = append(errs, err.Error())
 		}
 	}
-	if err := b.cl.delete(b.cfg.KeepCluster, b.log); err != nil {
-		errs = append(errs, err.Error())
+	if b.owner != nil {
+		if err := Teardown(ctx, b.cfg, b.owner, b.log); err != nil {
+			errs = append(errs, err.Error())
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("kind backend close: %s", strings.Join(errs, "; "))

@@ -24,6 +24,8 @@ var (
 	ClustersArgs = PilotAgentRequestArgs("GET", endpoints.AdminClustersPath)
 	// EDSArgs reads the endpoint assignment with locality weights.
 	EDSArgs = PilotAgentRequestArgs("GET", endpoints.AdminEDSPath)
+	// EDSFullArgs reads the whole dump with EDS, EDSArgs' fallback.
+	EDSFullArgs = PilotAgentRequestArgs("GET", "config_dump?include_eds")
 	// CDSArgs reads the active clusters, to see a DestinationRule arrive.
 	CDSArgs = PilotAgentRequestArgs("GET", "config_dump?resource=dynamic_active_clusters")
 	// DrainArgs makes a pod refuse connections (mesh.RefuseConnections).
@@ -41,6 +43,17 @@ var (
 	// be restored: healing deletes the pod and lets its Deployment replace it.
 	DrainArgs = PilotAgentRequestArgs("POST", "drain_listeners?inboundonly")
 )
+
+// IstiodContainer is istiod's container.
+const IstiodContainer = "discovery"
+
+// IstiodEDSArgs is the argv, run in istiod's discovery container, that
+// prints the ClusterLoadAssignments istiod computed for one proxy
+// ("<pod>.<namespace>"): the Raw endpoints view. pilot-discovery request
+// talks to istiod's own debug port (127.0.0.1:15014).
+func IstiodEDSArgs(proxyID string) []string {
+	return []string{"pilot-discovery", "request", "GET", endpoints.IstiodEDSPath(proxyID)}
+}
 
 // clusterVersion returns the version_info and last_updated of one cluster
 // in a config_dump?resource=dynamic_active_clusters output, "" if absent.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -40,9 +42,13 @@ type fakeCluster struct {
 	calls   [][]string // argv of every exec, with "ns/pod/container" prepended
 	cdsVer  int
 	curlErr error // returned by curl execs (with full stdout)
+	// noResourceFilter: the sidecar rejects config_dump?...&resource=
+	noResourceFilter bool
 }
 
-func nodeFor(l map[string]string) string { return "w-" + l[topology.LabelRegion] + "-" + l[topology.LabelZone] }
+func nodeFor(l map[string]string) string {
+	return "w-" + l[topology.LabelRegion] + "-" + l[topology.LabelZone]
+}
 
 func newFakeCluster(t *testing.T) (*fakeCluster, *backend) {
 	f := &fakeCluster{t: t, istio: istiofake.NewSimpleClientset()}
@@ -126,9 +132,11 @@ func (f *fakeCluster) controller(ctx context.Context) {
 						_ = f.kube.CoreV1().Pods(ns.Name).Delete(ctx, name, metav1.DeleteOptions{})
 					}
 				}
-				r := int32(want)
-				d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: r, ReadyReplicas: r, UpdatedReplicas: r, AvailableReplicas: r}
-				_, _ = f.kube.AppsV1().Deployments(ns.Name).UpdateStatus(ctx, &d, metav1.UpdateOptions{})
+				// A status-only patch: an Update of the listed object could
+				// undo a concurrent Scale's spec.replicas.
+				patch := fmt.Appendf(nil, `{"status":{"observedGeneration":%d,"replicas":%d,"readyReplicas":%d,"updatedReplicas":%d,"availableReplicas":%d}}`,
+					d.Generation, want, want, want, want)
+				_, _ = f.kube.AppsV1().Deployments(ns.Name).Patch(ctx, d.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "status")
 			}
 			pods, _ := f.kube.CoreV1().Pods(ns.Name).List(ctx, metav1.ListOptions{LabelSelector: labelClient})
 			for _, p := range pods.Items {
@@ -165,7 +173,9 @@ func (f *fakeCluster) exec(ctx context.Context, ns, pod, container string, argv 
 			out.WriteString(traffic.HelloBody(fmt.Sprintf("helloworld-zone-b-%d", i%3)) + "\n" + traffic.CurlMarker + " 200 0 \n")
 		}
 		return out.String(), "", f.curlErr
-	case strings.Join(argv, " ") == strings.Join(EDSArgs, " "):
+	case strings.Join(argv, " ") == strings.Join(EDSArgs, " ") && f.noResourceFilter:
+		return "", "Error: received unsuccessful status code 400: invalid resource", fmt.Errorf("command terminated with exit code 1")
+	case strings.Join(argv, " ") == strings.Join(EDSArgs, " "), strings.Join(argv, " ") == strings.Join(EDSFullArgs, " "):
 		return fixture(f.t, "config_dump-failover-ejected.json", ns), "", nil
 	case strings.Join(argv, " ") == strings.Join(ClustersArgs, " "):
 		return fixture(f.t, "clusters-failover-ejected.json", ns), "", nil
@@ -175,6 +185,13 @@ func (f *fakeCluster) exec(ctx context.Context, ns, pod, container string, argv 
 		v := f.cdsVer
 		f.mu.Unlock()
 		return fmt.Sprintf(`{"configs":[{"version_info":"v%d","cluster":{"name":"outbound|5000||helloworld-svc.%s.svc.cluster.local"},"last_updated":"t"}]}`, v, ns), "", nil
+	case argv[0] == "pilot-discovery":
+		_, proxyID, _ := strings.Cut(argv[3], "proxyID=")
+		_, proxyNS, _ := strings.Cut(proxyID, ".")
+		if !reflect.DeepEqual(argv, IstiodEDSArgs(proxyID)) {
+			break
+		}
+		return fixture(f.t, "istiod-edsz-distribute-b-to-b.json", proxyNS), "", nil
 	case strings.Join(argv, " ") == strings.Join(DrainArgs, " "):
 		return "OK\n", "", nil
 	}
@@ -315,8 +332,40 @@ func TestEndpointsMergesViews(t *testing.T) {
 			t.Errorf("exec in %s, want the client's istio-proxy", c[0])
 		}
 	}
-	if _, err := m.Endpoints(context.Background(), "netshoot-b", endpoints.Raw); !errors.Is(err, ErrNotSupported) {
-		t.Errorf("Raw view: %v", err)
+	// An Envoy that rejects the resource filter: the whole dump is read.
+	f.noResourceFilter = true
+	tab2, err := m.Endpoints(context.Background(), "netshoot-b", endpoints.Envoy)
+	if err != nil || fmt.Sprint(tab2.Summarize()) != fmt.Sprint(want) {
+		t.Errorf("fallback: %v\n%s", err, tab2)
+	}
+	full := 0
+	for _, c := range f.execs(strings.Join(EDSFullArgs, " ")) {
+		if reflect.DeepEqual(c[1:], EDSFullArgs) {
+			full++
+		}
+	}
+	if full != 1 {
+		t.Error("no fallback to the whole config_dump")
+	}
+	// Raw view: no istiod pod yet, then one that answers.
+	if _, err := m.Endpoints(context.Background(), "netshoot-b", endpoints.Raw); err == nil || !strings.Contains(err.Error(), "no running istiod") {
+		t.Errorf("Raw view without istiod: %v", err)
+	}
+	istiod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "istiod-5f4b7c9d8-x2x7q", Namespace: IstioNamespace, Labels: map[string]string{"app": "istiod"}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	if _, err := f.kube.CoreV1().Pods(IstioNamespace).Create(context.Background(), istiod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := m.Endpoints(context.Background(), "netshoot-b", endpoints.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw.View != endpoints.Raw || len(raw.Rows) != 3 || raw.Summarize()["kr/b"].Weight != 100 || raw.Summarize()["kr/a"].Hosts != 0 {
+		t.Errorf("raw view:\n%s", raw)
+	}
+	calls := f.execs("pilot-discovery request GET /debug/edsz?proxyID=netshoot-b." + m.ns)
+	if len(calls) != 1 || calls[0][0] != IstioNamespace+"/istiod-5f4b7c9d8-x2x7q/discovery" {
+		t.Errorf("istiod execs %q", calls)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -184,9 +183,4 @@ func podNames(pods []corev1.Pod) string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
-}
-
-// deploymentSelector is the label selector of a Deployment's pods.
-func deploymentSelector(d *appsv1.Deployment) (labels.Selector, error) {
-	return metav1.LabelSelectorAsSelector(d.Spec.Selector)
 }

@@ -135,7 +135,7 @@ func TestRenderTwoRegionsMatchesSeedFile1(t *testing.T) {
 		t.Errorf("client pod labels %v", pod.Labels)
 	}
 	if cs := pod.Spec.Containers; len(cs) != 1 || cs[0].Name != "client" || cs[0].Image != DefaultClientImage ||
-		strings.Join(cs[0].Command, " ") != "sleep infinity" {
+		strings.Join(cs[0].Command, " ") != "sleep 31536000" {
 		t.Errorf("client containers %+v", cs)
 	}
 }
