@@ -31,7 +31,7 @@ type DiffOptions struct {
 func Diff(a, b Fingerprint, opts DiffOptions) []Change {
 	var out []Change
 	am, bm := index(a), index(b)
-	for _, name := range names(am, bm) {
+	for _, name := range keys(am, bm) {
 		sa, inA := am[name]
 		sb, inB := bm[name]
 		switch {
@@ -57,21 +57,6 @@ func index(fp Fingerprint) map[string]Scenario {
 		m[s.Name] = s
 	}
 	return m
-}
-
-func names(ms ...map[string]Scenario) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, m := range ms {
-		for k := range m {
-			if !seen[k] {
-				seen[k] = true
-				out = append(out, k)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 func result(p bool) string {
@@ -147,17 +132,7 @@ func diffSplit(scenario string, a, b Split) []Change {
 	for i, r := range b.Rows {
 		rb[r.Bucket] = i
 	}
-	var buckets []string
-	for k := range ra {
-		buckets = append(buckets, k)
-	}
-	for k := range rb {
-		if _, ok := ra[k]; !ok {
-			buckets = append(buckets, k)
-		}
-	}
-	sort.Strings(buckets)
-	for _, bk := range buckets {
+	for _, bk := range keys(ra, rb) {
 		ia, okA := ra[bk]
 		ib, okB := rb[bk]
 		switch {
