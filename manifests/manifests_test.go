@@ -18,7 +18,9 @@ func TestTemplatesEmbedded(t *testing.T) {
 }
 
 func TestDestinationRules(t *testing.T) {
-	want := "distribute-90-10,distribute-local-zone,failover,failover-max-ejection-100,outlier-only"
+	// The seed's rules and those of the beyond-the-seed scenarios.
+	want := "disabled,distribute-90-10,distribute-local-zone,failover,failover-cross-region,failover-max-ejection-100," +
+		"failover-priority-override,failover-priority-tier,failover-priority-topology,failover-short-ejection,outlier-only"
 	if got := strings.Join(DestinationRuleNames(), ","); got != want {
 		t.Fatalf("names %s, want %s", got, want)
 	}
