@@ -19,6 +19,7 @@ help:
 	@echo "make test    - unit tests and specs (go test ./...)"
 	@echo "make specs   - ginkgo ./specs on BACKEND=$(BACKEND), reports in $(REPORT_DIR)/"
 	@echo "make e2e     - the specs on a kind cluster (needs Docker, kind node image, istioctl)"
+	@echo "make upgrade-check FROM=<v> TO=<v> [CANARY=1] - specs before/after an Istio upgrade on kind, fingerprint diff"
 	@echo "make lint    - gofmt and go vet"
 	@echo "make bench   - benchmarks of the embedded backend, the Envoy model and the statistics"
 	@echo "make golden  - refresh the committed golden files for review"
@@ -54,10 +55,10 @@ e2e: docker-check istioctl
 docker-check:
 	@if [ -z "$$LOCALITY_E2E_KUBECONFIG" ]; then \
 	  if ! command -v docker >/dev/null 2>&1; then \
-	    echo "make e2e: kind backend needs a running Docker engine, and no docker CLI is on PATH."; \
+	    echo "kind backend needs a running Docker engine, and no docker CLI is on PATH."; \
 	    echo "Use 'make specs' (embedded backend) or LOCALITY_E2E_KUBECONFIG=<path> for an existing cluster."; exit 1; fi; \
 	  if ! out=$$(timeout 10 docker info --format '{{.ServerVersion}}' 2>&1); then \
-	    echo "make e2e: kind backend needs a running Docker engine: $$(echo "$$out" | tail -1)"; \
+	    echo "kind backend needs a running Docker engine: $$(echo "$$out" | tail -1)"; \
 	    echo "Use 'make specs' (embedded backend) or LOCALITY_E2E_KUBECONFIG=<path> for an existing cluster."; exit 1; fi; \
 	fi
 
@@ -88,3 +89,22 @@ bench:
 golden:
 	$(GO) test ./framework/topology -run Golden -update
 	$(GO) test ./specs -count=1 -args --update-golden
+
+# --- Istio upgrade check on kind ----------------------------------------------
+# make upgrade-check FROM=1.27.3 TO=1.28.0 [CANARY=1] [UPGRADE_FLAGS=--keep-cluster]
+FROM   ?=
+TO     ?=
+CANARY ?=
+UPGRADE_REPORT_DIR ?= $(REPORT_DIR)/upgrade
+UPGRADE_FLAGS      ?=
+
+# ISTIOCTL is passed explicitly: this Makefile exports ISTIOCTL, and the
+# sub-make's `ISTIOCTL ?=` would otherwise keep the exported value.
+upgrade-check: docker-check
+	@if [ -z "$(FROM)" ] || [ -z "$(TO)" ]; then echo "usage: make upgrade-check FROM=<version> TO=<version> [CANARY=1]"; exit 2; fi
+	$(MAKE) istioctl ISTIO_VERSION=$(FROM) ISTIOCTL=$(CURDIR)/bin/istioctl-$(FROM)
+	$(MAKE) istioctl ISTIO_VERSION=$(TO) ISTIOCTL=$(CURDIR)/bin/istioctl-$(TO)
+	GINKGO_FLAGS='--timeout=90m $(GINKGO_FLAGS)' $(GO) run ./cmd/upgrade-check \
+		--from=$(FROM) --to=$(TO) \
+		--istioctl-from=$(CURDIR)/bin/istioctl-$(FROM) --istioctl-to=$(CURDIR)/bin/istioctl-$(TO) \
+		--report-dir=$(UPGRADE_REPORT_DIR) $(if $(filter 1 true yes,$(CANARY)),--canary) $(UPGRADE_FLAGS)

@@ -29,8 +29,11 @@ const (
 	EnvIstioctl       = "ISTIOCTL"
 	EnvIstioVersion   = "ISTIO_VERSION"
 	EnvIstioProfile   = "LOCALITY_E2E_ISTIO_PROFILE"
-	EnvPreloadImages  = "LOCALITY_E2E_PRELOAD_IMAGES"
-	EnvLogsDir        = "LOCALITY_E2E_LOGS_DIR"
+	// EnvIstioRevision selects a revisioned control plane (istiod-<rev>,
+	// namespaces labelled istio.io/rev=<rev>), as after a canary upgrade.
+	EnvIstioRevision = "LOCALITY_E2E_ISTIO_REVISION"
+	EnvPreloadImages = "LOCALITY_E2E_PRELOAD_IMAGES"
+	EnvLogsDir       = "LOCALITY_E2E_LOGS_DIR"
 	// EnvTimeoutScale multiplies every timeout (e.g. 2 on a slow runner).
 	EnvTimeoutScale = "LOCALITY_E2E_TIMEOUT_SCALE"
 )
@@ -107,6 +110,12 @@ type Config struct {
 	// enough for sidecar-to-sidecar traffic) or default (adds the ingress
 	// gateway, unused here).
 	IstioProfile string
+	// Revision, when set, is the Istio revision the specs run on: the
+	// control plane is istio-system/istiod-<Revision> (installed with
+	// --set revision=<Revision> if missing) and each namespace is labelled
+	// istio.io/rev=<Revision> instead of istio-injection=enabled. Empty is
+	// the default revision (istiod).
+	Revision string
 	// PreloadImages loads the topologies' images into the nodes from the
 	// local Docker engine (kind load docker-image) before deploying.
 	PreloadImages bool
@@ -168,6 +177,7 @@ func configFrom(lookup func(string) (string, bool)) (Config, error) {
 	str(EnvIstioctl, &c.IstioctlPath)
 	str(EnvIstioVersion, &c.IstioVersion)
 	str(EnvIstioProfile, &c.IstioProfile)
+	str(EnvIstioRevision, &c.Revision)
 	boolean(EnvPreloadImages, &c.PreloadImages)
 	str(EnvLogsDir, &c.LogsDir)
 	if v, ok := lookup(EnvTimeoutScale); ok && strings.TrimSpace(v) != "" {
@@ -216,6 +226,9 @@ func (c Config) Validate() error {
 	default:
 		add("IstioProfile (%s) %q is not supported: use minimal or default", EnvIstioProfile, c.IstioProfile)
 	}
+	if c.Revision != "" && !validRevision(c.Revision) {
+		add("Revision (%s) %q is not a valid Istio revision: use lower-case letters, digits and '-' (at most 63), e.g. canary-1-29-0", EnvIstioRevision, c.Revision)
+	}
 	t := c.Timeouts
 	for _, d := range []struct {
 		name string
@@ -248,6 +261,20 @@ func validClusterName(s string) bool {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
 		case r == '-' && i > 0 && i < len(s)-1:
 		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validRevision accepts a DNS-1123 label, what istioctl accepts as a
+// revision.
+func validRevision(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
 			return false
 		}
 	}

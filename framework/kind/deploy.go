@@ -52,12 +52,13 @@ func NamespaceName(topo string) string {
 	return "le2e-" + name + "-" + string(b)
 }
 
-// namespaceObject is the topology's namespace, labelled for sidecar injection.
-func namespaceObject(name, topo string) *corev1.Namespace {
-	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name:   name,
-		Labels: map[string]string{injectionLabel: injectionEnable, LabelTopology: topo},
-	}}
+// namespaceObject is the topology's namespace, labelled for sidecar
+// injection by the default control plane, or by revision's
+// (InjectionLabels).
+func namespaceObject(name, topo, revision string) *corev1.Namespace {
+	l := InjectionLabels(revision)
+	l[LabelTopology] = topo
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l}}
 }
 
 // Deploy creates the topology's namespace, applies its rendered objects and
@@ -71,7 +72,7 @@ func (b *backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh
 	ns := NamespaceName(topo.Name)
 	topo.Namespace = ns
 	fmt.Fprintf(b.log, "kind: deploying topology %q into namespace %s\n", topo.Name, ns)
-	if _, err := b.kube.CoreV1().Namespaces().Create(ctx, namespaceObject(ns, topo.Name), metav1.CreateOptions{}); err != nil {
+	if _, err := b.kube.CoreV1().Namespaces().Create(ctx, namespaceObject(ns, topo.Name, b.cfg.Revision), metav1.CreateOptions{}); err != nil {
 		return nil, fmt.Errorf("create namespace %s: %w", ns, err)
 	}
 	m := &kindMesh{b: b, ns: ns, topo: topo, faults: map[string]mesh.Fault{}}

@@ -102,15 +102,16 @@ func CheckIstioctl(ctx context.Context, istioctl, want string) error {
 	return nil
 }
 
-// installedIstio returns the version of the running istiod, or "" when
-// there is none.
-func installedIstio(ctx context.Context, kube kubernetes.Interface) (string, error) {
-	d, err := kube.AppsV1().Deployments(IstioNamespace).Get(ctx, IstiodName, metav1.GetOptions{})
+// installedIstio returns the version of the running istiod of revision
+// (istiod, or istiod-<revision>), or "" when there is none.
+func installedIstio(ctx context.Context, kube kubernetes.Interface, revision string) (string, error) {
+	name := IstiodDeploymentName(revision)
+	d, err := kube.AppsV1().Deployments(IstioNamespace).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("look for istiod: %w", err)
+		return "", fmt.Errorf("look for %s: %w", name, err)
 	}
 	for _, c := range d.Spec.Template.Spec.Containers {
 		if c.Name == "discovery" {
@@ -123,37 +124,48 @@ func installedIstio(ctx context.Context, kube kubernetes.Interface) (string, err
 // ensureIstio installs Istio unless the expected version already runs,
 // then waits for istiod to be ready. It refuses to replace another
 // version: on an existing cluster that would upgrade someone's mesh.
+// With cfg.Revision only istiod-<Revision> is looked at: after a canary
+// upgrade the old default istiod may still run another version.
 func ensureIstio(ctx context.Context, cfg Config, kube kubernetes.Interface, kubeconfig string, log io.Writer) error {
-	have, err := installedIstio(ctx, kube)
+	istiod := IstiodDeploymentName(cfg.Revision)
+	have, err := installedIstio(ctx, kube, cfg.Revision)
 	if err != nil {
 		return err
 	}
 	switch {
 	case have == cfg.IstioVersion:
-		fmt.Fprintf(log, "kind: Istio %s already installed\n", have)
+		fmt.Fprintf(log, "kind: Istio %s already installed (%s/%s)\n", have, IstioNamespace, istiod)
 	case have != "":
-		return fmt.Errorf("the cluster runs Istio %s (istio-system/istiod), want %s: set %s=%s to test that version, or use a fresh cluster",
-			have, cfg.IstioVersion, EnvIstioVersion, have)
+		hint := ""
+		if cfg.Revision != "" {
+			hint = fmt.Sprintf(", or another %s", EnvIstioRevision)
+		}
+		return fmt.Errorf("the cluster runs Istio %s (%s/%s), want %s: set %s=%s to test that version%s, or use a fresh cluster",
+			have, IstioNamespace, istiod, cfg.IstioVersion, EnvIstioVersion, have, hint)
 	default:
 		if err := CheckIstioctl(ctx, cfg.IstioctlPath, cfg.IstioVersion); err != nil {
 			return err
 		}
-		fmt.Fprintf(log, "kind: installing Istio %s (profile %s)\n", cfg.IstioVersion, cfg.IstioProfile)
+		fmt.Fprintf(log, "kind: installing Istio %s (profile %s%s)\n", cfg.IstioVersion, cfg.IstioProfile, revisionNote(cfg.Revision))
 		ictx, cancel := context.WithTimeout(ctx, cfg.Timeouts.IstioInstall+time.Minute)
 		defer cancel()
-		if err := runStreaming(ictx, IstioctlInstallArgs(cfg.IstioctlPath, kubeconfig, cfg.IstioProfile, cfg.Timeouts.IstioInstall), "istioctl", log); err != nil {
+		args := IstioctlInstallArgs(cfg.IstioctlPath, kubeconfig, cfg.IstioProfile, cfg.Timeouts.IstioInstall)
+		if cfg.Revision != "" {
+			args = append(args, "--set", "revision="+cfg.Revision)
+		}
+		if err := runStreaming(ictx, args, "istioctl", log); err != nil {
 			return fmt.Errorf("install Istio %s: %w", cfg.IstioVersion, err)
 		}
 	}
-	d, err := kube.AppsV1().Deployments(IstioNamespace).Get(ctx, IstiodName, metav1.GetOptions{})
+	d, err := kube.AppsV1().Deployments(IstioNamespace).Get(ctx, istiod, metav1.GetOptions{})
 	if err != nil {
-		return fmt.Errorf("istiod after install: %w", err)
+		return fmt.Errorf("%s after install: %w", istiod, err)
 	}
 	want := 1
 	if d.Spec.Replicas != nil {
 		want = int(*d.Spec.Replicas)
 	}
-	return Poll(ctx, "istiod ready", cfg.Timeouts.Poll, cfg.Timeouts.IstioInstall, DeploymentReady(kube, IstioNamespace, IstiodName, want))
+	return Poll(ctx, istiod+" ready", cfg.Timeouts.Poll, cfg.Timeouts.IstioInstall, DeploymentReady(kube, IstioNamespace, istiod, want))
 }
 
 // runStreaming runs argv (never through a shell), copying each output line
