@@ -345,7 +345,12 @@ func (m *kindMesh) envoyEDS(ctx context.Context, client, cluster string) (endpoi
 // container). With several istiod replicas only the one the client is
 // connected to knows it, so each is tried in turn.
 func (m *kindMesh) istiodEndpoints(ctx context.Context, client string) (endpoints.Table, error) {
-	pods, err := m.b.kube.CoreV1().Pods(IstioNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod"})
+	selector := "app=istiod"
+	if rev := m.b.cfg.Revision; rev != "" {
+		// A canary control plane: only its istiod serves this namespace.
+		selector += "," + LabelRevision + "=" + rev
+	}
+	pods, err := m.b.kube.CoreV1().Pods(IstioNamespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return endpoints.Table{}, fmt.Errorf("list istiod pods: %w", err)
 	}
@@ -375,7 +380,7 @@ func (m *kindMesh) istiodEndpoints(ctx context.Context, client string) (endpoint
 		return t, nil
 	}
 	if len(errs) == 0 {
-		return endpoints.Table{}, fmt.Errorf("istiod view of %s: no running istiod pod (app=istiod) in %s", client, IstioNamespace)
+		return endpoints.Table{}, fmt.Errorf("istiod view of %s: no running istiod pod (%s) in %s", client, selector, IstioNamespace)
 	}
 	return endpoints.Table{}, fmt.Errorf("istiod view of %s: %s", client, strings.Join(errs, "; "))
 }

@@ -147,7 +147,7 @@ func podReadiness(p *corev1.Pod, sidecar bool) (bool, string) {
 			}
 		}
 		if !found {
-			return false, fmt.Sprintf("pod %s has no %s container: is its namespace labelled istio-injection=enabled and istiod running?", p.Name, SidecarContainer)
+			return false, fmt.Sprintf("pod %s has no %s container: is its namespace labelled for injection (istio-injection=enabled, or istio.io/rev=<revision>) and istiod running?", p.Name, SidecarContainer)
 		}
 		if !proxyReady {
 			return false, fmt.Sprintf("pod %s: %s is not ready", p.Name, SidecarContainer)
