@@ -93,3 +93,10 @@ type Backend interface {
 	// asked to keep it).
 	Close(ctx context.Context) error
 }
+
+// LogCollector is implemented by backends that can save logs for a failed
+// spec (sidecar access logs, node logs). steps.Diagnose calls it.
+type LogCollector interface {
+	// CollectLogs saves logs under dir and returns where they are.
+	CollectLogs(ctx context.Context, dir string) (string, error)
+}

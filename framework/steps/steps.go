@@ -228,8 +228,19 @@ func Diagnose(ctx context.Context, m mesh.Mesh) {
 			fmt.Fprintf(&b, "  %-45s %-8s %-16s ready=%v fault=%s\n", p.Name, p.Locality, p.IP, p.Ready, fault)
 		}
 	}
+	if lc, ok := m.(mesh.LogCollector); ok {
+		if where, err := lc.CollectLogs(ctx, LogsDir); err != nil {
+			fmt.Fprintf(&b, "logs: %v\n", err)
+		} else {
+			fmt.Fprintf(&b, "logs saved in %s\n", where)
+		}
+	}
 	AddReportEntry("diagnostics", b.String(), ReportEntryVisibilityFailureOrVerbose)
 }
+
+// LogsDir is where Diagnose asks backends that keep logs (kind) to save
+// them; empty lets the backend choose (LOCALITY_E2E_LOGS_DIR).
+var LogsDir string
 
 // Row is one expected locality row whose hosts are all healthy.
 func Row(priority, weight, hosts int) endpoints.RowSummary {
