@@ -257,10 +257,10 @@ func (m *Mesh) endpointSlice() *discoveryv1.EndpointSlice {
 }
 
 // waitEndpoints waits until istiod's endpoint index holds exactly the
-// current pods' addresses and every inbound update is committed to the push
-// context (the discovery server's sync counters). It never sleeps a fixed
-// time: it polls the counters.
-func (m *Mesh) waitEndpoints(ctx context.Context, inboundBefore int64) error {
+// current pods' addresses, at least minInbound updates arrived and every
+// one is committed to the push context (the discovery server's sync
+// counters). It never sleeps a fixed time: it polls the counters.
+func (m *Mesh) waitEndpoints(ctx context.Context, minInbound int64) error {
 	want := map[string]bool{}
 	for _, p := range m.allPods() {
 		want[p.obj.Status.PodIP] = true
@@ -275,7 +275,7 @@ func (m *Mesh) waitEndpoints(ctx context.Context, inboundBefore int64) error {
 				return false
 			}
 		}
-		return m.synced(inboundBefore)
+		return m.synced(minInbound)
 	})
 }
 
@@ -297,11 +297,11 @@ func (m *Mesh) indexedAddresses() map[string]bool {
 	return got
 }
 
-// synced: at least one update arrived since inboundBefore (when > 0) and
-// all inbound updates are committed.
-func (m *Mesh) synced(inboundBefore int64) bool {
+// synced: istiod has received at least minInbound updates and committed
+// every update it received to the push context.
+func (m *Mesh) synced(minInbound int64) bool {
 	in := m.fake.Discovery.InboundUpdates.Load()
-	return in > inboundBefore-1 && m.fake.Discovery.CommittedUpdates.Load() >= in
+	return in >= minInbound && m.fake.Discovery.CommittedUpdates.Load() >= in
 }
 
 func (m *Mesh) poll(ctx context.Context, what string, cond func() bool) error {
