@@ -11,7 +11,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/localitylb/locality-e2e/framework/endpoints"
-	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/split"
 	"github.com/localitylb/locality-e2e/framework/steps"
 	"github.com/localitylb/locality-e2e/framework/topology"
@@ -19,12 +18,7 @@ import (
 
 var _ = Describe("Baseline: two regions, no DestinationRule", Label("locality:baseline"), Ordered, func() {
 	const client = "my-shell-kr-a"
-	var m mesh.Mesh
-
-	BeforeAll(func(ctx SpecContext) {
-		m = steps.Deploy(ctx, steps.DeployInput{Backend: backend, Topology: topology.TwoRegions()})
-	})
-	AfterEach(func(ctx SpecContext) { steps.Diagnose(ctx, m) })
+	m := setUp(topology.TwoRegions(), "")
 
 	It("spreads requests evenly over the four localities (≈25% each)", func(ctx SpecContext) {
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{

@@ -8,20 +8,13 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/localitylb/locality-e2e/framework/endpoints"
-	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/split"
 	"github.com/localitylb/locality-e2e/framework/steps"
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
 var _ = Describe("Client matrix: the 90/10 distribute rule from every zone", Label("locality:client-matrix"), Ordered, func() {
-	var m mesh.Mesh
-
-	BeforeAll(func(ctx SpecContext) {
-		m = steps.Deploy(ctx, steps.DeployInput{Backend: backend, Topology: topology.ThreeZonesEveryClient()})
-		steps.ApplyDestinationRule(ctx, m, "distribute-90-10")
-	})
-	AfterEach(func(ctx SpecContext) { steps.Diagnose(ctx, m) })
+	m := setUp(topology.ThreeZonesEveryClient(), "distribute-90-10")
 
 	DescribeTable("each client gets the split its `from` entry declares",
 		func(ctx SpecContext, client string, table endpoints.Summary, want split.Expected) {

@@ -10,7 +10,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/localitylb/locality-e2e/framework/endpoints"
-	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/split"
 	"github.com/localitylb/locality-e2e/framework/steps"
 	"github.com/localitylb/locality-e2e/framework/topology"
@@ -18,13 +17,7 @@ import (
 
 var _ = Describe("Cross-region failover (kr → us)", Label("locality:cross-region"), Ordered, func() {
 	const client = "my-shell-kr-a"
-	var m mesh.Mesh
-
-	BeforeAll(func(ctx SpecContext) {
-		m = steps.Deploy(ctx, steps.DeployInput{Backend: backend, Topology: topology.TwoRegions()})
-		steps.ApplyDestinationRule(ctx, m, "failover-cross-region")
-	})
-	AfterEach(func(ctx SpecContext) { steps.Diagnose(ctx, m) })
+	m := setUp(topology.TwoRegions(), "failover-cross-region")
 
 	It("keeps traffic in kr/a while it has pods", func(ctx SpecContext) {
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{

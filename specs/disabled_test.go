@@ -8,7 +8,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/localitylb/locality-e2e/framework/endpoints"
-	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/split"
 	"github.com/localitylb/locality-e2e/framework/steps"
 	"github.com/localitylb/locality-e2e/framework/topology"
@@ -16,13 +15,7 @@ import (
 
 var _ = Describe("Locality load balancing disabled (enabled: false)", Label("locality:disabled"), Ordered, func() {
 	const client = "my-shell-kr-a"
-	var m mesh.Mesh
-
-	BeforeAll(func(ctx SpecContext) {
-		m = steps.Deploy(ctx, steps.DeployInput{Backend: backend, Topology: topology.TwoRegions()})
-		steps.ApplyDestinationRule(ctx, m, "disabled")
-	})
-	AfterEach(func(ctx SpecContext) { steps.Diagnose(ctx, m) })
+	m := setUp(topology.TwoRegions(), "disabled")
 
 	It("spreads requests over every locality despite outlier detection", func(ctx SpecContext) {
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{

@@ -11,7 +11,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/localitylb/locality-e2e/framework/endpoints"
-	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/split"
 	"github.com/localitylb/locality-e2e/framework/steps"
 	"github.com/localitylb/locality-e2e/framework/topology"
@@ -20,13 +19,7 @@ import (
 
 var _ = Describe("Distribute to the local zone (kr/b → kr/b 100)", Label("locality:distribute"), Ordered, func() {
 	const client = "netshoot-b"
-	var m mesh.Mesh
-
-	BeforeAll(func(ctx SpecContext) {
-		m = steps.Deploy(ctx, steps.DeployInput{Backend: backend, Topology: topology.ThreeZones()})
-		steps.ApplyDestinationRule(ctx, m, "distribute-local-zone")
-	})
-	AfterEach(func(ctx SpecContext) { steps.Diagnose(ctx, m) })
+	m := setUp(topology.ThreeZones(), "distribute-local-zone")
 
 	It("b1: sends every request to kr/b", func(ctx SpecContext) {
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{

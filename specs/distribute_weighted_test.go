@@ -8,7 +8,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/localitylb/locality-e2e/framework/endpoints"
-	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/split"
 	"github.com/localitylb/locality-e2e/framework/steps"
 	"github.com/localitylb/locality-e2e/framework/topology"
@@ -16,12 +15,7 @@ import (
 
 var _ = Describe("Weighted distribute (kr/b → kr/a 90, kr/c 10)", Label("locality:distribute"), Ordered, func() {
 	const client = "netshoot-b"
-	var m mesh.Mesh
-
-	BeforeAll(func(ctx SpecContext) {
-		m = steps.Deploy(ctx, steps.DeployInput{Backend: backend, Topology: topology.ThreeZones()})
-	})
-	AfterEach(func(ctx SpecContext) { steps.Diagnose(ctx, m) })
+	m := setUp(topology.ThreeZones(), "")
 
 	It("b3: splits ≈90/10 between kr/a and kr/c and sends nothing to kr/b", func(ctx SpecContext) {
 		steps.ApplyDestinationRule(ctx, m, "distribute-90-10")

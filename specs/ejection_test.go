@@ -23,13 +23,7 @@ import (
 
 var _ = Describe("Ejected hosts return after baseEjectionTime", Label("locality:ejection"), Ordered, func() {
 	const client = "netshoot-b"
-	var m mesh.Mesh
-
-	BeforeAll(func(ctx SpecContext) {
-		m = steps.Deploy(ctx, steps.DeployInput{Backend: backend, Topology: topology.ThreeZones()})
-		steps.ApplyDestinationRule(ctx, m, "failover-short-ejection")
-	})
-	AfterEach(func(ctx SpecContext) { steps.Diagnose(ctx, m) })
+	m := setUp(topology.ThreeZones(), "failover-short-ejection")
 
 	It("ejects the failing kr/b hosts and fails over while they are out", func(ctx SpecContext) {
 		breakLocalZone(ctx, m)

@@ -9,7 +9,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/localitylb/locality-e2e/framework/endpoints"
-	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/split"
 	"github.com/localitylb/locality-e2e/framework/steps"
 	"github.com/localitylb/locality-e2e/framework/topology"
@@ -19,12 +18,7 @@ var _ = Describe("failoverPriority", Label("locality:failover-priority"), func()
 	const client = "netshoot-b"
 
 	Context("on the topology labels [region, zone]", Ordered, func() {
-		var m mesh.Mesh
-		BeforeAll(func(ctx SpecContext) {
-			m = steps.Deploy(ctx, steps.DeployInput{Backend: backend, Topology: topology.ThreeZones()})
-			steps.ApplyDestinationRule(ctx, m, "failover-priority-topology")
-		})
-		AfterEach(func(ctx SpecContext) { steps.Diagnose(ctx, m) })
+		m := setUp(topology.ThreeZones(), "failover-priority-topology")
 
 		It("ranks the client's zone first and the rest of its region second", func(ctx SpecContext) {
 			steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
@@ -37,12 +31,7 @@ var _ = Describe("failoverPriority", Label("locality:failover-priority"), func()
 	})
 
 	Context("on a custom label [tier], client tier=gold in the silver zone", Ordered, func() {
-		var m mesh.Mesh
-		BeforeAll(func(ctx SpecContext) {
-			m = steps.Deploy(ctx, steps.DeployInput{Backend: backend, Topology: topology.ThreeZonesTiers()})
-			steps.ApplyDestinationRule(ctx, m, "failover-priority-tier")
-		})
-		AfterEach(func(ctx SpecContext) { steps.Diagnose(ctx, m) })
+		m := setUp(topology.ThreeZonesTiers(), "failover-priority-tier")
 
 		It("prefers the gold pods in other zones over the local silver ones", func(ctx SpecContext) {
 			steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
@@ -56,12 +45,7 @@ var _ = Describe("failoverPriority", Label("locality:failover-priority"), func()
 	})
 
 	Context("with a key=value override [tier=silver]", Ordered, func() {
-		var m mesh.Mesh
-		BeforeAll(func(ctx SpecContext) {
-			m = steps.Deploy(ctx, steps.DeployInput{Backend: backend, Topology: topology.ThreeZonesTiers()})
-			steps.ApplyDestinationRule(ctx, m, "failover-priority-override")
-		})
-		AfterEach(func(ctx SpecContext) { steps.Diagnose(ctx, m) })
+		m := setUp(topology.ThreeZonesTiers(), "failover-priority-override")
 
 		It("sends the gold client to the silver pods, whatever its own tier", func(ctx SpecContext) {
 			steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{

@@ -26,13 +26,7 @@ import (
 
 var _ = Describe("Failover with outlier detection: scaling the local zone down", Label("locality:failover"), Ordered, func() {
 	const client = "netshoot-b"
-	var m mesh.Mesh
-
-	BeforeAll(func(ctx SpecContext) {
-		m = steps.Deploy(ctx, steps.DeployInput{Backend: backend, Topology: topology.ThreeZones()})
-		steps.ApplyDestinationRule(ctx, m, "failover")
-	})
-	AfterEach(func(ctx SpecContext) { steps.Diagnose(ctx, m) })
+	m := setUp(topology.ThreeZones(), "failover")
 
 	It("b4: keeps every request in kr/b while it has 3 pods", func(ctx SpecContext) {
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
@@ -81,13 +75,7 @@ func breakLocalZone(ctx SpecContext, m mesh.Mesh) string {
 
 var _ = Describe("Failover with outlier detection: failing local pods, default maxEjectionPercent", Label("locality:failover"), Ordered, func() {
 	const client = "netshoot-b"
-	var m mesh.Mesh
-
-	BeforeAll(func(ctx SpecContext) {
-		m = steps.Deploy(ctx, steps.DeployInput{Backend: backend, Topology: topology.ThreeZones()})
-		steps.ApplyDestinationRule(ctx, m, "failover")
-	})
-	AfterEach(func(ctx SpecContext) { steps.Diagnose(ctx, m) })
+	m := setUp(topology.ThreeZones(), "failover")
 
 	It("b5: ejects no host (1/9 > 10%), so the local errors reach the client", func(ctx SpecContext) {
 		class := breakLocalZone(ctx, m)
@@ -103,13 +91,7 @@ var _ = Describe("Failover with outlier detection: failing local pods, default m
 
 var _ = Describe("Failover with outlier detection: failing local pods, maxEjectionPercent 100", Label("locality:failover"), Ordered, func() {
 	const client = "netshoot-b"
-	var m mesh.Mesh
-
-	BeforeAll(func(ctx SpecContext) {
-		m = steps.Deploy(ctx, steps.DeployInput{Backend: backend, Topology: topology.ThreeZones()})
-		steps.ApplyDestinationRule(ctx, m, "failover-max-ejection-100")
-	})
-	AfterEach(func(ctx SpecContext) { steps.Diagnose(ctx, m) })
+	m := setUp(topology.ThreeZones(), "failover-max-ejection-100")
 
 	It("b5: ejects all three kr/b hosts and fails over to kr/a and kr/c (≈50/50)", func(ctx SpecContext) {
 		breakLocalZone(ctx, m)

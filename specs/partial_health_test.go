@@ -18,13 +18,7 @@ import (
 
 var _ = Describe("Partial health: one of three local pods ejected", Label("locality:partial-health"), Ordered, func() {
 	const client = "netshoot-b"
-	var m mesh.Mesh
-
-	BeforeAll(func(ctx SpecContext) {
-		m = steps.Deploy(ctx, steps.DeployInput{Backend: backend, Topology: topology.ThreeZones()})
-		steps.ApplyDestinationRule(ctx, m, "failover-max-ejection-100")
-	})
-	AfterEach(func(ctx SpecContext) { steps.Diagnose(ctx, m) })
+	m := setUp(topology.ThreeZones(), "failover-max-ejection-100")
 
 	It("keeps 93% in kr/b and spills 7% to kr/a and kr/c", func(ctx SpecContext) {
 		if m.Capabilities().Fault5xx {

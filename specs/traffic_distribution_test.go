@@ -9,7 +9,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/localitylb/locality-e2e/framework/endpoints"
-	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/split"
 	"github.com/localitylb/locality-e2e/framework/steps"
 	"github.com/localitylb/locality-e2e/framework/topology"
@@ -20,16 +19,14 @@ var _ = Describe("Service trafficDistribution", Label("locality:traffic-distribu
 
 	for _, mode := range []string{"PreferClose", "PreferSameZone"} {
 		Context(mode, Ordered, func() {
-			var m mesh.Mesh
-			BeforeAll(func(ctx SpecContext) {
-				topo := topology.ThreeZones()
-				topo.TrafficDistribution = mode
-				m = steps.Deploy(ctx, steps.DeployInput{Backend: backend, Topology: topo})
+			topo := topology.ThreeZones()
+			topo.TrafficDistribution = mode
+			m := setUp(topo, "")
+			BeforeEach(func() {
 				if !m.Capabilities().ServiceTrafficDistribution {
 					Skip("the cluster does not serve Service.spec.trafficDistribution")
 				}
 			})
-			AfterEach(func(ctx SpecContext) { steps.Diagnose(ctx, m) })
 
 			It("keeps traffic in the client's zone without any DestinationRule", func(ctx SpecContext) {
 				steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
