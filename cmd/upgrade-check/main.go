@@ -17,7 +17,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -28,7 +27,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -88,7 +86,7 @@ func realDeps() deps {
 		deleteCluster: func(name, kubeconfig string) error {
 			return kindcluster.NewProvider().Delete(name, kubeconfig)
 		},
-		runCmd: runStreaming,
+		runCmd: kind.RunStreaming,
 		kube: func(kubeconfig string) (kubernetes.Interface, error) {
 			rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 			if err != nil {
@@ -353,35 +351,6 @@ func childEnv(inherited, extra []string) []string {
 		out = append(out, kv)
 	}
 	return append(out, extra...)
-}
-
-// runStreaming runs argv (never through a shell) with env, copying each
-// output line to out behind prefix as it comes.
-func runStreaming(ctx context.Context, argv, env []string, prefix string, out io.Writer) error {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = env
-	cmd.WaitDelay = 10 * time.Second
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) } // let make and ginkgo clean up
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			fmt.Fprintf(out, "%s %s\n", prefix, sc.Text())
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	err := cmd.Run()
-	_ = pw.Close()
-	wg.Wait()
-	if err != nil {
-		return fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
-	}
-	return nil
 }
 
 func orDefault(s, d string) string {

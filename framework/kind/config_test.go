@@ -246,13 +246,13 @@ func TestEnsureIstio(t *testing.T) {
 
 func TestRunStreaming(t *testing.T) {
 	var log bytes.Buffer
-	if err := runStreaming(context.Background(), []string{"sh", "-c", "echo one; echo two >&2"}, "istioctl", &log); err != nil {
+	if err := RunStreaming(context.Background(), []string{"sh", "-c", "echo one; echo two >&2"}, nil, "istioctl:", &log); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(log.String(), "istioctl: one\n") || !strings.Contains(log.String(), "istioctl: two\n") {
 		t.Errorf("log %q", log.String())
 	}
-	err := runStreaming(context.Background(), []string{"sh", "-c", "echo Error: no cluster; exit 3"}, "istioctl", &log)
+	err := RunStreaming(context.Background(), []string{"sh", "-c", "echo Error: no cluster; exit 3"}, nil, "istioctl:", &log)
 	if err == nil || !strings.Contains(err.Error(), "exit status 3") || !strings.Contains(err.Error(), "Error: no cluster") {
 		t.Errorf("error %v", err)
 	}

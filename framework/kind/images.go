@@ -44,7 +44,7 @@ func preloadImages(ctx context.Context, p *kindcluster.Provider, name string, im
 	}
 	for _, img := range images {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		err := runStreaming(pctx, DockerPullArgs(img), "docker pull", log)
+		err := RunStreaming(pctx, DockerPullArgs(img), nil, "docker pull:", log)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("preload %s: %w", img, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -153,7 +154,7 @@ func ensureIstio(ctx context.Context, cfg Config, kube kubernetes.Interface, kub
 		if cfg.Revision != "" {
 			args = append(args, "--set", "revision="+cfg.Revision)
 		}
-		if err := runStreaming(ictx, args, "istioctl", log); err != nil {
+		if err := RunStreaming(ictx, args, nil, "istioctl:", log); err != nil {
 			return fmt.Errorf("install Istio %s: %w", cfg.IstioVersion, err)
 		}
 	}
@@ -168,12 +169,16 @@ func ensureIstio(ctx context.Context, cfg Config, kube kubernetes.Interface, kub
 	return Poll(ctx, istiod+" ready", cfg.Timeouts.Poll, cfg.Timeouts.IstioInstall, DeploymentReady(kube, IstioNamespace, istiod, want))
 }
 
-// runStreaming runs argv (never through a shell), copying each output line
-// to log with a prefix as it comes, and returns an error with the last
-// lines when the command fails.
-func runStreaming(ctx context.Context, argv []string, prefix string, log io.Writer) error {
+// RunStreaming runs argv (never through a shell) with env (nil: this
+// process's environment), copying each output line to log behind prefix as
+// it comes. On cancellation the command gets an interrupt first, so make,
+// ginkgo and istioctl can clean up, and is killed 10 s later. A failure's
+// error wraps the command's and carries its last output lines.
+func RunStreaming(ctx context.Context, argv, env []string, prefix string, log io.Writer) error {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.WaitDelay = 5 * time.Second
+	cmd.Env = env
+	cmd.WaitDelay = 10 * time.Second
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	tail := &lineTail{max: 20}
@@ -184,7 +189,7 @@ func runStreaming(ctx context.Context, argv []string, prefix string, log io.Writ
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
 		for sc.Scan() {
-			fmt.Fprintf(log, "%s: %s\n", prefix, sc.Text())
+			fmt.Fprintf(log, "%s %s\n", prefix, sc.Text())
 			tail.add(sc.Text())
 		}
 		_, _ = io.Copy(io.Discard, pr)
@@ -193,7 +198,7 @@ func runStreaming(ctx context.Context, argv []string, prefix string, log io.Writ
 	_ = pw.Close()
 	wg.Wait()
 	if err != nil {
-		return fmt.Errorf("%s: %v; last output:\n%s", strings.Join(argv, " "), err, tail.String())
+		return fmt.Errorf("%s: %w; last output:\n%s", strings.Join(argv, " "), err, tail.String())
 	}
 	return nil
 }
