@@ -94,14 +94,21 @@ var _ = Describe("Failover with outlier detection: failing local pods, maxEjecti
 	m := setUp(topology.ThreeZones(), "failover-max-ejection-100")
 
 	It("b5: ejects all three kr/b hosts and fails over to kr/a and kr/c (≈50/50)", func(ctx SpecContext) {
-		breakLocalZone(ctx, m)
-		steps.Warm(ctx, m, client, 50)
-		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
-			"kr/b": steps.RowHealthy(0, 3, 3, 0),
-			"kr/a": steps.Row(1, 3, 3),
-			"kr/c": steps.Row(1, 3, 3),
-		}})
+		ejectLocalZone(ctx, m, client)
 		steps.SendAndExpectSplit(ctx, steps.SplitInput{Mesh: m, Client: client, By: steps.ByLocality,
 			Expected: split.Expected{"kr/a": 0.5, "kr/b": 0, "kr/c": 0.5}})
 	})
 })
+
+// ejectLocalZone breaks every kr/b pod, sends a warm-up batch so outlier
+// detection sees the failures, and gates on all three kr/b hosts being
+// ejected (kr/a and kr/c healthy at priority 1).
+func ejectLocalZone(ctx SpecContext, m mesh.Mesh, client string) {
+	breakLocalZone(ctx, m)
+	steps.Warm(ctx, m, client, 50)
+	steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
+		"kr/b": steps.RowHealthy(0, 3, 3, 0),
+		"kr/a": steps.Row(1, 3, 3),
+		"kr/c": steps.Row(1, 3, 3),
+	}})
+}
