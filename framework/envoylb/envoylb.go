@@ -77,6 +77,11 @@ type hostState struct {
 	Host
 	key        string
 	edsHealthy bool
+	eds        corev3.HealthStatus
+	locProto   *corev3.Locality
+	weight     uint32
+	locWeight  uint32
+	stats      HostStats
 
 	// active is the number of requests in flight (Envoy's rq_active gauge, shared
 	// by all workers), used by LEAST_REQUEST.
@@ -147,6 +152,7 @@ type LB struct {
 	mu sync.Mutex
 
 	clock       func() time.Time
+	clusterName string
 	retry       RetryPolicy
 	policy      clusterv3.Cluster_LbPolicy
 	choiceCount int
@@ -216,6 +222,7 @@ func (lb *LB) Update(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment
 	now := lb.clock()
 
 	lb.policy = c.GetLbPolicy()
+	lb.clusterName = cla.GetClusterName()
 	// Least request: "choice_count" random hosts are sampled (default 2, i.e.
 	// power of two choices).
 	lb.choiceCount = 2
@@ -264,6 +271,10 @@ func (lb *LB) Update(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment
 			}
 			hs.Host = h
 			hs.edsHealthy = edsHealthy(lbe.GetHealthStatus())
+			hs.eds = lbe.GetHealthStatus()
+			hs.locProto = lle.GetLocality()
+			hs.weight = max(1, lbe.GetLoadBalancingWeight().GetValue())
+			hs.locWeight = lle.GetLoadBalancingWeight().GetValue()
 			lb.hosts[key] = hs
 			lb.order = append(lb.order, hs)
 			loc.hosts = append(loc.hosts, hs)
@@ -726,6 +737,16 @@ func (lb *LB) Do(send func(h Host) Attempt) (Attempt, Host, error) {
 
 		lb.mu.Lock()
 		h.active--
+		h.stats.RqTotal++
+		switch {
+		case a.ConnectFailure:
+			h.stats.CxConnectFail++
+			h.stats.RqError++
+		case a.Status >= 500:
+			h.stats.RqError++
+		default:
+			h.stats.RqSuccess++
+		}
 		lb.record(h, a, lb.clock())
 		lb.mu.Unlock()
 
@@ -755,4 +776,30 @@ func (lb *LB) pickWithPredicate(w *worker, tried map[string]bool, retry bool) *h
 		}
 	}
 	return h
+}
+
+// State returns a snapshot of the cluster as the sidecar holds it, for
+// rendering Envoy's admin API.
+func (lb *LB) State() State {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	lb.advanceOutlier(lb.clock())
+	st := State{ClusterName: lb.clusterName, LocalityWeighted: lb.localityLB, OverprovisioningFactor: lb.overprov}
+	for _, h := range lb.order {
+		hs := HostStatus{
+			Host: h.Host, LocalityProto: h.locProto, Weight: h.weight, LocalityWeight: h.locWeight,
+			EDSHealth: h.eds, FailedOutlierCheck: h.ejected, Stats: h.stats,
+		}
+		hs.Stats.RqActive = uint64(h.active)
+		st.Hosts = append(st.Hosts, hs)
+	}
+	return st
+}
+
+// SetRetryPolicy replaces the retry policy, as an RDS push of the route
+// that sends to this cluster would.
+func (lb *LB) SetRetryPolicy(p RetryPolicy) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	lb.retry = p
 }

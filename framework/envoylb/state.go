@@ -1,0 +1,44 @@
+package envoylb
+
+import (
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+)
+
+// HostStatus is one host of the cluster with everything Envoy's admin API
+// reports about it (/clusters host_statuses, config_dump?include_eds
+// lb_endpoints). It is what an admin renderer reads; it carries state, not
+// formatting.
+type HostStatus struct {
+	Host
+	// LocalityProto is the host's locality as EDS sent it.
+	LocalityProto *corev3.Locality
+	// Weight is the lb_endpoint's load_balancing_weight (1 when unset).
+	Weight uint32
+	// LocalityWeight is the load_balancing_weight of the host's
+	// LocalityLbEndpoints as EDS sent it (0 when unset).
+	LocalityWeight uint32
+	// EDSHealth is the lb_endpoint's health_status as EDS sent it.
+	EDSHealth corev3.HealthStatus
+	// FailedOutlierCheck: ejected by outlier detection.
+	FailedOutlierCheck bool
+	// Stats are the host's request counters.
+	Stats HostStats
+}
+
+// HostStats are the per-host counters Envoy's /clusters prints.
+type HostStats struct {
+	RqTotal, RqSuccess, RqError, RqActive, CxConnectFail uint64
+}
+
+// State is a snapshot of the cluster as the sidecar holds it.
+type State struct {
+	// ClusterName is the ClusterLoadAssignment's cluster_name.
+	ClusterName string
+	// LocalityWeighted: the Cluster has common_lb_config.locality_weighted_lb_config,
+	// so Envoy keeps (and dumps) locality weights.
+	LocalityWeighted bool
+	// OverprovisioningFactor in percent (EDS policy, default 140).
+	OverprovisioningFactor uint32
+	// Hosts in EDS order (priority, then locality, then lb_endpoint order).
+	Hosts []HostStatus
+}
