@@ -7,10 +7,14 @@ package endpoints
 //   - /clusters?format=json   → ParseAdminClusters (live hosts with health,
 //     outlier ejection, priority and locality; NOT the locality weight)
 //   - /config_dump?include_eds → ParseConfigDumpEDS (the ClusterLoadAssignment
-//     Envoy rebuilt from its host sets: locality, priority, locality weight
-//     and the EDS health of each host; NOT outlier ejection)
+//     Envoy rebuilt from its host sets: locality, priority, the locality
+//     weight (only when the cluster has locality_weighted_lb_config, else
+//     absent: Row.Weight 0) and each host's coarse health, in which an
+//     ejected or draining host is just UNHEALTHY; config_dump_handler.cc
+//     dumpEndpointConfigs / addLbEndpoint)
 //
-// OverlayHealth combines the two into the full Envoy view.
+// OverlayHealth combines the two into the full Envoy view; Read
+// (read.go) fetches and combines them for any backend.
 //
 // Both are decoded with the go-control-plane admin/v3 types and protojson
 // (Envoy prints proto field names, snake_case; protojson accepts both).

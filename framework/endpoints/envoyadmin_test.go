@@ -1,174 +1,140 @@
 package endpoints
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-
-	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
-func adminReadFixture(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatalf("%v (regenerate with go test -run TestAdminGenerateFixtures -update-fixtures)", err)
-	}
-	return b
-}
-
-// The expectations are istio-locality-behavior.md §3 in the Envoy view
-// (client netshoot-b in kr/b, 3 pods per zone).
-var adminWantEDS = map[string]Summary{
-	"none": {
-		"kr/a": {Priority: 0, Weight: 3, Hosts: 3, Healthy: 3},
-		"kr/b": {Priority: 0, Weight: 3, Hosts: 3, Healthy: 3},
-		"kr/c": {Priority: 0, Weight: 3, Hosts: 3, Healthy: 3},
-	},
-	"distribute-b-to-b": {"kr/b": {Priority: 0, Weight: 100, Hosts: 3, Healthy: 3}},
-	"distribute-90-10": {
-		"kr/a": {Priority: 0, Weight: 90, Hosts: 3, Healthy: 3},
-		"kr/c": {Priority: 0, Weight: 10, Hosts: 3, Healthy: 3},
-	},
-	"failover": {
-		"kr/b": {Priority: 0, Weight: 3, Hosts: 3, Healthy: 3},
-		"kr/a": {Priority: 1, Weight: 3, Hosts: 3, Healthy: 3},
-		"kr/c": {Priority: 1, Weight: 3, Hosts: 3, Healthy: 3},
-	},
-	// config_dump does not know about outlier ejection.
-	"failover-ejected": {
-		"kr/b": {Priority: 0, Weight: 3, Hosts: 3, Healthy: 3},
-		"kr/a": {Priority: 1, Weight: 3, Hosts: 3, Healthy: 3},
-		"kr/c": {Priority: 1, Weight: 3, Hosts: 3, Healthy: 3},
-	},
-}
-
-// /clusters has no locality weight (Weight 0) but knows ejection.
-func adminWantClusters(name string) Summary {
-	out := Summary{}
-	for k, v := range adminWantEDS[name] {
-		v.Weight = 0
-		out[k] = v
-	}
-	if name == "failover-ejected" {
-		r := out["kr/b"]
-		r.Healthy = 2
-		out["kr/b"] = r
-	}
-	return out
-}
-
-func TestParseConfigDumpEDS(t *testing.T) {
-	for name, want := range adminWantEDS {
-		t.Run(name, func(t *testing.T) {
-			tab, err := ParseConfigDumpEDS(adminReadFixture(t, "config_dump-"+name+".json"), adminSeedCluster)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tab.View != Envoy || tab.Cluster != adminSeedCluster {
-				t.Errorf("view %q cluster %q", tab.View, tab.Cluster)
-			}
-			if got := tab.Summarize(); !reflect.DeepEqual(got, want) {
-				t.Errorf("summary:\n%s\nwant:\n%s\ntable:\n%s", got, want, tab)
-			}
-		})
-	}
-}
-
-func TestParseAdminClusters(t *testing.T) {
-	for name := range adminWantEDS {
-		t.Run(name, func(t *testing.T) {
-			tab, err := ParseAdminClusters(adminReadFixture(t, "clusters-"+name+".json"), adminSeedCluster)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tab.View != Envoy {
-				t.Errorf("view %q", tab.View)
-			}
-			if got, want := tab.Summarize(), adminWantClusters(name); !reflect.DeepEqual(got, want) {
-				t.Errorf("summary:\n%s\nwant:\n%s\ntable:\n%s", got, want, tab)
-			}
-		})
-	}
-}
-
-func TestAdminParseAdminClustersHostDetails(t *testing.T) {
-	tab, err := ParseAdminClusters(adminReadFixture(t, "clusters-failover-ejected.json"), adminSeedCluster)
+func TestParseConfigDumpEDSIstioSidecar(t *testing.T) {
+	dump := adminReadFixture(t, fixIstioEDS)
+	tab, err := ParseConfigDumpEDS(dump, "outbound|9080||reviews.default.svc.cluster.local")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// sorted: priority 0 (kr/b) first, hosts by address.
-	r := tab.Rows[0]
-	if r.Locality != "kr/b" || r.Priority != 0 {
-		t.Fatalf("first row %+v", r)
+	// Istio sets locality_weighted_lb_config, so Envoy dumps the locality
+	// weight (3 hosts → 3); the pods have no topology labels (empty locality).
+	want := Table{Cluster: "outbound|9080||reviews.default.svc.cluster.local", View: Envoy, Rows: []Locality{{
+		Locality: "", Priority: 0, Weight: 3, Hosts: []Host{
+			{Address: "10.244.0.192", Port: 9080, Health: Healthy},
+			{Address: "10.244.0.193", Port: 9080, Health: Healthy},
+			{Address: "10.244.0.195", Port: 9080, Health: Healthy},
+		},
+	}}}
+	if !reflect.DeepEqual(tab, want) {
+		t.Errorf("got\n%s\nwant\n%s", tab, want)
 	}
-	want := []Host{
-		{Address: "10.244.2.10", Port: 5000, Health: Ejected},
-		{Address: "10.244.2.11", Port: 5000, Health: Healthy},
-		{Address: "10.244.2.12", Port: 5000, Health: Healthy},
+	kdns, err := ParseConfigDumpEDS(dump, "outbound|53||kube-dns.kube-system.svc.cluster.local")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(r.Hosts, want) {
-		t.Errorf("hosts %+v, want %+v", r.Hosts, want)
+	if got := kdns.Summarize(); !reflect.DeepEqual(got, Summary{"": {Weight: 2, Hosts: 2, Healthy: 2}}) {
+		t.Errorf("kube-dns %s", got)
 	}
-	if !strings.Contains(tab.String(), "10.244.2.10|EJECTED") {
+	// a cluster without endpoints (BlackHoleCluster) is an empty table.
+	bh, err := ParseConfigDumpEDS(dump, "BlackHoleCluster")
+	if err != nil || len(bh.Rows) != 0 {
+		t.Errorf("BlackHoleCluster %v %s", err, bh)
+	}
+	// static clusters are read too; a pipe address is not a host the table can hold.
+	if _, err := ParseConfigDumpEDS(dump, "sds-grpc"); err == nil || !strings.Contains(err.Error(), "not a socket address") {
+		t.Errorf("sds-grpc: %v", err)
+	}
+	if agent, err := ParseConfigDumpEDS(dump, "agent"); err != nil || agent.Rows[0].Hosts[0] != (Host{Address: "127.0.0.1", Port: 15020, Health: Healthy}) || agent.Rows[0].Weight != 0 {
+		t.Errorf("agent %v %s", err, agent)
+	}
+}
+
+func TestParseConfigDumpEDSEnvoyLocalities(t *testing.T) {
+	tab, err := ParseConfigDumpEDS(adminReadFixture(t, fixEnvoyEDS), "fake_cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Summary{
+		"":                      {Priority: 4, Weight: 3, Hosts: 1, Healthy: 1},
+		"oceania/hello/world@2": {Priority: 2, Weight: 0, Hosts: 1, Healthy: 1},
+		"oceania/hello/world@6": {Priority: 6, Weight: 1, Hosts: 2, Healthy: 2},
+	}
+	if got := tab.Summarize(); !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%s\nwant\n%s\n%s", got, want, tab)
+	}
+	// rows sorted by priority; hosts by address.
+	if tab.Rows[0].Priority != 2 || tab.Rows[2].Hosts[0] != (Host{Address: "1.2.3.4", Port: 80, Health: Healthy}) {
+		t.Errorf("order:\n%s", tab)
+	}
+}
+
+func TestParseConfigDumpEDSSkipsOtherSections(t *testing.T) {
+	// A whole dump: bootstrap, clusters, listeners, routes, secrets hold Any
+	// types (udpa TypedStruct, Istio filters) no registry here resolves;
+	// they are skipped undecoded.
+	dump := adminReadFixture(t, fixIstioFullDump)
+	tab, err := ParseConfigDumpEDS(dump, "prometheus_stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// load_balancing_weight 0 is printed (the wrapper is set): weight 0.
+	want := Table{Cluster: "prometheus_stats", View: Envoy, Rows: []Locality{{Hosts: []Host{{Address: "127.0.0.1", Port: 15000, Health: Healthy}}}}}
+	if !reflect.DeepEqual(tab, want) {
+		t.Errorf("got %s", tab)
+	}
+	// the waypoint's inbound-vip hosts are internal addresses.
+	if _, err := ParseConfigDumpEDS(dump, "inbound-vip|8100|http|httpbin.default.svc.cluster.local"); err == nil || !strings.Contains(err.Error(), "not a socket address") {
+		t.Errorf("inbound-vip: %v", err)
+	}
+}
+
+func TestParseAdminClustersIstio2019(t *testing.T) {
+	// lowerCamel names (hostStatuses, socketAddress, failedOutlierCheck)
+	// parse as well as Envoy's proto names.
+	data := adminReadFixture(t, fixIstioClusters)
+	tab, err := ParseAdminClusters(data, "outbound|9080||reviews.default.svc.cluster.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Table{Cluster: "outbound|9080||reviews.default.svc.cluster.local", View: Envoy, Rows: []Locality{{Hosts: []Host{
+		{Address: "172.17.0.24", Port: 9080, Health: Healthy},
+		{Address: "172.17.0.26", Port: 9080, Health: Healthy},
+		{Address: "172.17.0.27", Port: 9080, Health: Ejected},
+	}}}}
+	if !reflect.DeepEqual(tab, want) {
+		t.Errorf("got\n%s", tab)
+	}
+	pol, err := ParseAdminClusters(data, "outbound|15014||istio-policy.istio-system.svc.cluster.local")
+	if err != nil || pol.Rows[0].Hosts[0].Health != Unhealthy {
+		t.Errorf("istio-policy %v %s", err, pol)
+	}
+	if !strings.Contains(tab.String(), "172.17.0.27|EJECTED") {
 		t.Errorf("String() misses the ejected host:\n%s", tab)
 	}
 }
 
+func TestParseAdminClustersEnvoyAllFlags(t *testing.T) {
+	tab, err := ParseAdminClusters(adminReadFixture(t, fixEnvoyClusters), "fake_cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// failed_outlier_check wins over the other flags.
+	want := Table{Cluster: "fake_cluster", View: Envoy, Rows: []Locality{{
+		Locality: "test_region/test_zone/test_sub_zone", Priority: 6,
+		Hosts: []Host{{Address: "1.2.3.4", Port: 80, Health: Ejected}},
+	}}}
+	if !reflect.DeepEqual(tab, want) {
+		t.Errorf("got\n%s", tab)
+	}
+}
+
 func TestAdminOverlayHealth(t *testing.T) {
-	eds, err := ParseConfigDumpEDS(adminReadFixture(t, "config_dump-failover-ejected.json"), adminSeedCluster)
-	if err != nil {
-		t.Fatal(err)
+	base := Table{Cluster: "c", View: Envoy, Rows: []Locality{{Locality: "kr/b", Weight: 3, Hosts: []Host{
+		{Address: "10.0.0.1", Port: 80, Health: Healthy}, {Address: "10.0.0.2", Port: 80, Health: Healthy},
+	}}}}
+	live := Table{Rows: []Locality{{Hosts: []Host{{Address: "10.0.0.1", Port: 80, Health: Ejected}, {Address: "10.0.0.2", Port: 80, Health: Unknown}}}}}
+	got := OverlayHealth(base, live)
+	if got.Rows[0].Hosts[0].Health != Ejected || got.Rows[0].Hosts[1].Health != Healthy || got.Rows[0].Weight != 3 {
+		t.Errorf("overlay %s", got)
 	}
-	live, err := ParseAdminClusters(adminReadFixture(t, "clusters-failover-ejected.json"), adminSeedCluster)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := OverlayHealth(eds, live).Summarize()
-	want := Summary{
-		"kr/b": {Priority: 0, Weight: 3, Hosts: 3, Healthy: 2},
-		"kr/a": {Priority: 1, Weight: 3, Hosts: 3, Healthy: 3},
-		"kr/c": {Priority: 1, Weight: 3, Hosts: 3, Healthy: 3},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("overlay:\n%s\nwant:\n%s", got, want)
-	}
-	// base is not modified.
-	if eds.Summarize()["kr/b"].Healthy != 3 {
+	if base.Rows[0].Hosts[0].Health != Healthy {
 		t.Error("OverlayHealth modified its base table")
-	}
-}
-
-func TestAdminParseConfigDumpSkipsOtherEntries(t *testing.T) {
-	// A real dump starts with bootstrap, clusters and listeners whose nested
-	// Any types (Istio filters) no registry here resolves; they must be
-	// skipped, not decoded.
-	dump := string(adminReadFixture(t, "config_dump-none.json"))
-	other := `{"@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump", "dynamic_listeners": [{"name": "x", "active_state": {"listener": {"@type": "type.googleapis.com/envoy.config.listener.v3.Listener", "filter_chains": [{"filters": [{"name": "istio.stats", "typed_config": {"@type": "type.googleapis.com/stats.PluginConfig"}}]}]}}}]},`
-	dump = strings.Replace(dump, `"configs": [`, `"configs": [`+other, 1)
-	if _, err := ParseConfigDumpEDS([]byte(dump), adminSeedCluster); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestAdminParseConfigDumpResourceForm(t *testing.T) {
-	// config_dump?include_eds&resource=dynamic_endpoint_configs prints each
-	// DynamicEndpointConfig as its own entry.
-	a, _ := anypb.New(adminCLAFixture(adminSeedCluster, adminFixtureCases["distribute-90-10"]))
-	dc, _ := anypb.New(&adminv3.EndpointsConfigDump_DynamicEndpointConfig{EndpointConfig: a})
-	b, err := adminEnvoyJSON.Marshal(&adminv3.ConfigDump{Configs: []*anypb.Any{dc}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab, err := ParseConfigDumpEDS(b, adminSeedCluster)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := tab.Summarize(); !reflect.DeepEqual(got, adminWantEDS["distribute-90-10"]) {
-		t.Errorf("got %s", got)
 	}
 }
 
@@ -177,15 +143,15 @@ func TestAdminParseErrors(t *testing.T) {
 		name, want string
 		fn         func() error
 	}{
-		{"clusters garbage", "parse Envoy /clusters", func() error { _, err := ParseAdminClusters([]byte("no such path"), adminSeedCluster); return err }},
-		{"clusters missing", "not in Envoy /clusters output", func() error {
-			_, err := ParseAdminClusters(adminReadFixture(t, "clusters-none.json"), "outbound|5000||helloworld-svc.other.svc.cluster.local")
+		{"clusters garbage", "parse Envoy /clusters", func() error { _, err := ParseAdminClusters([]byte("no such path"), "x"); return err }},
+		{"clusters missing", "similar: outbound|9080||reviews.default", func() error {
+			_, err := ParseAdminClusters(adminReadFixture(t, fixIstioClusters), "outbound|9080||reviews.other.svc.cluster.local")
 			return err
 		}},
-		{"dump garbage", "parse Envoy config_dump", func() error { _, err := ParseConfigDumpEDS([]byte("<html>"), adminSeedCluster); return err }},
-		{"dump without eds", "include_eds", func() error { _, err := ParseConfigDumpEDS([]byte(`{"configs": []}`), adminSeedCluster); return err }},
-		{"dump missing cluster", "similar: outbound|5000||helloworld-svc.default", func() error {
-			_, err := ParseConfigDumpEDS(adminReadFixture(t, "config_dump-none.json"), "outbound|5000||helloworld-svc.other.svc.cluster.local")
+		{"dump garbage", "parse Envoy config_dump", func() error { _, err := ParseConfigDumpEDS([]byte("<html>"), "x"); return err }},
+		{"dump without eds", "include_eds", func() error { _, err := ParseConfigDumpEDS([]byte(`{"configs": []}`), "x"); return err }},
+		{"dump missing cluster", "similar: outbound|9080||reviews.default", func() error {
+			_, err := ParseConfigDumpEDS(adminReadFixture(t, fixIstioEDS), "outbound|9080||reviews.other.svc.cluster.local")
 			return err
 		}},
 	}
@@ -194,24 +160,6 @@ func TestAdminParseErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want it to contain %q", c.name, err, c.want)
 		}
-	}
-}
-
-func TestParseIstiodEDS(t *testing.T) {
-	tab, err := ParseIstiodEDS(adminReadFixture(t, "istiod-edsz-distribute-b-to-b.json"), adminSeedCluster)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Summary{
-		"kr/a": {Priority: 0, Weight: 3, Hosts: 0},
-		"kr/b": {Priority: 0, Weight: 100, Hosts: 3, Healthy: 3},
-		"kr/c": {Priority: 0, Weight: 3, Hosts: 0},
-	}
-	if got := tab.Summarize(); tab.View != Raw || !reflect.DeepEqual(got, want) {
-		t.Errorf("view %s summary\n%s\nwant\n%s", tab.View, got, want)
-	}
-	if !strings.Contains(tab.String(), "(none)") {
-		t.Errorf("emptied localities not printed:\n%s", tab)
 	}
 	if got := IstiodEDSPath("netshoot-b.ns1"); got != "/debug/edsz?proxyID=netshoot-b.ns1" {
 		t.Errorf("IstiodEDSPath %q", got)

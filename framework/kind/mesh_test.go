@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/localitylb/locality-e2e/framework/destinationrule"
 	"github.com/localitylb/locality-e2e/framework/endpoints"
+	"github.com/localitylb/locality-e2e/framework/envoyadmin/envoyadmintest"
 	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/topology"
 	"github.com/localitylb/locality-e2e/framework/traffic"
@@ -153,12 +152,31 @@ func (f *fakeCluster) controller(ctx context.Context) {
 	}
 }
 
+// fixture returns the admin documents of the seed scenario for namespace
+// ns, rendered by framework/envoyadmin (what the embedded backend serves)
+// from an envoylb model: the failover rule with kr/b's first pod ejected,
+// and istiod's view of distribute kr/b → kr/b.
 func fixture(t *testing.T, name, ns string) string {
-	b, err := os.ReadFile(filepath.Join("..", "endpoints", "testdata", name))
+	t.Helper()
+	if name == "istiod-edsz-distribute-b-to-b.json" {
+		b, err := envoyadmintest.IstiodEDS(envoyadmintest.DistributeBToB(ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	docs, err := envoyadmintest.FailoverEjected(ns)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.ReplaceAll(string(b), "helloworld-svc.default.svc", "helloworld-svc."+ns+".svc")
+	switch name {
+	case "config_dump-failover-ejected.json":
+		return string(docs.ConfigDump)
+	case "clusters-failover-ejected.json":
+		return string(docs.Clusters)
+	}
+	t.Fatalf("no fixture %s", name)
+	return ""
 }
 
 func (f *fakeCluster) exec(ctx context.Context, ns, pod, container string, argv []string) (string, string, error) {
