@@ -277,112 +277,18 @@ func (m *kindMesh) forgetGoneFaults(ctx context.Context) {
 	}
 }
 
-// Endpoints reads the client sidecar's view: config_dump EDS (localities,
-// priorities, locality weights) with /clusters health on top (outlier
-// ejection), hosts named after their pods. The Raw view is istiod's
-// ClusterLoadAssignment for the client (see istiodEndpoints).
+// Endpoints reads the client sidecar's view through endpoints.Read, the
+// reader both backends share, with kindFetcher (fetch.go) running the admin
+// requests by exec. Hosts are named after their pods.
 func (m *kindMesh) Endpoints(ctx context.Context, client string, view endpoints.View) (endpoints.Table, error) {
 	topo := m.topology()
 	if _, err := topo.Client(client); err != nil {
 		return endpoints.Table{}, err
 	}
-	switch view {
-	case endpoints.Envoy, "":
-	case endpoints.Raw:
-		return m.istiodEndpoints(ctx, client)
-	default:
-		return endpoints.Table{}, fmt.Errorf("unknown endpoints view %q", view)
-	}
-	cluster := topo.ClusterName()
-	base, err := m.envoyEDS(ctx, client, cluster)
-	if err != nil {
-		return endpoints.Table{}, err
-	}
-	live, stderr, err := m.b.execIn(ctx, m.ns, client, SidecarContainer, ClustersArgs)
-	if err != nil {
-		return endpoints.Table{}, fmt.Errorf("read /clusters of %s: %w: %s", client, err, strings.TrimSpace(stderr))
-	}
-	hosts, err := endpoints.ParseAdminClusters([]byte(live), cluster)
-	if err != nil {
-		return endpoints.Table{}, fmt.Errorf("client %s: %w", client, err)
-	}
-	t := endpoints.OverlayHealth(base, hosts)
-	if byIP, err := m.podsByIP(ctx); err == nil {
-		for i := range t.Rows {
-			for j := range t.Rows[i].Hosts {
-				t.Rows[i].Hosts[j].Pod = byIP[t.Rows[i].Hosts[j].Address]
-			}
-		}
-	}
-	t.Sort()
-	return t, nil
-}
-
-// envoyEDS reads the sidecar's EDS dump, restricted to the endpoint
-// section (EDSArgs); if that fails or holds no EDS (an Envoy that does not
-// combine resource= with include_eds), it reads the whole dump
-// (EDSFullArgs), whose other sections the parser skips.
-func (m *kindMesh) envoyEDS(ctx context.Context, client, cluster string) (endpoints.Table, error) {
-	var errs []string
-	for _, argv := range [][]string{EDSArgs, EDSFullArgs} {
-		out, stderr, err := m.b.execIn(ctx, m.ns, client, SidecarContainer, argv)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%v: %s", err, firstLines(strings.TrimSpace(stderr), 2)))
-			continue
-		}
-		t, err := endpoints.ParseConfigDumpEDS([]byte(out), cluster)
-		if err != nil {
-			errs = append(errs, err.Error())
-			continue
-		}
-		return t, nil
-	}
-	return endpoints.Table{}, fmt.Errorf("read EDS of %s: %s", client, strings.Join(errs, "; then: "))
-}
-
-// istiodEndpoints reads istiod's ClusterLoadAssignment for the client
-// (/debug/edsz through `pilot-discovery request` in the discovery
-// container). With several istiod replicas only the one the client is
-// connected to knows it, so each is tried in turn.
-func (m *kindMesh) istiodEndpoints(ctx context.Context, client string) (endpoints.Table, error) {
-	selector := "app=istiod"
-	if rev := m.b.cfg.Revision; rev != "" {
-		// A canary control plane: only its istiod serves this namespace.
-		selector += "," + LabelRevision + "=" + rev
-	}
-	pods, err := m.b.kube.CoreV1().Pods(IstioNamespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
-	if err != nil {
-		return endpoints.Table{}, fmt.Errorf("list istiod pods: %w", err)
-	}
-	argv := IstiodEDSArgs(client + "." + m.ns)
-	var errs []string
-	for _, p := range pods.Items {
-		if p.Status.Phase != corev1.PodRunning {
-			continue
-		}
-		out, stderr, err := m.b.execIn(ctx, IstioNamespace, p.Name, IstiodContainer, argv)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v: %s", p.Name, err, firstLines(strings.TrimSpace(stderr), 2)))
-			continue
-		}
-		t, err := endpoints.ParseIstiodEDS([]byte(out), m.topology().ClusterName())
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", p.Name, err))
-			continue
-		}
-		if byIP, err := m.podsByIP(ctx); err == nil {
-			for i := range t.Rows {
-				for j := range t.Rows[i].Hosts {
-					t.Rows[i].Hosts[j].Pod = byIP[t.Rows[i].Hosts[j].Address]
-				}
-			}
-		}
-		return t, nil
-	}
-	if len(errs) == 0 {
-		return endpoints.Table{}, fmt.Errorf("istiod view of %s: no running istiod pod (%s) in %s", client, selector, IstioNamespace)
-	}
-	return endpoints.Table{}, fmt.Errorf("istiod view of %s: %s", client, strings.Join(errs, "; "))
+	byIP, _ := m.podsByIP(ctx) // best effort: unnamed hosts still compare
+	return endpoints.Read(ctx, kindFetcher{m}, endpoints.ReadInput{
+		Client: client, ProxyID: client + "." + m.ns, Cluster: topo.ClusterName(), View: view, PodByIP: byIP,
+	})
 }
 
 func (m *kindMesh) podsByIP(ctx context.Context) (map[string]string, error) {
