@@ -85,7 +85,8 @@ func UnmarshalSetup(b []byte) (*Setup, error) {
 
 // Prepare sets up what every process shares: on kind, Docker is checked
 // first, then the cluster is created or reused (images preloaded if
-// asked); with cfg.Kubeconfig, the existing cluster is used. Then every
+// asked, the built-in workload image built and loaded: WorkloadImagePlan);
+// with cfg.Kubeconfig, the existing cluster is used. Then every
 // topology locality is checked to have a node, and Istio is installed
 // unless the expected version runs. Progress goes to log. On failure,
 // whatever Prepare created is deleted unless KeepCluster is set.
@@ -131,7 +132,16 @@ func Prepare(ctx context.Context, cfg Config, log io.Writer) (*Setup, error) {
 		return fail(fmt.Errorf("%s: %w", where, err))
 	}
 	if cfg.PreloadImages && cl != nil {
-		if err := preloadImages(ctx, cl.provider, cl.name, Images(cfg.topologies()), log); err != nil {
+		if err := preloadImages(ctx, cl.provider, cl.name, Images(cfg.topologies(), cfg.WorkloadImageRef()), log); err != nil {
+			return fail(err)
+		}
+	}
+	if cfg.BuildsWorkloadImage() && cl != nil {
+		nodes, err := cl.provider.ListInternalNodes(cl.name)
+		if err != nil {
+			return fail(fmt.Errorf("list nodes of %q: %w", cl.name, err))
+		}
+		if err := buildWorkloadImage(ctx, nodes, log, runLogged, loadIntoNode); err != nil {
 			return fail(err)
 		}
 	}

@@ -33,6 +33,11 @@ const (
 	// namespaces labelled istio.io/rev=<rev>), as after a canary upgrade.
 	EnvIstioRevision = "LOCALITY_E2E_ISTIO_REVISION"
 	EnvPreloadImages = "LOCALITY_E2E_PRELOAD_IMAGES"
+	// EnvWorkloadImage selects the workload pods' image: "workload" (the
+	// default: cmd/workload, built and loaded into the nodes), "helloworld"
+	// (istio's sample, slow and without 5xx faults), or the reference of a
+	// cmd/workload image the cluster can pull (make workload-image).
+	EnvWorkloadImage = "LOCALITY_E2E_WORKLOAD_IMAGE"
 	EnvLogsDir       = "LOCALITY_E2E_LOGS_DIR"
 	// EnvTimeoutScale multiplies every timeout (e.g. 2 on a slow runner).
 	EnvTimeoutScale = "LOCALITY_E2E_TIMEOUT_SCALE"
@@ -116,9 +121,15 @@ type Config struct {
 	// istio.io/rev=<Revision> instead of istio-injection=enabled. Empty is
 	// the default revision (istiod).
 	Revision string
-	// PreloadImages loads the topologies' images into the nodes from the
-	// local Docker engine (kind load docker-image) before deploying.
+	// PreloadImages pulls the topologies' images with the local Docker
+	// engine and loads them into the nodes (kind load docker-image) before
+	// deploying. The built-in workload image is always loaded.
 	PreloadImages bool
+	// WorkloadImage is the workload pods' image for topologies that set
+	// none or topology.DefaultImage: WorkloadImageBuiltin ("" too),
+	// WorkloadImageHelloworld, or the reference of a prebuilt cmd/workload
+	// image. See WorkloadImageRef.
+	WorkloadImage string
 	// LogsDir receives kind's node logs when creation or a deploy fails.
 	LogsDir string
 	// Topologies are every topology the suite will deploy; the cluster gets
@@ -131,15 +142,43 @@ type Config struct {
 // DefaultConfig is the configuration without any environment.
 func DefaultConfig() Config {
 	return Config{
-		ClusterName:  DefaultClusterName,
-		NodeImage:    DefaultNodeImage,
-		IstioctlPath: "istioctl",
-		IstioVersion: DefaultIstioVersion,
-		IstioProfile: DefaultIstioProfile,
-		LogsDir:      DefaultLogsDir,
-		Timeouts:     DefaultTimeouts(),
+		ClusterName:   DefaultClusterName,
+		NodeImage:     DefaultNodeImage,
+		IstioctlPath:  "istioctl",
+		IstioVersion:  DefaultIstioVersion,
+		IstioProfile:  DefaultIstioProfile,
+		LogsDir:       DefaultLogsDir,
+		WorkloadImage: WorkloadImageBuiltin,
+		Timeouts:      DefaultTimeouts(),
 	}
 }
+
+// WorkloadImageRef is the image reference workload pods run:
+// BuiltinWorkloadImage, topology.DefaultImage for helloworld, or
+// WorkloadImage as given.
+func (c Config) WorkloadImageRef() string {
+	switch c.WorkloadImage {
+	case "", WorkloadImageBuiltin:
+		return BuiltinWorkloadImage
+	case WorkloadImageHelloworld:
+		return topology.DefaultImage
+	}
+	return c.WorkloadImage
+}
+
+// workloadImageOf is the image a topology's workloads run: its own Image,
+// except that unset and topology.DefaultImage (what WithDefaults fills in,
+// so every fixture carries it) mean the configured workload image.
+func workloadImageOf(t topology.Topology, workloadImage string) string {
+	if t.Image == "" || t.Image == topology.DefaultImage {
+		return workloadImage
+	}
+	return t.Image
+}
+
+// BuildsWorkloadImage reports whether Prepare builds the workload image
+// and loads it into the nodes.
+func (c Config) BuildsWorkloadImage() bool { return c.WorkloadImageRef() == BuiltinWorkloadImage }
 
 // ConfigFromEnv is DefaultConfig overridden by the environment (see the
 // Env* constants). Booleans accept what strconv.ParseBool does; a bad
@@ -180,6 +219,7 @@ func configFrom(lookup func(string) (string, bool)) (Config, error) {
 	str(EnvIstioRevision, &c.Revision)
 	boolean(EnvPreloadImages, &c.PreloadImages)
 	str(EnvLogsDir, &c.LogsDir)
+	str(EnvWorkloadImage, &c.WorkloadImage)
 	if v, ok := lookup(EnvTimeoutScale); ok && strings.TrimSpace(v) != "" {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if err != nil || f <= 0 {
@@ -213,6 +253,10 @@ func (c Config) Validate() error {
 		}
 		if c.ReuseCluster {
 			add("ReuseCluster (%s) with Kubeconfig (%s): an existing cluster is always reused; unset one of them", EnvReuseCluster, EnvKubeconfig)
+		}
+		if c.BuildsWorkloadImage() {
+			add("WorkloadImage (%s) %q with Kubeconfig (%s): the built-in workload image can only be loaded into kind nodes this suite manages; push it (make workload-image WORKLOAD_IMAGE=<registry>/workload:<tag>, then docker push) and set %s=<that reference>, or set %s=%s",
+				EnvWorkloadImage, orDefault(c.WorkloadImage, WorkloadImageBuiltin), EnvKubeconfig, EnvWorkloadImage, EnvWorkloadImage, WorkloadImageHelloworld)
 		}
 	}
 	if c.IstioctlPath == "" {

@@ -43,6 +43,7 @@ func TestConfigFromEnv(t *testing.T) {
 		EnvKubeconfig: kc, EnvKeepCluster: "true", EnvKeepNamespaces: "1", EnvIstioctl: "/opt/istio-1.28.0/bin/istioctl",
 		EnvIstioVersion: "1.28.0", EnvIstioProfile: "default", EnvPreloadImages: "false", EnvLogsDir: "/tmp/logs",
 		EnvTimeoutScale: "2", EnvClusterName: "ci-1", EnvNodeImage: "kindest/node:v1.35.0",
+		EnvWorkloadImage: "helloworld",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +52,7 @@ func TestConfigFromEnv(t *testing.T) {
 	want.Kubeconfig, want.KeepCluster, want.KeepNamespaces = kc, true, true
 	want.IstioctlPath, want.IstioProfile, want.LogsDir = "/opt/istio-1.28.0/bin/istioctl", "default", "/tmp/logs"
 	want.ClusterName, want.NodeImage = "ci-1", "kindest/node:v1.35.0"
+	want.WorkloadImage = WorkloadImageHelloworld
 	want.Timeouts = DefaultTimeouts().Multiply(2)
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
@@ -270,7 +272,15 @@ func TestNamespaceName(t *testing.T) {
 }
 
 func TestMiscHelpers(t *testing.T) {
-	if got := Images([]topology.Topology{topology.TwoRegions(), topology.ThreeZones()}); !reflect.DeepEqual(got, []string{topology.DefaultImage, topology.DefaultClientImage}) {
+	seed := []topology.Topology{topology.TwoRegions(), topology.ThreeZones()}
+	if got := Images(seed, BuiltinWorkloadImage); !reflect.DeepEqual(got, []string{BuiltinWorkloadImage, topology.DefaultClientImage}) {
+		t.Errorf("Images %v", got)
+	}
+	if got := Images(seed, DefaultConfig().WorkloadImageRef()); got[0] != BuiltinWorkloadImage {
+		t.Errorf("default workload image %v", got)
+	}
+	seed[1].Image = "registry.example/le2e/workload:v3"
+	if got := Images(seed, topology.DefaultImage); !reflect.DeepEqual(got, []string{topology.DefaultImage, topology.DefaultClientImage, "registry.example/le2e/workload:v3"}) {
 		t.Errorf("Images %v", got)
 	}
 	for _, c := range []struct {

@@ -61,13 +61,16 @@ func namespaceObject(name, topo, revision string) *corev1.Namespace {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l}}
 }
 
-// Deploy creates the topology's namespace, applies its rendered objects and
+// Deploy creates the topology's namespace, applies its rendered objects
+// (workloads on Config.WorkloadImageRef unless the topology sets another
+// Image than topology.DefaultImage) and
 // waits until every workload has its replicas ready and every client pod
 // is ready, each with a ready istio-proxy.
 func (b *backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh, error) {
 	if err := topo.Validate(); err != nil {
 		return nil, err
 	}
+	topo.Image = workloadImageOf(topo, b.cfg.WorkloadImageRef())
 	topo = topo.WithDefaults()
 	ns := NamespaceName(topo.Name)
 	topo.Namespace = ns

@@ -9,16 +9,18 @@ import (
 	"time"
 
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
-	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
-// Images returns the distinct images of the topologies, sorted as met.
-func Images(topos []topology.Topology) []string {
+// Images returns the distinct images of the topologies, sorted as met;
+// workloadImage (Config.WorkloadImageRef) stands for a topology's unset or
+// default Image (see workloadImageOf).
+func Images(topos []topology.Topology, workloadImage string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, t := range topos {
+		t.Image = workloadImageOf(t, workloadImage)
 		t = t.WithDefaults()
 		for _, img := range []string{t.Image, t.ClientImage} {
 			if !seen[img] {
@@ -37,12 +39,17 @@ func DockerSaveArgs(image string) []string { return []string{"docker", "save", i
 // preloadImages pulls each image with the local Docker engine and loads it
 // into every node of the cluster (what `kind load docker-image` does), so
 // that pods do not each pull from a registry and rate limits do not hit.
+// BuiltinWorkloadImage is skipped: no registry has it (buildWorkloadImage
+// loads it).
 func preloadImages(ctx context.Context, p *kindcluster.Provider, name string, images []string, log io.Writer) error {
 	nodes, err := p.ListInternalNodes(name)
 	if err != nil {
 		return fmt.Errorf("list nodes of %q: %w", name, err)
 	}
 	for _, img := range images {
+		if img == BuiltinWorkloadImage {
+			continue
+		}
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		err := RunStreaming(pctx, DockerPullArgs(img), nil, "docker pull:", log)
 		cancel()
@@ -50,7 +57,7 @@ func preloadImages(ctx context.Context, p *kindcluster.Provider, name string, im
 			return fmt.Errorf("preload %s: %w", img, err)
 		}
 		for _, n := range nodes {
-			if err := loadImage(ctx, img, func(r io.Reader) error { return nodeutils.LoadImageArchive(n, r) }); err != nil {
+			if err := loadIntoNode(ctx, img, n); err != nil {
 				return fmt.Errorf("preload %s into node %s: %w", img, n.String(), err)
 			}
 		}

@@ -22,8 +22,9 @@ import (
 	"github.com/localitylb/locality-e2e/framework/traffic"
 )
 
-// MaxBatch is the most requests one curl exec sends.
-const MaxBatch = 500
+// MaxBatch is the most requests one curl exec sends (traffic.Concurrency
+// at a time).
+const MaxBatch = 1000
 
 // ErrNotSupported is returned for what the kind backend cannot do.
 var ErrNotSupported = errors.New("not supported on kind")
@@ -58,7 +59,7 @@ func (m *kindMesh) topology() topology.Topology {
 }
 
 func (m *kindMesh) Capabilities() mesh.Capabilities {
-	return mesh.Capabilities{Fault5xx: false, ServiceTrafficDistribution: m.b.trafficDistribution}
+	return mesh.Capabilities{Fault5xx: m.ownWorkload(), ServiceTrafficDistribution: m.b.trafficDistribution}
 }
 
 func (m *kindMesh) IstioVersion() string { return m.b.cfg.IstioVersion }
@@ -198,66 +199,6 @@ func (m *kindMesh) workloadPods(ctx context.Context, workload string) ([]corev1.
 	return out, nil
 }
 
-// SetFault: RefuseConnections drains the inbound listeners of the first n
-// pods' sidecars (see DrainArgs); NoFault heals the faulted pods among the
-// first n by deleting them and waiting for their replacements; Fail5xx is
-// not supported (helloworld cannot be told to fail).
-func (m *kindMesh) SetFault(ctx context.Context, workload string, n int, f mesh.Fault) error {
-	if _, err := m.topology().Workload(workload); err != nil {
-		return err
-	}
-	switch f {
-	case mesh.Fail5xx:
-		return fmt.Errorf("SetFault %s %q: %w: the helloworld image cannot be made to answer 5xx; check Capabilities().Fault5xx (use the embedded backend or RefuseConnections)", workload, f, ErrNotSupported)
-	case mesh.RefuseConnections, mesh.NoFault:
-	default:
-		return fmt.Errorf("SetFault %s: unknown fault %q", workload, f)
-	}
-	pods, err := m.workloadPods(ctx, workload)
-	if err != nil {
-		return err
-	}
-	if n < 0 {
-		n = len(pods)
-	}
-	if n > len(pods) {
-		return fmt.Errorf("SetFault %s: %d pods asked, the workload has %d", workload, n, len(pods))
-	}
-	pods = pods[:n]
-	if f == mesh.RefuseConnections {
-		for _, p := range pods {
-			if _, stderr, err := m.b.execIn(ctx, m.ns, p.Name, SidecarContainer, DrainArgs); err != nil {
-				return fmt.Errorf("drain listeners of %s: %w: %s", p.Name, err, strings.TrimSpace(stderr))
-			}
-			m.mu.Lock()
-			m.faults[p.Name] = f
-			m.mu.Unlock()
-		}
-		return nil
-	}
-	healed := 0
-	for _, p := range pods {
-		m.mu.Lock()
-		_, faulty := m.faults[p.Name]
-		m.mu.Unlock()
-		if !faulty {
-			continue
-		}
-		if err := m.b.kube.CoreV1().Pods(m.ns).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("heal %s: delete pod: %w", p.Name, err)
-		}
-		m.mu.Lock()
-		delete(m.faults, p.Name)
-		m.mu.Unlock()
-		healed++
-	}
-	if healed == 0 {
-		return nil
-	}
-	w, _ := m.topology().Workload(workload)
-	return m.waitWorkload(ctx, workload, w.Replicas, m.b.cfg.Timeouts.Scale)
-}
-
 // forgetGoneFaults drops faults of pods that no longer exist.
 func (m *kindMesh) forgetGoneFaults(ctx context.Context) {
 	list, err := m.b.kube.CoreV1().Pods(m.ns).List(ctx, metav1.ListOptions{})
@@ -311,8 +252,9 @@ func ServiceURL(t topology.Topology) string {
 }
 
 // Send runs curl in the client's client container, MaxBatch requests per
-// exec. curl's own exit status is that of its last transfer, so an exec
-// error is ignored when stdout holds every transfer's marker.
+// exec, traffic.Concurrency in flight (curl --parallel). curl's own exit
+// status says little about a batch, so an exec error is ignored when
+// stdout holds every transfer's marker.
 func (m *kindMesh) Send(ctx context.Context, client string, n int) (traffic.Batch, error) {
 	topo := m.topology()
 	if _, err := topo.Client(client); err != nil {
@@ -325,7 +267,7 @@ func (m *kindMesh) Send(ctx context.Context, client string, n int) (traffic.Batc
 	url := ServiceURL(topo)
 	for sent := 0; sent < n; {
 		k := min(MaxBatch, n-sent)
-		stdout, stderr, err := m.b.execIn(ctx, m.ns, client, ClientContainer, traffic.CurlArgs(url, k, m.b.cfg.Timeouts.Request))
+		stdout, stderr, err := m.b.execIn(ctx, m.ns, client, ClientContainer, traffic.CurlArgs(url, k, traffic.Concurrency, m.b.cfg.Timeouts.Request))
 		rs, perr := traffic.ParseCurlBatch(stdout)
 		switch {
 		case perr != nil:

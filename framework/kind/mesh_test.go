@@ -23,7 +23,6 @@ import (
 	"github.com/localitylb/locality-e2e/framework/destinationrule"
 	"github.com/localitylb/locality-e2e/framework/endpoints"
 	"github.com/localitylb/locality-e2e/framework/envoyadmin/envoyadmintest"
-	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/topology"
 	"github.com/localitylb/locality-e2e/framework/traffic"
 )
@@ -185,12 +184,9 @@ func (f *fakeCluster) exec(ctx context.Context, ns, pod, container string, argv 
 	f.mu.Unlock()
 	switch {
 	case argv[0] == "curl":
-		n := len(argv) - 6 // curl -sS --max-time X -w FMT url...
-		var out strings.Builder
-		for i := 0; i < n; i++ {
-			out.WriteString(traffic.HelloBody(fmt.Sprintf("helloworld-zone-b-%d", i%3)) + "\n" + traffic.CurlMarker + " 200 0 \n")
-		}
-		return out.String(), "", f.curlErr
+		return f.curlExec(ctx, ns, argv) // real curl against loopback workload servers (workload_test.go)
+	case argv[0] == WorkloadBinary:
+		return f.workloadExec(ctx, ns, pod, container, argv)
 	case strings.Join(argv, " ") == strings.Join(EDSArgs, " ") && f.noResourceFilter:
 		return "", "Error: received unsuccessful status code 400: invalid resource", fmt.Errorf("command terminated with exit code 1")
 	case strings.Join(argv, " ") == strings.Join(EDSArgs, " "), strings.Join(argv, " ") == strings.Join(EDSFullArgs, " "):
@@ -247,7 +243,7 @@ func TestDeployCreatesLabelledNamespaceAndWaits(t *testing.T) {
 	if err != nil || ns.Labels["istio-injection"] != "enabled" || ns.Labels[LabelTopology] != "three-zones" {
 		t.Fatalf("namespace %v labels %v", err, ns.Labels)
 	}
-	if m.Topology().Namespace != m.ns || m.Backend() != "kind" || m.Capabilities().Fault5xx {
+	if m.Topology().Namespace != m.ns || m.Backend() != "kind" || !m.Capabilities().Fault5xx || m.Topology().Image != BuiltinWorkloadImage {
 		t.Errorf("mesh %+v", m.Topology())
 	}
 	pods, err := m.Pods(ctx)
@@ -299,11 +295,11 @@ func TestDeployTimeoutCleansUp(t *testing.T) {
 
 func TestSendSplitsIntoBatches(t *testing.T) {
 	f, _, m := deployThreeZones(t)
-	b, err := m.Send(context.Background(), "netshoot-b", 1200)
+	b, err := m.Send(context.Background(), "netshoot-b", 2300)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Len() != 1200 || b.Client != "netshoot-b" || b.Responses[0].Pod != "helloworld-zone-b-0" {
+	if b.Len() != 2300 || b.Client != "netshoot-b" || b.Responses[0].Pod != "helloworld-zone-b-0" || b.Responses[2299].Pod != "helloworld-zone-b-2" {
 		t.Fatalf("batch len %d client %q first %+v", b.Len(), b.Client, b.Responses[0])
 	}
 	calls := f.execs("curl")
@@ -311,10 +307,10 @@ func TestSendSplitsIntoBatches(t *testing.T) {
 		t.Fatalf("%d curl execs, want 3", len(calls))
 	}
 	url := "http://helloworld-svc." + m.ns + ".svc.cluster.local:5000/hello"
-	for i, want := range []int{500, 500, 200} {
+	for i, want := range []int{MaxBatch, MaxBatch, 300} {
 		c := calls[i]
-		if c[0] != m.ns+"/netshoot-b/client" || len(c)-7 != want || c[len(c)-1] != url {
-			t.Errorf("exec %d: %q... (%d URLs), want %d URLs of %s in the client container", i, c[:6], len(c)-7, want, url)
+		if wantArgv := traffic.CurlArgs(url, want, traffic.Concurrency, DefaultTimeouts().Request); c[0] != m.ns+"/netshoot-b/client" || !reflect.DeepEqual(c[1:], wantArgv) {
+			t.Errorf("exec %d: %q... (%d args), want %q... (%d args) in the client container", i, c[:min(len(c), 12)], len(c)-1, wantArgv[:11], len(wantArgv))
 		}
 	}
 	// curl's exit status is its last transfer's: ignored when stdout is whole.
@@ -387,43 +383,7 @@ func TestEndpointsMergesViews(t *testing.T) {
 	}
 }
 
-func TestSetFault(t *testing.T) {
-	f, _, m := deployThreeZones(t)
-	ctx := context.Background()
-	if err := m.SetFault(ctx, "helloworld-zone-b", -1, mesh.Fail5xx); !errors.Is(err, ErrNotSupported) {
-		t.Errorf("Fail5xx: %v", err)
-	}
-	if err := m.SetFault(ctx, "helloworld-zone-b", 2, mesh.RefuseConnections); err != nil {
-		t.Fatal(err)
-	}
-	drains := f.execs("pilot-agent request POST drain_listeners?inboundonly")
-	if len(drains) != 2 || drains[0][0] != m.ns+"/helloworld-zone-b-0/istio-proxy" || drains[1][0] != m.ns+"/helloworld-zone-b-1/istio-proxy" {
-		t.Fatalf("drain execs %q", drains)
-	}
-	pods, _ := m.Pods(ctx)
-	faulty := 0
-	for _, p := range pods {
-		if p.Fault == mesh.RefuseConnections {
-			faulty++
-		}
-	}
-	if faulty != 2 {
-		t.Errorf("%d faulty pods, want 2", faulty)
-	}
-	if err := m.SetFault(ctx, "helloworld-zone-b", 4, mesh.RefuseConnections); err == nil || !strings.Contains(err.Error(), "has 3") {
-		t.Errorf("too many pods: %v", err)
-	}
-	// Heal: the faulted pods are deleted and replaced (same names in the fake).
-	if err := m.SetFault(ctx, "helloworld-zone-b", -1, mesh.NoFault); err != nil {
-		t.Fatal(err)
-	}
-	pods, _ = m.Pods(ctx)
-	for _, p := range pods {
-		if p.Fault != mesh.NoFault {
-			t.Errorf("pod %s still %q", p.Name, p.Fault)
-		}
-	}
-}
+// TestSetFault*: workload_test.go.
 
 func TestScale(t *testing.T) {
 	_, _, m := deployThreeZones(t)
