@@ -11,7 +11,10 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	previoushostsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -75,9 +78,10 @@ func withLocalityLB(c *clusterv3.Cluster) *clusterv3.Cluster {
 
 func withOutlier(c *clusterv3.Cluster, consec, maxPct uint32) *clusterv3.Cluster {
 	c.OutlierDetection = &clusterv3.OutlierDetection{
-		Consecutive_5Xx:  wrapperspb.UInt32(consec),
-		BaseEjectionTime: durationpb.New(30 * time.Second),
-		Interval:         durationpb.New(10 * time.Second),
+		EnforcingSuccessRate: wrapperspb.UInt32(0), // as istiod sets it
+		Consecutive_5Xx:      wrapperspb.UInt32(consec),
+		BaseEjectionTime:     durationpb.New(30 * time.Second),
+		Interval:             durationpb.New(10 * time.Second),
 	}
 	if maxPct > 0 {
 		c.OutlierDetection.MaxEjectionPercent = wrapperspb.UInt32(maxPct)
@@ -199,8 +203,8 @@ func TestPriorityLoadThreeLevels(t *testing.T) {
 	if got := lb.PriorityLoad(); !eqLoad(got, []uint32{8, 92}) {
 		t.Errorf("5/65: load %v, want [8 92]", got)
 	}
-	if !lb.levels[0].panic || lb.levels[1].panic {
-		t.Errorf("5/65: panic = %v/%v, want true/false", lb.levels[0].panic, lb.levels[1].panic)
+	if !lb.prio.panic[0] || lb.prio.panic[1] {
+		t.Errorf("5/65: panic = %v/%v, want true/false", lb.prio.panic[0], lb.prio.panic[1])
 	}
 }
 
@@ -294,8 +298,10 @@ func (c *fakeClock) Add(d time.Duration) {
 func TestOutlierDetection(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1000, 0)}
 	cla := makeCLA(group{healthy: 3})
+	// One worker: round robin (started at the worker's random seed_) then
+	// visits every host in any 3 consecutive requests.
 	lb := mustNew(t, withOutlier(makeCluster(clusterv3.Cluster_ROUND_ROBIN), 1, 100), cla,
-		Options{Seed: 1, Clock: clk.Now, Retry: &RetryPolicy{}})
+		Options{Seed: 1, Workers: 1, Clock: clk.Now, Retry: &RetryPolicy{}})
 	bad := lb.Hosts()[0].Key()
 	failing := true
 	send := func(h Host) Attempt {
@@ -362,7 +368,7 @@ func TestOutlierDetection(t *testing.T) {
 
 func TestOutlierMaxEjectionPercent(t *testing.T) {
 	c := makeCluster(clusterv3.Cluster_ROUND_ROBIN)
-	c.OutlierDetection = &clusterv3.OutlierDetection{Consecutive_5Xx: wrapperspb.UInt32(1)} // default 10%
+	c.OutlierDetection = &clusterv3.OutlierDetection{Consecutive_5Xx: wrapperspb.UInt32(1), EnforcingSuccessRate: wrapperspb.UInt32(0)} // default 10%
 	lb := mustNew(t, c, makeCLA(group{healthy: 9}), Options{Seed: 1, Retry: &RetryPolicy{}})
 	for i := 0; i < 50; i++ {
 		lb.Do(func(Host) Attempt { return Attempt{Status: 503} })
@@ -417,52 +423,99 @@ func TestOutlierMultiPriority(t *testing.T) {
 	}
 }
 
-func TestRetries(t *testing.T) {
+// istioDefaultRoutePolicy is the retry policy istiod puts on a route without
+// VirtualService retries (istio.io/istio pilot/pkg/networking/core/route/retry/retry.go
+// DefaultPolicy): 2 retries on
+// "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+// no retriable_status_codes, previous_hosts, host_selection_retry_max_attempts 5.
+func istioDefaultRoutePolicy() *routev3.RetryPolicy {
+	ph, _ := anypb.New(&previoushostsv3.PreviousHostsPredicate{})
+	return &routev3.RetryPolicy{
+		NumRetries:                    wrapperspb.UInt32(2),
+		RetryOn:                       "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+		HostSelectionRetryMaxAttempts: 5,
+		RetryHostPredicate: []*routev3.RetryPolicy_RetryHostPredicate{{
+			Name:       "envoy.retry_host_predicates.previous_hosts",
+			ConfigType: &routev3.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: ph},
+		}},
+	}
+}
+
+func mustRoutePolicy(t *testing.T, rp *routev3.RetryPolicy) *RetryPolicy {
+	t.Helper()
+	p, err := RetryPolicyFromRoute(rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &p
+}
+
+// Istio's default route retry policy (retry_state_impl.cc
+// wouldRetryFromHeaders / wouldRetryFromReset, mirrored by
+// test/common/router/retry_state_impl_test.cc PolicyConnectFailure... and
+// PolicyRetriableStatusCodes*): connect failures are retried on another host
+// (previous_hosts), a 503 answered by the workload is NOT retried
+// (retriable-status-codes with an empty code list), nor is a 500.
+func TestRetriesIstioDefault(t *testing.T) {
 	cla := makeCLA(group{healthy: 2})
-	lb := mustNew(t, makeCluster(clusterv3.Cluster_LEAST_REQUEST), cla, Options{Seed: 5})
+	lb := mustNew(t, makeCluster(clusterv3.Cluster_LEAST_REQUEST), cla,
+		Options{Seed: 5, Retry: mustRoutePolicy(t, istioDefaultRoutePolicy())})
 	bad := lb.Hosts()[0].Key()
-	for _, failure := range []Attempt{{Status: 503}, {ConnectFailure: true}} {
-		calls := 0
-		for i := 0; i < 200; i++ {
-			a, h, err := lb.Do(func(h Host) Attempt {
-				calls++
-				if h.Key() == bad {
-					return failure
-				}
-				return Attempt{Status: 200}
-			})
-			if err != nil || a.Status != 200 || h.Key() == bad {
-				t.Fatalf("%+v: got %+v from %s (%v), want 200 from the other host", failure, a, h.Key(), err)
+	calls := 0
+	for i := 0; i < 200; i++ {
+		a, h, err := lb.Do(func(h Host) Attempt {
+			calls++
+			if h.Key() == bad {
+				return Attempt{ConnectFailure: true}
+			}
+			return Attempt{Status: 200}
+		})
+		if err != nil || a.Status != 200 || h.Key() == bad {
+			t.Fatalf("connect failure: got %+v from %s (%v), want 200 from the other host", a, h.Key(), err)
+		}
+	}
+	if calls <= 200 || calls > 400 {
+		t.Errorf("connect failure: %d upstream calls for 200 requests", calls)
+	}
+	for _, st := range []int{503, 500} {
+		calls = 0
+		for i := 0; i < 20; i++ {
+			a, _, _ := lb.Do(func(Host) Attempt { calls++; return Attempt{Status: st} })
+			if a.Status != st {
+				t.Fatal(a)
 			}
 		}
-		if calls <= 200 || calls > 400 {
-			t.Errorf("%+v: %d upstream calls for 200 requests", failure, calls)
+		if calls != 20 {
+			t.Errorf("%d retried under Istio's default policy: %d calls for 20 requests", st, calls)
 		}
 	}
+	// refused-stream and gRPC unavailable are retried, 1 + 2 retries.
+	for _, fail := range []Attempt{{RefusedStream: true}, {Status: 200, GRPCStatus: 14}} {
+		calls = 0
+		a, _, err := lb.Do(func(Host) Attempt { calls++; return fail })
+		if err != nil || a != fail || calls != 3 {
+			t.Errorf("%+v: got %+v %v after %d calls, want 3 calls", fail, a, err, calls)
+		}
+	}
+}
 
-	// 500 is not retriable by default.
+func TestRetries(t *testing.T) {
+	cla := makeCLA(group{healthy: 2})
+	// retry_on retriable-status-codes with [503]: 1 + 2 retries, final attempt returned.
+	rp := istioDefaultRoutePolicy()
+	rp.RetriableStatusCodes = []uint32{503}
+	lb := mustNew(t, makeCluster(clusterv3.Cluster_LEAST_REQUEST), cla, Options{Seed: 5, Retry: mustRoutePolicy(t, rp)})
 	calls := 0
-	for i := 0; i < 20; i++ {
-		a, _, _ := lb.Do(func(Host) Attempt { calls++; return Attempt{Status: 500} })
-		if a.Status != 500 {
-			t.Fatal(a)
-		}
-	}
-	if calls != 20 {
-		t.Errorf("500 retried: %d calls", calls)
-	}
-	// Always 503: 1 + 2 retries, final attempt returned.
-	calls = 0
 	a, h, err := lb.Do(func(Host) Attempt { calls++; return Attempt{Status: 503} })
 	if err != nil || a.Status != 503 || calls != 3 || h.Key() == ":0" {
 		t.Errorf("all 503: %+v %v %v calls=%d", a, h, err, calls)
 	}
-	// No retries when disabled.
-	lb = mustNew(t, makeCluster(clusterv3.Cluster_LEAST_REQUEST), cla, Options{Seed: 5, Retry: &RetryPolicy{}})
+	// Options.Retry nil: no retry policy on the route, no retries.
+	lb = mustNew(t, makeCluster(clusterv3.Cluster_LEAST_REQUEST), cla, Options{Seed: 5})
 	calls = 0
-	lb.Do(func(Host) Attempt { calls++; return Attempt{Status: 503} })
+	lb.Do(func(Host) Attempt { calls++; return Attempt{ConnectFailure: true} })
 	if calls != 1 {
-		t.Errorf("retry disabled: %d calls", calls)
+		t.Errorf("no retry policy: %d calls", calls)
 	}
 }
 

@@ -1,3 +1,6 @@
+// Envoy counterpart: source/server/admin/clusters_handler.cc and
+// config_dump_handler.cc read these fields (host_statuses, lb_endpoints).
+
 package envoylb
 
 import (
@@ -41,4 +44,22 @@ type State struct {
 	OverprovisioningFactor uint32
 	// Hosts in EDS order (priority, then locality, then lb_endpoint order).
 	Hosts []HostStatus
+}
+
+// State returns a snapshot of the cluster as the sidecar holds it, for
+// rendering Envoy's admin API.
+func (lb *LB) State() State {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	lb.advanceOutlier(lb.clock())
+	st := State{ClusterName: lb.clusterName, LocalityWeighted: lb.localityWeighted, OverprovisioningFactor: lb.overprov}
+	for _, h := range lb.order {
+		hs := HostStatus{
+			Host: h.Host, LocalityProto: h.locProto, Weight: h.weight, LocalityWeight: h.locWeight,
+			EDSHealth: h.eds, FailedOutlierCheck: h.od.ejected, Stats: h.stats,
+		}
+		hs.Stats.RqActive = uint64(h.active)
+		st.Hosts = append(st.Hosts, hs)
+	}
+	return st
 }

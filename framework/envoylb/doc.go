@@ -1,0 +1,68 @@
+// Package envoylb is a deterministic model of how an Envoy sidecar picks an
+// upstream host for one cluster.
+//
+// The model is driven only by the *clusterv3.Cluster and
+// *endpointv3.ClusterLoadAssignment protos that istiod generates (and the
+// route's retry_policy, see RetryPolicyFromRoute); it contains no
+// scenario-specific code. Every rule mirrors an Envoy source file, and the
+// package is laid out the same way:
+//
+//	lb.go                 cluster glue: CDS/EDS updates, workers, router try loop
+//	                      (cluster_manager_impl.cc, eds.cc, router.cc)
+//	host_set.go           host health flags, healthy/degraded/excluded partition,
+//	                      locality grouping (upstream_impl.cc)
+//	priority_load.go      priority load, degraded load, panic
+//	                      (load_balancing_policies/common/load_balancer_impl.cc)
+//	locality_scheduler.go EDF scheduler with initial picks, locality WRR
+//	                      (edf_scheduler.h, load_balancing_policies/common/locality_wrr.cc)
+//	host_policies.go      host source choice, ROUND_ROBIN, LEAST_REQUEST, RANDOM
+//	                      (load_balancer_impl.cc EdfLoadBalancerBase, round_robin,
+//	                      least_request, random)
+//	outlier.go            outlier detection (outlier_detection_impl.cc)
+//	retry.go              retry policy, previous_hosts, previous_priorities
+//	                      (retry_state_impl.cc, retry/host/previous_hosts,
+//	                      retry/priority/previous_priorities)
+//	unsupported.go        configuration the model refuses, with the Istio field
+//	                      that produces it
+//	state.go              admin snapshot (/clusters, config_dump)
+//
+// Paths are relative to github.com/envoyproxy/envoy source/ (common/upstream,
+// extensions/..., common/router).
+//
+// Randomness: each worker has its own deterministic RNG (Options.Seed); it
+// stands for Envoy's random generator, so sequences depend on the seed but
+// every algorithm consuming randomness is Envoy's (choosePriority's
+// hash % 100, EDF createWithPicks(seed), round robin start at seed_, least
+// request's N random choices). Requests are assigned to workers round-robin.
+// Time comes only from Options.Clock (outlier detection interval ticks).
+//
+// Not modelled (refused at New/Update when configured, see unsupported.go,
+// or documented as a difference):
+//   - success rate and failure percentage outlier detection
+//     (outlier_detection_impl.cc processSuccessRateEjections); refused unless
+//     enforcing_success_rate is 0 (Istio always sets 0);
+//   - outlier detection extension monitors (outlier_detection_impl.cc
+//     DetectorConfig monitors);
+//   - active health checks and successful_active_health_check_uneject_host
+//     (source/common/upstream/health_checker_impl.cc); Istio does not
+//     configure them for sidecars;
+//   - slow start / warmup (load_balancer_impl.cc applySlowStartFactor);
+//   - zone aware routing (load_balancer_impl.cc
+//     regenerateLocalityRoutingStructures / tryChooseLocalLocalityHosts) and
+//     fail_traffic_on_panic;
+//   - lb_subset_config (load_balancing_policies/subset/subset_lb.cc), RING_HASH
+//     and MAGLEV (ring_hash_lb.cc, maglev_lb.cc), typed load_balancing_policy
+//     extensions (override_host, client_side_weighted_round_robin, ...);
+//   - preconnect / peekAnotherHost (load_balancer_impl.cc peekAnotherHost);
+//   - retry back-off timing (retry_state_impl.cc enableBackoffTimer: the
+//     virtual clock does not advance between tries), retry budgets and the
+//     circuit breakers' max_retries (resource_manager_impl.h), hedging
+//     (router.cc hedge_on_per_try_timeout), x-envoy-* retry request headers,
+//     envoy-ratelimited (needs x-envoy-ratelimited response headers),
+//     retriable-headers with retriable_headers, retriable_request_headers;
+//   - HTTP/3 0-RTT retries (retry_state_impl.cc TooEarly handling);
+//   - the asynchrony of Envoy's threads: outlier ejections posted to the main
+//     thread and host set updates posted to workers happen immediately;
+//   - drop_overloads (refused) and the circuit breakers' pending/active
+//     request limits (upstream_impl.cc ResourceManagerImpl).
+package envoylb
