@@ -1,18 +1,15 @@
 package embedded
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/localitylb/locality-e2e/framework/mesh"
-	"github.com/localitylb/locality-e2e/framework/traffic"
+	"github.com/localitylb/locality-e2e/framework/workload"
 )
 
 // addresses hands out loopback addresses 127.b.c.d, never 127.0.0.x (left
@@ -36,18 +33,15 @@ func nextAddress() string {
 	return fmt.Sprintf("127.%d.%d.%d", b, c, d)
 }
 
-// podServer is one pod: a real HTTP server on its own loopback address that
-// answers GET /hello like docker.io/istio/examples-helloworld-v1.
+// podServer is one pod: framework/workload's server (what cmd/workload
+// runs in the kind backend's pods) on its own loopback address.
 type podServer struct {
 	name string
 	ip   string
 	port int
 
 	fault atomic.Value // mesh.Fault
-
-	mu     sync.Mutex
-	server *http.Server
-	served atomic.Int64
+	srv   *workload.Server
 }
 
 // startPod binds a fresh loopback address on port and serves there.
@@ -55,9 +49,9 @@ func startPod(name string, port int) (*podServer, error) {
 	var lastErr error
 	for try := 0; try < 64; try++ {
 		ip := nextAddress()
-		p := &podServer{name: name, ip: ip, port: port}
+		p := &podServer{name: name, ip: ip, port: port, srv: workload.NewServer(name)}
 		p.fault.Store(mesh.NoFault)
-		if err := p.listen(); err != nil {
+		if err := p.srv.Listen(p.addr()); err != nil {
 			lastErr = err
 			if errors.Is(err, syscall.EADDRINUSE) {
 				continue
@@ -71,57 +65,39 @@ func startPod(name string, port int) (*podServer, error) {
 
 func (p *podServer) addr() string { return net.JoinHostPort(p.ip, fmt.Sprint(p.port)) }
 
-func (p *podServer) listen() error {
-	l, err := net.Listen("tcp", p.addr())
+// served counts the /hello requests the pod handled.
+func (p *podServer) served() int64 { return p.srv.Served() }
+
+// workloadFault is the workload fault of a mesh fault, as on kind
+// (kind.WorkloadFaultArgs): Fail5xx answers 503, RefuseConnections closes
+// the listener and every open connection (as when the sidecar's listeners
+// are drained; healing listens again on the same address).
+func workloadFault(f mesh.Fault) (workload.Fault, error) {
+	switch f {
+	case mesh.NoFault:
+		return workload.Healthy, nil
+	case mesh.Fail5xx:
+		return workload.FailStatus(503), nil
+	case mesh.RefuseConnections:
+		return workload.RefuseConnections, nil
+	}
+	return workload.Fault{}, fmt.Errorf("unknown fault %q", f)
+}
+
+// setFault changes what the pod does.
+func (p *podServer) setFault(f mesh.Fault) error {
+	wf, err := workloadFault(f)
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/hello", p.hello)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	p.mu.Lock()
-	p.server = srv
-	p.mu.Unlock()
-	go func() { _ = srv.Serve(l) }()
-	return nil
-}
-
-func (p *podServer) hello(w http.ResponseWriter, r *http.Request) {
-	p.served.Add(1)
-	if p.fault.Load().(mesh.Fault) == mesh.Fail5xx {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, "fault injected by locality-e2e, instance: %s\n", p.name)
-		return
+	if _, err := p.srv.SetFault(wf); err != nil {
+		return err
 	}
-	_, _ = fmt.Fprint(w, traffic.HelloBody(p.name))
-}
-
-// setFault changes what the pod does. RefuseConnections closes the listener
-// and every open connection, so new connections are refused, as when the
-// sidecar's listeners are drained; healing listens again on the same address.
-func (p *podServer) setFault(f mesh.Fault) error {
-	prev := p.fault.Swap(f).(mesh.Fault)
-	switch {
-	case f == mesh.RefuseConnections && prev != mesh.RefuseConnections:
-		p.stop()
-	case f != mesh.RefuseConnections && prev == mesh.RefuseConnections:
-		return p.listen()
-	}
+	p.fault.Store(f)
 	return nil
 }
 
 func (p *podServer) currentFault() mesh.Fault { return p.fault.Load().(mesh.Fault) }
 
 // stop closes the listener and all connections.
-func (p *podServer) stop() {
-	p.mu.Lock()
-	srv := p.server
-	p.server = nil
-	p.mu.Unlock()
-	if srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		_ = srv.Close()
-	}
-}
+func (p *podServer) stop() { _ = p.srv.Close() }

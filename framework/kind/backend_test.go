@@ -116,7 +116,7 @@ func TestPrepareExistingClusterMissingLocalities(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Kubeconfig = writeKubeconfig(t, srv.URL)
 	cfg.WorkloadImage = "registry.example/le2e/workload:v3" // pushed: the built-in one cannot be loaded here
-	t.Setenv("PATH", t.TempDir()) // no docker, no istioctl: must not be needed before the node check
+	t.Setenv("PATH", t.TempDir())                           // no docker, no istioctl: must not be needed before the node check
 	_, err := Prepare(context.Background(), cfg, nil)
 	if err == nil || !strings.Contains(err.Error(), "LOCALITY_E2E_KUBECONFIG") || !strings.Contains(err.Error(), "kr/b (kubectl label node <node> topology.kubernetes.io/region=kr topology.kubernetes.io/zone=b)") {
 		t.Fatalf("error %v", err)

@@ -6,12 +6,18 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+	kindexec "sigs.k8s.io/kind/pkg/exec"
 
 	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/topology"
@@ -322,3 +328,103 @@ func TestDeployTopologyImage(t *testing.T) {
 		t.Errorf("image %s, capabilities %+v", m.Topology().Image, m.Capabilities())
 	}
 }
+
+// TestWorkloadImagePlan is what `make e2e` does for the workload image, in
+// order (make e2e-plan prints it): write the Dockerfile, go build the
+// static binary, docker build FROM scratch, load into each node.
+func TestWorkloadImagePlan(t *testing.T) {
+	got := WorkloadImagePlan(BuiltinWorkloadImage, "/tmp/ctx", "amd64", []string{"locality-e2e-worker", "locality-e2e-worker2"})
+	want := []string{
+		"write /tmp/ctx/Dockerfile",
+		"build the static workload binary: CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags=-s -w -o /tmp/ctx/workload github.com/localitylb/locality-e2e/cmd/workload",
+		"build the image: docker build --tag locality-e2e.local/workload:dev /tmp/ctx",
+		"load into node locality-e2e-worker (kind nodeutils.LoadImageArchive): docker save locality-e2e.local/workload:dev",
+		"load into node locality-e2e-worker2 (kind nodeutils.LoadImageArchive): docker save locality-e2e.local/workload:dev",
+	}
+	var lines []string
+	for _, s := range got {
+		lines = append(lines, s.String())
+	}
+	if !reflect.DeepEqual(lines, want) {
+		t.Fatalf("plan\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	if !reflect.DeepEqual(got[1].Argv, []string{"go", "build", "-trimpath", "-ldflags=-s -w", "-o", "/tmp/ctx/workload", WorkloadPackage}) ||
+		!reflect.DeepEqual(got[2].Argv, []string{"docker", "build", "--tag", BuiltinWorkloadImage, "/tmp/ctx"}) {
+		t.Errorf("argv %q %q", got[1].Argv, got[2].Argv)
+	}
+	for _, s := range got {
+		t.Log(s)
+	}
+}
+
+// TestBuildWorkloadImage runs the build through fakes: the steps in order,
+// the Dockerfile and binary in one context, the image loaded per node.
+func TestBuildWorkloadImage(t *testing.T) {
+	var calls []string
+	run := func(ctx context.Context, argv, env []string, log io.Writer) error {
+		calls = append(calls, strings.Join(append(append([]string(nil), env...), argv...), " "))
+		if argv[0] == "docker" {
+			dir := argv[len(argv)-1]
+			df, err := os.ReadFile(filepath.Join(dir, "Dockerfile"))
+			if err != nil || string(df) != WorkloadDockerfile {
+				t.Errorf("Dockerfile in the context: %v", err)
+			}
+		}
+		return nil
+	}
+	var loaded []string
+	load := func(ctx context.Context, img string, n nodes.Node) error {
+		loaded = append(loaded, img+" → "+n.String())
+		return nil
+	}
+	var log strings.Builder
+	ns := []nodes.Node{fakeNode("w1"), fakeNode("w2")}
+	if err := buildWorkloadImage(context.Background(), ns, &log, run, load); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 2 || !strings.HasPrefix(calls[0], "CGO_ENABLED=0 GOOS=linux GOARCH="+runtime.GOARCH+" go build") || !strings.HasPrefix(calls[1], "docker build --tag "+BuiltinWorkloadImage) {
+		t.Errorf("calls %q", calls)
+	}
+	if !reflect.DeepEqual(loaded, []string{BuiltinWorkloadImage + " → w1", BuiltinWorkloadImage + " → w2"}) {
+		t.Errorf("loaded %q", loaded)
+	}
+	if !strings.Contains(log.String(), "kind: workload image 3: build the image: docker build") {
+		t.Errorf("log %q", log.String())
+	}
+	// A failing step names itself and the way out.
+	err := buildWorkloadImage(context.Background(), ns, io.Discard,
+		func(ctx context.Context, argv, env []string, log io.Writer) error { return fmt.Errorf("exit status 1") }, load)
+	if err == nil || !strings.Contains(err.Error(), "build the static workload binary") || !strings.Contains(err.Error(), EnvWorkloadImage+"=helloworld") {
+		t.Errorf("error %v", err)
+	}
+}
+
+// The committed Dockerfile is the one the suite writes.
+func TestWorkloadDockerfileCommitted(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "cmd", "workload", "Dockerfile"))
+	if err != nil || string(b) != WorkloadDockerfile {
+		t.Errorf("cmd/workload/Dockerfile differs from WorkloadDockerfile (%v)", err)
+	}
+}
+
+// The static binary really builds (what the image's first step runs).
+func TestWorkloadBinaryBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	st := WorkloadImagePlan(BuiltinWorkloadImage, t.TempDir(), runtime.GOARCH, nil)[1]
+	cmd := exec.Command(st.Argv[0], st.Argv[1:]...)
+	cmd.Env = append(os.Environ(), st.Env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", st, err, out)
+	}
+}
+
+type fakeNode string
+
+func (n fakeNode) String() string                                                 { return string(n) }
+func (n fakeNode) Role() (string, error)                                          { return "worker", nil }
+func (n fakeNode) IP() (string, string, error)                                    { return "", "", nil }
+func (n fakeNode) SerialLogs(io.Writer) error                                     { return nil }
+func (n fakeNode) Command(string, ...string) kindexec.Cmd                         { return nil }
+func (n fakeNode) CommandContext(context.Context, string, ...string) kindexec.Cmd { return nil }
