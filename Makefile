@@ -43,12 +43,34 @@ ISTIO_OS    := $(shell uname -s | sed 's/Darwin/osx/;s/Linux/linux/')
 ISTIO_ARCH  := $(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
 ISTIO_ASSET := istioctl-$(ISTIO_VERSION)-$(if $(filter osx-amd64,$(ISTIO_OS)-$(ISTIO_ARCH)),osx,$(ISTIO_OS)-$(ISTIO_ARCH)).tar.gz
 
-.PHONY: istioctl docker-check upgrade-check
+# The workload pods run cmd/workload (framework/workload). The suite builds
+# its image itself (go build, docker build FROM scratch) and loads it into
+# the kind nodes; `make e2e-plan` lists those steps. workload-image builds
+# the same image by hand, to push for an existing cluster:
+#   make workload-image WORKLOAD_IMAGE=registry.example/le2e/workload:v1
+#   docker push registry.example/le2e/workload:v1
+#   LOCALITY_E2E_WORKLOAD_IMAGE=registry.example/le2e/workload:v1 LOCALITY_E2E_KUBECONFIG=... make e2e
+# LOCALITY_E2E_WORKLOAD_IMAGE=helloworld selects istio's sample (slow, no 5xx).
+WORKLOAD_IMAGE  ?= locality-e2e.local/workload:dev
+WORKLOAD_GOARCH ?= $(ISTIO_ARCH)
+
+.PHONY: istioctl docker-check upgrade-check workload-image e2e-plan
 
 # The specs on a kind cluster the suite creates (Docker needed), or on the
 # cluster of LOCALITY_E2E_KUBECONFIG. See README "Running on kind".
 e2e: docker-check istioctl
 	$(MAKE) specs BACKEND=kind GINKGO_FLAGS='--timeout=90m $(GINKGO_FLAGS)'
+
+# What e2e does for the workload image, in order (framework/kind
+# WorkloadImagePlan; the suite logs each step as "kind: workload image N:").
+e2e-plan:
+	@$(GO) test ./framework/kind -run '^TestWorkloadImagePlan$$' -count=1 -v | sed -n 's/^ *workload_test.go:[0-9]*: /  /p'
+
+workload-image:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(WORKLOAD_GOARCH) $(GO) build -trimpath -ldflags='-s -w' -o "$$tmp/workload" ./cmd/workload; \
+	cp cmd/workload/Dockerfile "$$tmp/Dockerfile"; \
+	docker build --tag $(WORKLOAD_IMAGE) "$$tmp"
 
 # Fail in seconds, before any download, when kind cannot run here. The
 # suite checks again (framework/kind.CheckDocker).
