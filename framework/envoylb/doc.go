@@ -38,9 +38,8 @@
 //
 // Not modelled (refused at New/Update when configured, see unsupported.go,
 // or documented as a difference):
-//   - success rate and failure percentage outlier detection
-//     (outlier_detection_impl.cc processSuccessRateEjections); refused unless
-//     enforcing_success_rate is 0 (Istio always sets 0);
+//   - outlier detection's max_ejection_time_jitter is drawn from the
+//     detector's own RNG (Envoy's random generator);
 //   - outlier detection extension monitors (outlier_detection_impl.cc
 //     DetectorConfig monitors);
 //   - active health checks and successful_active_health_check_uneject_host
