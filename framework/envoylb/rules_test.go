@@ -211,6 +211,9 @@ func TestClusterUpdate(t *testing.T) {
 	if lb.HostHealth()[bad] != "EJECTED" {
 		t.Fatal("not ejected")
 	}
+	if st := lb.State(); !st.Hosts[0].FailedOutlierCheck || st.Hosts[1].FailedOutlierCheck {
+		t.Errorf("State FailedOutlierCheck %v/%v, want true/false", st.Hosts[0].FailedOutlierCheck, st.Hosts[1].FailedOutlierCheck)
+	}
 	// Same Cluster (a new but equal proto), new CLA: EDS update, state kept.
 	if err := lb.Update(withOutlier(makeCluster(clusterv3.Cluster_ROUND_ROBIN), 1, 100), makeCLA(group{healthy: 4})); err != nil {
 		t.Fatal(err)
@@ -332,6 +335,13 @@ func TestRetryPolicyFromRoute(t *testing.T) {
 // host ends the request with 503 "no healthy upstream" (UH), not the
 // previous try's response.
 func TestRetryFindsNoHost(t *testing.T) {
+	// Downstream statuses of a last try (router.cc onPerTryTimeout → 504 UT,
+	// onUpstreamReset / pool failure → 503).
+	for a, want := range map[Attempt]int{{Timeout: true}: 504, {Reset: true}: 503, {ConnectFailure: true}: 503, {Status: 404}: 404} {
+		if got := a.DownstreamStatus(); got != want {
+			t.Errorf("%+v: downstream %d, want %d", a, got, want)
+		}
+	}
 	c := withPanic(withOutlier(makeCluster(clusterv3.Cluster_ROUND_ROBIN), 1, 100), 0)
 	lb := mustNew(t, c, makeCLA(group{healthy: 1}), Options{Seed: 1,
 		Retry: &RetryPolicy{NumRetries: 1, RetryOn: RetryOn5xx}})

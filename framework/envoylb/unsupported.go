@@ -33,7 +33,10 @@ func checkSupported(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment)
 		return unsupported("cluster load_balancing_policy (typed LB extensions)",
 			"Istio's override-host / waypoint clusters", "use a plain sidecar cluster with loadBalancer.simple")
 	}
-	if c.GetRoundRobinLbConfig().GetSlowStartConfig() != nil || c.GetLeastRequestLbConfig().GetSlowStartConfig() != nil {
+	// Slow start is enabled when slow_start_window > 0
+	// (EdfLoadBalancerBase::isSlowStartEnabled).
+	if c.GetRoundRobinLbConfig().GetSlowStartConfig().GetSlowStartWindow().AsDuration() > 0 ||
+		c.GetLeastRequestLbConfig().GetSlowStartConfig().GetSlowStartWindow().AsDuration() > 0 {
 		return unsupported("slow_start_config (load_balancer_impl.cc applySlowStartFactor)",
 			"DestinationRule trafficPolicy.loadBalancer.warmupDurationSecs / warmup",
 			"remove the warmup setting")
