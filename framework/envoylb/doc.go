@@ -34,12 +34,12 @@
 // every algorithm consuming randomness is Envoy's (choosePriority's
 // hash % 100, EDF createWithPicks(seed), round robin start at seed_, least
 // request's N random choices). Requests are assigned to workers round-robin.
-// Time comes only from Options.Clock (outlier detection interval ticks).
+// Time comes only from Options.Clock (outlier detection interval ticks);
+// outlier detection draws enforcement and max_ejection_time_jitter from its
+// own RNG.
 //
 // Not modelled (refused at New/Update when configured, see unsupported.go,
 // or documented as a difference):
-//   - outlier detection's max_ejection_time_jitter is drawn from the
-//     detector's own RNG (Envoy's random generator);
 //   - outlier detection extension monitors (outlier_detection_impl.cc
 //     DetectorConfig monitors);
 //   - active health checks and successful_active_health_check_uneject_host

@@ -26,8 +26,8 @@ func checkSupported(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment)
 			"use loadBalancer.simple ROUND_ROBIN, LEAST_REQUEST or RANDOM")
 	default:
 		return unsupported(fmt.Sprintf("lb_policy %s", c.GetLbPolicy()),
-			"Istio's typed load_balancing_policy clusters (override-host / waypoint / inference pools)",
-			"use a plain sidecar cluster with loadBalancer.simple")
+			"Istio's ORIGINAL_DST passthrough clusters (CLUSTER_PROVIDED) or its typed load_balancing_policy clusters (override-host / waypoint / inference pools)",
+			"model only EDS service clusters with loadBalancer.simple ROUND_ROBIN, LEAST_REQUEST or RANDOM")
 	}
 	if c.GetLoadBalancingPolicy() != nil {
 		return unsupported("cluster load_balancing_policy (typed LB extensions)",
