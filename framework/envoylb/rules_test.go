@@ -139,31 +139,29 @@ func withStatus(cla *endpointv3.ClusterLoadAssignment, i int, st corev3.HealthSt
 	}
 }
 
-// DRAINING hosts are excluded (upstream_impl.cc excludeBasedOnHealthFlag):
-// not healthy, and not counted in the priority's host count, so 2 healthy +
-// 2 draining hosts is 100% health (test/common/upstream/upstream_impl_test.cc
-// HostsWithDrainingStatusAreExcluded… / load_balancer_impl_test.cc
-// LoadBalancerBaseTest excluded-host cases). In total panic they are used
-// (hosts() includes them).
+// DRAINING hosts are excluded (upstream_impl.cc excludeBasedOnHealthFlag,
+// unconditional since the exclude_host_in_eds_status_draining guard was
+// removed): not healthy, and left out of the denominator of priority health.
+// Envoy's documented example
+// (docs/root/intro/arch_overview/upstream/load_balancing/excluded.rst):
+// P0 {healthy, excluded, excluded}, P1 {healthy, healthy} → all traffic to
+// P0, as 1 / (3 − 2) = 1. Had DRAINING counted as an unhealthy host, P0
+// health would be 140 × 1/3 = 46 → load [46 54].
 func TestDrainingExcluded(t *testing.T) {
-	cla := makeCLA(group{healthy: 4}, group{priority: 1, healthy: 2})
+	cla := makeCLA(group{healthy: 3}, group{priority: 1, healthy: 2})
+	withStatus(cla, 1, corev3.HealthStatus_DRAINING)
 	withStatus(cla, 2, corev3.HealthStatus_DRAINING)
-	withStatus(cla, 3, corev3.HealthStatus_DRAINING)
 	lb := mustNew(t, makeCluster(clusterv3.Cluster_ROUND_ROBIN), cla, Options{Seed: 1})
 	if got := lb.PriorityLoad(); !eqLoad(got, []uint32{100, 0}) {
-		t.Errorf("2 healthy + 2 draining in P0: load %v, want [100 0]", got)
+		t.Errorf("P0 1 healthy + 2 draining: load %v, want [100 0]", got)
 	}
 	got := picks(t, lb, 100)
-	for _, h := range lb.Hosts()[2:4] {
-		if got[h.Key()] != 0 {
-			t.Errorf("draining host %s picked", h.Key())
-		}
+	if got[lb.Hosts()[0].Key()] != 100 {
+		t.Errorf("picks %v, want all on the healthy P0 host", got)
 	}
-	if hh := lb.HostHealth(); hh[lb.Hosts()[2].Key()] != "DRAINING" {
+	if hh := lb.HostHealth(); hh[lb.Hosts()[1].Key()] != "DRAINING" {
 		t.Errorf("health %v", hh)
 	}
-	// Had DRAINING counted as an unhealthy host, P0 health would be
-	// 140×2/4 = 70 → load [70 30].
 }
 
 // DEGRADED hosts get degraded load after healthy load
@@ -457,9 +455,6 @@ type odHarness struct {
 
 func newOD(t *testing.T, od *clusterv3.OutlierDetection, hosts int) *odHarness {
 	c := makeCluster(clusterv3.Cluster_ROUND_ROBIN)
-	if od.EnforcingSuccessRate == nil {
-		od.EnforcingSuccessRate = wrapperspb.UInt32(0)
-	}
 	c.OutlierDetection = od
 	clk := &fakeClock{t: time.Unix(0, 0)}
 	return &odHarness{t, clk, mustNew(t, c, makeCLA(group{healthy: hosts}), Options{Seed: 1, Workers: 1, Clock: clk.Now})}
@@ -588,37 +583,38 @@ func TestOutlierMaxEjectionTimeDefault(t *testing.T) {
 	}
 }
 
-// SuccessRate (outlier_detection_impl_test.cc SuccessRate): 5 hosts with
-// ≥100 requests in an interval; the one at 25% success is below
-// mean − 1.9 × stdev and is ejected at the next interval tick (Envoy's
-// defaults: enforcing_success_rate 100).
+// outlier_detection_impl_test.cc BasicFlowSuccessRateExternalOrigin: 5
+// hosts, consecutive 5xx not enforced; 4 hosts at 100% and host 4 at 50% over
+// ≥100 requests → mean 90, threshold 90 − 1.9 × 20 = 52 → host 4 ejected
+// at the 10s tick (enforcing_success_rate defaults to 100), still ejected at
+// 19.999s, back by 50.001s; then 50 requests on host 4 (below
+// success_rate_request_volume 100) eject nothing.
 func TestOutlierSuccessRate(t *testing.T) {
-	c := makeCluster(clusterv3.Cluster_ROUND_ROBIN)
-	c.OutlierDetection = &clusterv3.OutlierDetection{Consecutive_5Xx: wrapperspb.UInt32(1000), MaxEjectionPercent: wrapperspb.UInt32(100)}
-	clk := &fakeClock{t: time.Unix(0, 0)}
-	lb := mustNew(t, c, makeCLA(group{healthy: 5}), Options{Seed: 1, Workers: 1, Clock: clk.Now})
-	bad := lb.Hosts()[4].Key()
-	n := 0
-	for i := 0; i < 1000; i++ {
-		lb.Do(func(h Host) Attempt {
-			if h.Key() == bad {
-				n++
-				if n%4 != 0 {
-					return Attempt{Status: 500}
-				}
-			}
-			return Attempt{Status: 200}
-		})
-	}
-	clk.Add(9 * time.Second)
-	if lb.HostHealth()[bad] == "EJECTED" {
+	o := newOD(t, &clusterv3.OutlierDetection{EnforcingConsecutive_5Xx: wrapperspb.UInt32(0),
+		MaxEjectionPercent: wrapperspb.UInt32(100)}, 5)
+	o.load(4, 200, Attempt{Status: 200})
+	o.load(4, 200, Attempt{Status: 503})
+	o.clk.Add(9999 * time.Millisecond)
+	if o.ejected(4) {
 		t.Fatal("ejected before the interval tick")
 	}
-	// At the tick the bucket of the interval becomes the backup bucket and is
-	// evaluated: mean 85, stdev 30, threshold 85 − 1.9 × 30 = 28 > 25.
-	clk.Add(time.Second)
-	if got := lb.HostHealth()[bad]; got != "EJECTED" {
-		t.Errorf("25%% success host: %s, want EJECTED", got)
+	o.clk.Add(time.Millisecond)
+	if !o.ejected(4) {
+		t.Fatal("50% success host not ejected at the 10s tick")
+	}
+	o.clk.Add(9999 * time.Millisecond)
+	if !o.ejected(4) {
+		t.Error("unejected before 19.999s")
+	}
+	o.clk.Add(30002 * time.Millisecond)
+	if o.ejected(4) {
+		t.Error("still ejected at 50.001s")
+	}
+	o.load(4, 25, Attempt{Status: 200})
+	o.load(4, 25, Attempt{Status: 503})
+	o.clk.Add(10 * time.Second)
+	if o.ejected(4) {
+		t.Error("ejected below success_rate_request_volume")
 	}
 }
 
