@@ -1,7 +1,9 @@
 // Package manifests embeds the Kubernetes and Istio manifests the framework
 // deploys: text/template files for the workloads of a topology
-// (workloads/*.yaml.tmpl) and plain-YAML DestinationRules
-// (destinationrules/*.yaml), shaped after the seed document.
+// (workloads/*.yaml.tmpl), plain-YAML DestinationRules
+// (destinationrules/*.yaml), shaped after the seed document, and the
+// VirtualServices specs apply to set retries and timeouts
+// (virtualservices/*.yaml).
 //
 // Templates are executed with the data described by WorkloadData,
 // ServiceData and ClientData; rendering lives in framework/topology.
@@ -18,7 +20,7 @@ import (
 
 // FS holds every embedded manifest.
 //
-//go:embed workloads/*.yaml.tmpl destinationrules/*.yaml
+//go:embed workloads/*.yaml.tmpl destinationrules/*.yaml virtualservices/*.yaml
 var FS embed.FS
 
 // Template file names inside FS.
@@ -81,20 +83,7 @@ func Template(name string) (string, error) {
 
 // DestinationRuleNames lists the embedded DestinationRules by name (file
 // name without .yaml), sorted.
-func DestinationRuleNames() []string {
-	entries, err := fs.ReadDir(FS, DestinationRuleDir)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, e := range entries {
-		if n := e.Name(); !e.IsDir() && strings.HasSuffix(n, ".yaml") {
-			out = append(out, strings.TrimSuffix(n, ".yaml"))
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+func DestinationRuleNames() []string { return yamlNames(DestinationRuleDir) }
 
 // DestinationRulePath returns the FS path of a named DestinationRule.
 func DestinationRulePath(name string) string {
@@ -113,4 +102,44 @@ func DestinationRule(name string) ([]byte, error) {
 		return nil, fmt.Errorf("manifests: no DestinationRule %q in %s/: available are %v", name, DestinationRuleDir, DestinationRuleNames())
 	}
 	return b, nil
+}
+
+// VirtualServiceDir is the FS directory holding the VirtualServices.
+const VirtualServiceDir = "virtualservices"
+
+// VirtualServiceNames lists the embedded VirtualServices by name, sorted.
+func VirtualServiceNames() []string { return yamlNames(VirtualServiceDir) }
+
+// VirtualServicePath returns the FS path of a named VirtualService.
+func VirtualServicePath(name string) string {
+	return path.Join(VirtualServiceDir, name+".yaml")
+}
+
+// VirtualService returns the YAML of a named VirtualService (name without
+// .yaml). The error lists the available names.
+func VirtualService(name string) ([]byte, error) {
+	name = strings.TrimSuffix(name, ".yaml")
+	if name == "" || strings.ContainsAny(name, `/\`) {
+		return nil, fmt.Errorf("manifests: invalid VirtualService name %q: available are %v", name, VirtualServiceNames())
+	}
+	b, err := FS.ReadFile(VirtualServicePath(name))
+	if err != nil {
+		return nil, fmt.Errorf("manifests: no VirtualService %q in %s/: available are %v", name, VirtualServiceDir, VirtualServiceNames())
+	}
+	return b, nil
+}
+
+func yamlNames(dir string) []string {
+	entries, err := fs.ReadDir(FS, dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if n := e.Name(); !e.IsDir() && strings.HasSuffix(n, ".yaml") {
+			out = append(out, strings.TrimSuffix(n, ".yaml"))
+		}
+	}
+	sort.Strings(out)
+	return out
 }

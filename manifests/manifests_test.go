@@ -19,7 +19,7 @@ func TestTemplatesEmbedded(t *testing.T) {
 
 func TestDestinationRules(t *testing.T) {
 	// The seed's rules and those of the beyond-the-seed scenarios.
-	want := "disabled,distribute-90-10,distribute-local-zone,failover,failover-cross-region,failover-max-ejection-100," +
+	want := "disabled,distribute-90-10,distribute-local-zone,failover,failover-cross-region,failover-gateway-errors,failover-max-ejection-100," +
 		"failover-priority-override,failover-priority-tier,failover-priority-topology,failover-short-ejection,outlier-only"
 	if got := strings.Join(DestinationRuleNames(), ","); got != want {
 		t.Fatalf("names %s, want %s", got, want)
@@ -35,6 +35,25 @@ func TestDestinationRules(t *testing.T) {
 	for _, bad := range []string{"nope", "", "../workloads/deployment"} {
 		if _, err := DestinationRule(bad); err == nil || !strings.Contains(err.Error(), "failover-max-ejection-100") {
 			t.Errorf("DestinationRule(%q) error %v does not list the names", bad, err)
+		}
+	}
+}
+
+func TestVirtualServices(t *testing.T) {
+	// The retry policies the retry specs apply.
+	want := "retry-5xx,retry-remote-localities,retry-remote-localities-once"
+	if got := strings.Join(VirtualServiceNames(), ","); got != want {
+		t.Fatalf("names %s, want %s", got, want)
+	}
+	for _, n := range VirtualServiceNames() {
+		b, err := VirtualService(n)
+		if err != nil || !strings.Contains(string(b), "kind: VirtualService") || !strings.Contains(string(b), "retries:") {
+			t.Errorf("%s: %v\n%s", n, err, b)
+		}
+	}
+	for _, bad := range []string{"nope", "", "../destinationrules/failover"} {
+		if _, err := VirtualService(bad); err == nil || !strings.Contains(err.Error(), "retry-5xx") {
+			t.Errorf("VirtualService(%q) error %v does not list the names", bad, err)
 		}
 	}
 }

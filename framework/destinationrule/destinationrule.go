@@ -112,6 +112,13 @@ func Parse(file string, data []byte) (*networkingv1.DestinationRule, error) {
 	return dr, nil
 }
 
+// CheckFields reports the first JSON key of v (decoded JSON) that is not a
+// field of md; Istio's JSON unmarshaler would silently drop it. Other
+// Istio resources (VirtualServices) use it too.
+func CheckFields(path string, v any, md protoreflect.MessageDescriptor) error {
+	return checkFields(path, v, md)
+}
+
 // checkFields reports the first JSON key (sorted order) that is not a field
 // of md, walking nested messages, lists and maps.
 func checkFields(path string, v any, md protoreflect.MessageDescriptor) error {

@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/proto"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	"istio.io/istio/pilot/pkg/model"
@@ -22,6 +24,7 @@ import (
 	"istio.io/istio/pilot/pkg/xds/endpoints"
 	"istio.io/istio/pilot/test/xds"
 	"istio.io/istio/pkg/config"
+	"istio.io/istio/pkg/config/host"
 	"istio.io/istio/pkg/config/schema/gvk"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -36,6 +39,7 @@ import (
 	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/topology"
 	"github.com/localitylb/locality-e2e/framework/traffic"
+	"github.com/localitylb/locality-e2e/framework/virtualservice"
 )
 
 const (
@@ -58,9 +62,7 @@ type pod struct {
 type client struct {
 	obj      *corev1.Pod
 	locality locality.Locality
-	lb       *envoylb.LB
-	cluster  *clusterv3.Cluster
-	cla      *endpointv3.ClusterLoadAssignment
+	side     *sidecar
 }
 
 // Mesh is one topology running on its own in-process istiod.
@@ -84,6 +86,9 @@ type Mesh struct {
 	pods        map[string][]*pod // by workload, in creation order
 	clients     map[string]*client
 	drs         map[string]*networkingv1.DestinationRule
+	vss         map[string]*networkingv1.VirtualService
+	clock       *virtualClock
+	debug       *debugServer
 	httpClient  *http.Client
 	transport   *http.Transport
 }
@@ -119,6 +124,8 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 		pods:        map[string][]*pod{},
 		clients:     map[string]*client{},
 		drs:         map[string]*networkingv1.DestinationRule{},
+		vss:         map[string]*networkingv1.VirtualService{},
+		clock:       newVirtualClock(),
 		transport:   transport,
 		httpClient:  &http.Client{Transport: transport, Timeout: 5 * time.Second},
 	}
@@ -151,6 +158,7 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 			m.service.Spec.ClusterIP = nextAddress() // never dialed; istiod needs one
 			kubeObjects = append(kubeObjects, obj)
 		case *networkingv1.VirtualService:
+			m.vss[obj.Name] = obj.DeepCopy()
 			configs = append(configs, config.Config{
 				Meta: config.Meta{GroupVersionKind: gvk.VirtualService, Name: obj.Name, Namespace: obj.Namespace},
 				Spec: proto.Clone(&obj.Spec),
@@ -191,7 +199,16 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 	if err := m.waitEndpoints(ctx, 0); err != nil {
 		return nil, err
 	}
-	if err := m.pushAll(); err != nil {
+	if m.debug, err = startDebugServer(m.fake.DiscoveryDebug); err != nil {
+		return nil, err
+	}
+	for _, name := range m.clientNames() {
+		c := m.clients[name]
+		if c.side, err = connectSidecar(m, c); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.converge(ctx); err != nil {
 		return nil, err
 	}
 	progress(m.log, "embedded: istiod ready in %v (%d pods)", time.Since(start).Round(time.Millisecond), m.podCount())
@@ -346,64 +363,70 @@ func (m *Mesh) proxy(c *client) *model.Proxy {
 	return m.fake.SetupProxy(p)
 }
 
-// generate asks istiod for the client's Cluster and ClusterLoadAssignment
-// of the topology's service: what CDS and EDS would push to its sidecar.
-func (m *Mesh) generate(c *client) (*clusterv3.Cluster, *endpointv3.ClusterLoadAssignment, error) {
+// expected is istiod's current answer for the client's sidecar: the
+// Cluster, ClusterLoadAssignment and outbound route configuration that CDS,
+// EDS and RDS would push now. It is used only to know when the pushes have
+// arrived (converge); the sidecar's model is fed by the pushes themselves.
+func (m *Mesh) expected(c *client) (*clusterv3.Cluster, *endpointv3.ClusterLoadAssignment, *routev3.RouteConfiguration, error) {
 	p := m.proxy(c)
 	name := m.topo.ClusterName()
 	var cl *clusterv3.Cluster
-	var genErr error
+	var rc *routev3.RouteConfiguration
 	if err := m.life.run(func() {
 		for _, x := range m.fake.Clusters(p) {
 			if x.Name == name {
 				cl = x
 			}
 		}
+		for _, r := range m.fake.Routes(p) {
+			if r.Name == c.side.routeName {
+				rc = r
+			}
+		}
 	}); err != nil {
-		genErr = err
-	}
-	if genErr != nil {
-		return nil, nil, fmt.Errorf("generate clusters for %s: %w", c.obj.Name, genErr)
+		return nil, nil, nil, fmt.Errorf("generate config for %s: %w", c.obj.Name, err)
 	}
 	if cl == nil {
-		return nil, nil, fmt.Errorf("istiod generated no cluster %s for client %s", name, c.obj.Name)
+		return nil, nil, nil, fmt.Errorf("istiod generates no cluster %s for client %s", name, c.obj.Name)
 	}
 	b := endpoints.NewEndpointBuilder(name, p, m.fake.PushContext())
 	cla := b.BuildClusterLoadAssignment(m.fake.Discovery.Env.EndpointIndex)
-	return cl, cla, nil
+	return cl, cla, rc, nil
 }
 
-// push regenerates the client's config and hands it to its load balancer,
-// as an xDS push would.
-func (m *Mesh) push(c *client) error {
-	cl, cla, err := m.generate(c)
-	if err != nil {
-		return err
-	}
-	c.cluster, c.cla = cl, cla
-	if c.lb == nil {
-		lb, err := envoylb.New(cl, cla, envoylb.Options{Seed: m.seed + uint64(len(c.obj.Name)), Workers: m.opts.Workers})
-		if err != nil {
-			return fmt.Errorf("client %s: %w", c.obj.Name, err)
+// converge waits until istiod has committed every update it received and
+// every client's sidecar holds, from istiod's pushes, exactly istiod's
+// current Cluster, ClusterLoadAssignment and route for the Service. It
+// polls; it never sleeps a fixed time.
+func (m *Mesh) converge(ctx context.Context) error {
+	var stale []string
+	err := m.poll(ctx, "the client sidecars to receive istiod's pushes", func() bool {
+		if !m.synced(0) {
+			return false
 		}
-		c.lb = lb
-		return nil
+		stale = stale[:0]
+		for _, n := range m.clientNames() {
+			c := m.clients[n]
+			cl, cla, rc, err := m.expected(c)
+			if err != nil || !c.side.holds(cl, cla, rc) {
+				stale = append(stale, n)
+			}
+		}
+		return len(stale) == 0
+	})
+	if err != nil {
+		return fmt.Errorf("%w (still stale: %v)", err, stale)
 	}
-	return c.lb.Update(cl, cla)
+	return nil
 }
 
-func (m *Mesh) pushAll() error {
+func (m *Mesh) clientNames() []string {
 	names := make([]string, 0, len(m.clients))
 	for n := range m.clients {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		if err := m.push(m.clients[n]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return names
 }
 
 // Backend is "embedded".
@@ -469,10 +492,12 @@ func (m *Mesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.Destin
 	stored := dr.DeepCopy()
 	stored.Namespace = ns
 	m.drs[dr.Name] = stored
-	if err := m.poll(ctx, "istiod to push DestinationRule "+dr.Name, func() bool { return m.synced(before + 1) }); err != nil {
+	if err := m.poll(ctx, "istiod to push DestinationRule "+dr.Name, func() bool {
+		return m.synced(before+1) && m.pushedDestinationRule(ns, dr.Name, &dr.Spec)
+	}); err != nil {
 		return err
 	}
-	return m.pushAll()
+	return m.converge(ctx)
 }
 
 // DeleteDestinationRule removes the rule and waits for the push.
@@ -491,10 +516,12 @@ func (m *Mesh) DeleteDestinationRule(ctx context.Context, name string) error {
 		return fmt.Errorf("delete DestinationRule %s: %w", name, err)
 	}
 	delete(m.drs, name)
-	if err := m.poll(ctx, "istiod to push the deletion of "+name, func() bool { return m.synced(before + 1) }); err != nil {
+	if err := m.poll(ctx, "istiod to push the deletion of "+name, func() bool {
+		return m.synced(before+1) && m.pushedDestinationRule(dr.Namespace, name, nil)
+	}); err != nil {
 		return err
 	}
-	return m.pushAll()
+	return m.converge(ctx)
 }
 
 // Scale sets the workload's replicas: new pods start serving and join the
@@ -550,15 +577,13 @@ func (m *Mesh) Scale(ctx context.Context, workload string, replicas int) error {
 	if err := m.waitEndpoints(ctx, before+1); err != nil {
 		return err
 	}
-	return m.pushAll()
+	return m.converge(ctx)
 }
 
 // SetFault breaks (or heals) the first n pods of a workload, by name.
 func (m *Mesh) SetFault(ctx context.Context, workload string, n int, f mesh.Fault) error {
-	switch f {
-	case mesh.NoFault, mesh.Fail5xx, mesh.RefuseConnections:
-	default:
-		return fmt.Errorf("SetFault: unknown fault %q: use mesh.Fail5xx, mesh.RefuseConnections or mesh.NoFault", f)
+	if _, err := f.Workload(); err != nil {
+		return fmt.Errorf("SetFault: %w", err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -581,13 +606,15 @@ func (m *Mesh) SetFault(ctx context.Context, workload string, n int, f mesh.Faul
 	return nil
 }
 
-// Endpoints returns the client's endpoint table. Each call regenerates the
-// client's config from istiod (as a push would) so the table is istiod's
-// current answer; the Envoy view overlays the sidecar's host health
-// (outlier ejections) and drops empty localities.
+// Endpoints returns the client's endpoint table, read as the kind backend
+// reads it (endpoints.Read): the Envoy view from the admin API the
+// client's sidecar serves (/config_dump?include_eds and
+// /clusters?format=json), the istiod view from istiod's own /debug/edsz
+// for the connected sidecar. Only the transport differs: HTTP to loopback
+// here, exec into the pods on kind.
 func (m *Mesh) Endpoints(ctx context.Context, clientName string, view eps.View) (eps.Table, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	if err := m.checkOpen(); err != nil {
 		return eps.Table{}, err
 	}
@@ -598,22 +625,10 @@ func (m *Mesh) Endpoints(ctx context.Context, clientName string, view eps.View) 
 	if view != eps.Raw && view != eps.Envoy {
 		return eps.Table{}, fmt.Errorf("Endpoints: unknown view %q: use endpoints.Raw or endpoints.Envoy", view)
 	}
-	if err := m.push(c); err != nil {
-		return eps.Table{}, err
-	}
-	t := eps.FromClusterLoadAssignment(c.cla, view, m.podByIP())
-	if view == eps.Envoy {
-		health := c.lb.HostHealth()
-		for i := range t.Rows {
-			for j := range t.Rows[i].Hosts {
-				h := &t.Rows[i].Hosts[j]
-				if s, ok := health[net.JoinHostPort(h.Address, fmt.Sprint(h.Port))]; ok {
-					h.Health = eps.Health(s)
-				}
-			}
-		}
-	}
-	return t, nil
+	return eps.Read(ctx, fetcher{m}, eps.ReadInput{
+		Client: clientName, ProxyID: c.side.ProxyID(), Cluster: m.topo.ClusterName(),
+		View: view, PodByIP: m.podByIP(),
+	})
 }
 
 func (m *Mesh) client(name string) (*client, error) {
@@ -637,9 +652,11 @@ func (m *Mesh) podByIP() map[string]string {
 	return out
 }
 
-// Send sends n requests from the client's sidecar: each goes through the
-// Envoy model (priority, locality weights, LB policy, outlier detection,
-// retries) and really travels over loopback HTTP to the picked pod.
+// Send sends n requests from the client's sidecar, traffic.Concurrency at
+// a time (as the kind backend's curl --parallel does): each goes through the Envoy
+// model (priority, locality weights, LB policy, outlier detection, the
+// route's retries and timeouts as istiod pushed them) and really travels
+// over loopback HTTP to the picked pod.
 func (m *Mesh) Send(ctx context.Context, clientName string, n int) (traffic.Batch, error) {
 	if n <= 0 {
 		return traffic.Batch{}, fmt.Errorf("Send: n is %d: send at least one request", n)
@@ -654,12 +671,29 @@ func (m *Mesh) Send(ctx context.Context, clientName string, n int) (traffic.Batc
 	if err != nil {
 		return traffic.Batch{}, err
 	}
-	b := traffic.Batch{Client: clientName, Responses: make([]traffic.Response, 0, n)}
-	for i := 0; i < n; i++ {
-		if err := ctx.Err(); err != nil {
-			return b, fmt.Errorf("Send: stopped after %d of %d requests: %w", i, n, err)
-		}
-		b.Responses = append(b.Responses, m.request(ctx, c.lb))
+	lb, route, err := c.side.snapshot()
+	if err != nil {
+		return traffic.Batch{}, fmt.Errorf("Send from %s: %w", clientName, err)
+	}
+	b := traffic.Batch{Client: clientName, Responses: make([]traffic.Response, n)}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(traffic.Concurrency, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				b.Responses[i] = m.request(ctx, lb, route)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return b, fmt.Errorf("Send: stopped before %d requests: %w", n, err)
 	}
 	return b, nil
 }
@@ -668,14 +702,31 @@ func (m *Mesh) Send(ctx context.Context, clientName string, n int) (traffic.Batc
 const (
 	bodyNoHealthyUpstream = "no healthy upstream"
 	bodyConnectFailure    = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
+	bodyTimeout           = "upstream request timeout"
 )
 
-func (m *Mesh) request(ctx context.Context, lb *envoylb.LB) traffic.Response {
+func (m *Mesh) request(ctx context.Context, lb *envoylb.LB, route routeConfig) traffic.Response {
+	if route.timeout > 0 {
+		// The route timeout spans every try (route_components.proto, RouteAction.timeout).
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, route.timeout)
+		defer cancel()
+	}
 	var status int
 	var body string
 	att, _, err := lb.Do(func(h envoylb.Host) envoylb.Attempt {
-		s, bd, cerr := m.get(ctx, h)
-		if cerr != nil {
+		tctx := ctx
+		if pt := route.retry.PerTryTimeout; pt > 0 {
+			var cancel context.CancelFunc
+			tctx, cancel = context.WithTimeout(ctx, pt)
+			defer cancel()
+		}
+		s, bd, cerr := m.get(tctx, h)
+		switch {
+		case cerr != nil && tctx.Err() != nil:
+			status, body = 0, ""
+			return envoylb.Attempt{Timeout: true}
+		case cerr != nil:
 			status, body = 0, ""
 			return envoylb.Attempt{ConnectFailure: true}
 		}
@@ -687,8 +738,10 @@ func (m *Mesh) request(ctx context.Context, lb *envoylb.LB) traffic.Response {
 		return traffic.Response{Status: 503, Body: bodyNoHealthyUpstream}
 	case err != nil:
 		return traffic.Response{Err: err.Error()}
+	case att.Timeout:
+		return traffic.Response{Status: att.DownstreamStatus(), Body: bodyTimeout}
 	case att.ConnectFailure:
-		return traffic.Response{Status: 503, Body: bodyConnectFailure}
+		return traffic.Response{Status: att.DownstreamStatus(), Body: bodyConnectFailure}
 	}
 	return traffic.Response{Status: status, Body: body, Pod: traffic.PodFromBody(body)}
 }
@@ -757,6 +810,14 @@ func (m *Mesh) Close(ctx context.Context) error {
 	for _, p := range m.allPods() {
 		p.server.stop()
 	}
+	for _, c := range m.clients {
+		if c.side != nil {
+			c.side.close()
+		}
+	}
+	if m.debug != nil {
+		m.debug.close()
+	}
 	m.mu.Unlock()
 	m.life.close()
 	m.transport.CloseIdleConnections()
@@ -766,11 +827,11 @@ func (m *Mesh) Close(ctx context.Context) error {
 	return nil
 }
 
-// ClientConfig returns the Cluster and ClusterLoadAssignment istiod
-// currently generates for the client's sidecar (what CDS and EDS push).
+// ClientConfig returns the Cluster and ClusterLoadAssignment the client's
+// sidecar holds: what istiod pushed to it over CDS and EDS.
 func (m *Mesh) ClientConfig(clientName string) (*clusterv3.Cluster, *endpointv3.ClusterLoadAssignment, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	if err := m.checkOpen(); err != nil {
 		return nil, nil, err
 	}
@@ -778,8 +839,128 @@ func (m *Mesh) ClientConfig(clientName string) (*clusterv3.Cluster, *endpointv3.
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := m.push(c); err != nil {
-		return nil, nil, err
+	c.side.mu.Lock()
+	defer c.side.mu.Unlock()
+	if c.side.cds == nil || c.side.cla == nil {
+		return nil, nil, fmt.Errorf("client %s: %w", clientName, errNotReady)
 	}
-	return proto.Clone(c.cluster).(*clusterv3.Cluster), proto.Clone(c.cla).(*endpointv3.ClusterLoadAssignment), nil
+	return proto.Clone(c.side.cds).(*clusterv3.Cluster), proto.Clone(c.side.cla).(*endpointv3.ClusterLoadAssignment), nil
+}
+
+// ApplyVirtualService validates the VirtualService with Istio's
+// validation, creates or updates it in istiod's config store, and waits
+// until every sidecar has received the pushes it causes.
+func (m *Mesh) ApplyVirtualService(ctx context.Context, vs *networkingv1.VirtualService) error {
+	if vs == nil {
+		return errors.New("ApplyVirtualService: VirtualService is nil")
+	}
+	if _, err := virtualservice.Validate("VirtualService "+vs.Name, vs); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkOpen(); err != nil {
+		return err
+	}
+	ns := vs.Namespace
+	if ns == "" {
+		ns = m.topo.Namespace
+	}
+	cfg := config.Config{
+		Meta: config.Meta{GroupVersionKind: gvk.VirtualService, Name: vs.Name, Namespace: ns},
+		Spec: proto.Clone(&vs.Spec),
+	}
+	before := m.fake.Discovery.InboundUpdates.Load()
+	store := m.fake.Store()
+	var err error
+	if store.Get(gvk.VirtualService, vs.Name, ns) != nil {
+		_, err = store.Update(cfg)
+	} else {
+		_, err = store.Create(cfg)
+	}
+	if err != nil {
+		return fmt.Errorf("apply VirtualService %s/%s: %w", ns, vs.Name, err)
+	}
+	stored := vs.DeepCopy()
+	stored.Namespace = ns
+	m.vss[vs.Name] = stored
+	if err := m.poll(ctx, "istiod to push VirtualService "+vs.Name, func() bool {
+		return m.synced(before+1) && m.pushedVirtualService(ns, vs.Name, &vs.Spec)
+	}); err != nil {
+		return err
+	}
+	return m.converge(ctx)
+}
+
+// DeleteVirtualService removes the named VirtualService and waits for the push.
+func (m *Mesh) DeleteVirtualService(ctx context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkOpen(); err != nil {
+		return err
+	}
+	vs, ok := m.vss[name]
+	if !ok {
+		return fmt.Errorf("DeleteVirtualService: no VirtualService %q exists", name)
+	}
+	before := m.fake.Discovery.InboundUpdates.Load()
+	if err := m.fake.Store().Delete(gvk.VirtualService, name, vs.Namespace, nil); err != nil {
+		return fmt.Errorf("delete VirtualService %s: %w", name, err)
+	}
+	delete(m.vss, name)
+	if err := m.poll(ctx, "istiod to push the deletion of VirtualService "+name, func() bool {
+		return m.synced(before+1) && m.pushedVirtualService(vs.Namespace, name, nil)
+	}); err != nil {
+		return err
+	}
+	return m.converge(ctx)
+}
+
+// Wait advances the sidecars' virtual clock by d: outlier detection
+// intervals and ejection times pass at once, with no real sleep.
+func (m *Mesh) Wait(ctx context.Context, d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("Wait: duration %v is negative", d)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.clock.Advance(d)
+	return nil
+}
+
+// pushedDestinationRule reports whether istiod's current push context
+// holds the DestinationRule ns/name with this spec (nil: holds no rule of
+// that name for the Service). Counting updates is not enough: an update
+// of something else may arrive first.
+func (m *Mesh) pushedDestinationRule(ns, name string, spec proto.Message) bool {
+	var found proto.Message
+	for _, c := range m.clients {
+		p := m.proxy(c)
+		cdr := p.SidecarScope.DestinationRule(model.TrafficDirectionOutbound, p, host.Name(m.topo.Host()))
+		if r := cdr.GetRule(); r != nil && r.Name == name && r.Namespace == ns {
+			found, _ = r.Spec.(proto.Message)
+		}
+		break
+	}
+	if spec == nil {
+		return found == nil
+	}
+	return found != nil && proto.Equal(found, spec)
+}
+
+// pushedVirtualService reports whether istiod's current push context holds
+// the mesh VirtualService ns/name with this spec (nil: holds none of that
+// name).
+func (m *Mesh) pushedVirtualService(ns, name string, spec proto.Message) bool {
+	var found proto.Message
+	for _, c := range m.fake.PushContext().VirtualServicesForGateway(ns, "mesh") {
+		if c.Name == name && c.Namespace == ns {
+			found, _ = c.Spec.(proto.Message)
+		}
+	}
+	if spec == nil {
+		return found == nil
+	}
+	return found != nil && proto.Equal(found, spec)
 }

@@ -68,25 +68,9 @@ func (p *podServer) addr() string { return net.JoinHostPort(p.ip, fmt.Sprint(p.p
 // served counts the /hello requests the pod handled.
 func (p *podServer) served() int64 { return p.srv.Served() }
 
-// workloadFault is the workload fault of a mesh fault, as on kind
-// (kind.WorkloadFaultArgs): Fail5xx answers 503, RefuseConnections closes
-// the listener and every open connection (as when the sidecar's listeners
-// are drained; healing listens again on the same address).
-func workloadFault(f mesh.Fault) (workload.Fault, error) {
-	switch f {
-	case mesh.NoFault:
-		return workload.Healthy, nil
-	case mesh.Fail5xx:
-		return workload.FailStatus(503), nil
-	case mesh.RefuseConnections:
-		return workload.RefuseConnections, nil
-	}
-	return workload.Fault{}, fmt.Errorf("unknown fault %q", f)
-}
-
 // setFault changes what the pod does.
 func (p *podServer) setFault(f mesh.Fault) error {
-	wf, err := workloadFault(f)
+	wf, err := f.Workload()
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func (m *kindMesh) SetFault(ctx context.Context, workload string, n int, f mesh.
 	}
 	own := m.ownWorkload()
 	switch f {
-	case mesh.Fail5xx:
+	case mesh.Fail5xx, mesh.Fail500:
 		if !own {
 			return fmt.Errorf("SetFault %s %q: %w: the helloworld image cannot be made to answer 5xx; check Capabilities().Fault5xx (use the default workload image, %s unset, or RefuseConnections)",
 				workload, f, ErrNotSupported, EnvWorkloadImage)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/topology"
-	"github.com/localitylb/locality-e2e/framework/workload"
 )
 
 // The workload image. By default every workload pod runs cmd/workload
@@ -115,18 +114,18 @@ func WorkloadImagePlan(tag, contextDir, goarch string, nodes []string) []Step {
 }
 
 // WorkloadFaultArgs is the argv, run in the workload container, that gives
-// a pod a mesh fault: Fail5xx → `workload fault 503`, RefuseConnections →
-// `workload fault refuse`, NoFault → `workload heal`.
+// a pod a mesh fault (mesh.Fault.Workload, the same mapping the embedded
+// backend applies in process): e.g. Fail5xx → `workload fault status 503`,
+// RefuseConnections → `workload fault refuse`, NoFault → `workload heal`.
 func WorkloadFaultArgs(f mesh.Fault) ([]string, error) {
-	switch f {
-	case mesh.Fail5xx:
-		return append([]string{WorkloadBinary, "fault"}, workload.FailStatus(503).Args()...), nil
-	case mesh.RefuseConnections:
-		return append([]string{WorkloadBinary, "fault"}, workload.RefuseConnections.Args()...), nil
-	case mesh.NoFault:
+	wf, err := f.Workload()
+	if err != nil {
+		return nil, err
+	}
+	if f == mesh.NoFault {
 		return []string{WorkloadBinary, "heal"}, nil
 	}
-	return nil, fmt.Errorf("unknown fault %q", f)
+	return append([]string{WorkloadBinary, "fault"}, wf.Args()...), nil
 }
 
 // runner runs one argv with extra environment, its output to log.

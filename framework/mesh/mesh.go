@@ -6,12 +6,15 @@ package mesh
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 
 	"github.com/localitylb/locality-e2e/framework/endpoints"
 	"github.com/localitylb/locality-e2e/framework/topology"
 	"github.com/localitylb/locality-e2e/framework/traffic"
+	"github.com/localitylb/locality-e2e/framework/workload"
 )
 
 // Fault is what a broken pod does.
@@ -20,12 +23,33 @@ type Fault string
 const (
 	// NoFault heals a pod.
 	NoFault Fault = ""
-	// Fail5xx makes the pod answer 503 to every request.
+	// Fail5xx makes the pod answer 503 to every request (a gateway error
+	// for outlier detection's consecutive_gateway_failure).
 	Fail5xx Fault = "5xx"
+	// Fail500 makes the pod answer 500 to every request: a 5xx that is not
+	// a gateway error (502, 503, 504).
+	Fail500 Fault = "500"
 	// RefuseConnections makes the pod refuse connections, like draining its
 	// sidecar's listeners (POST 127.0.0.1:15000/drain_listeners).
 	RefuseConnections Fault = "refuse"
 )
+
+// Workload is what the workload program (framework/workload, cmd/workload)
+// does for the fault. Both backends give pods faults through it: in
+// process on embedded, by `workload fault ...` exec on kind.
+func (f Fault) Workload() (workload.Fault, error) {
+	switch f {
+	case NoFault:
+		return workload.Healthy, nil
+	case Fail5xx:
+		return workload.FailStatus(503), nil
+	case Fail500:
+		return workload.FailStatus(500), nil
+	case RefuseConnections:
+		return workload.RefuseConnections, nil
+	}
+	return workload.Fault{}, fmt.Errorf("unknown fault %q: use mesh.Fail5xx, mesh.Fail500, mesh.RefuseConnections or mesh.NoFault", string(f))
+}
 
 // Pod is one running pod as the mesh knows it.
 type Pod struct {
@@ -61,6 +85,16 @@ type Mesh interface {
 	ApplyDestinationRule(ctx context.Context, dr *networkingv1.DestinationRule) error
 	// DeleteDestinationRule removes the named rule.
 	DeleteDestinationRule(ctx context.Context, name string) error
+	// ApplyVirtualService creates or updates a VirtualService (already aimed
+	// at the topology's Service, see virtualservice.ForTopology) and waits
+	// until the control plane has processed it.
+	ApplyVirtualService(ctx context.Context, vs *networkingv1.VirtualService) error
+	// DeleteVirtualService removes the named VirtualService.
+	DeleteVirtualService(ctx context.Context, name string) error
+	// Wait lets d of time pass for the sidecars (outlier detection
+	// intervals, ejection times): a real wait on a cluster, an advance of
+	// the sidecars' virtual clock on embedded.
+	Wait(ctx context.Context, d time.Duration) error
 	// Scale sets a workload's replicas and waits until that many are ready.
 	Scale(ctx context.Context, workload string, replicas int) error
 	// SetFault makes the first n pods (by name) of a workload misbehave;

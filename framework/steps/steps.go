@@ -24,6 +24,7 @@ import (
 	"github.com/localitylb/locality-e2e/framework/split"
 	"github.com/localitylb/locality-e2e/framework/topology"
 	"github.com/localitylb/locality-e2e/framework/traffic"
+	"github.com/localitylb/locality-e2e/framework/virtualservice"
 )
 
 // Intervals for the convergence gate. Configurable by the suite.
@@ -80,6 +81,30 @@ func ApplyRule(ctx context.Context, m mesh.Mesh, dr *networkingv1.DestinationRul
 	By(fmt.Sprintf("applying DestinationRule %s", dr.Name))
 	AddReportEntry("DestinationRule "+dr.Name, string(data), ReportEntryVisibilityFailureOrVerbose)
 	Expect(m.ApplyDestinationRule(ctx, dr)).To(Succeed())
+}
+
+// ApplyVirtualService loads a VirtualService from
+// manifests/virtualservices by name, aims it at the mesh's Service (it
+// replaces the topology's own VirtualService, whose name it takes),
+// applies it and returns it.
+func ApplyVirtualService(ctx context.Context, m mesh.Mesh, name string) *networkingv1.VirtualService {
+	vs, err := virtualservice.Load(name)
+	Expect(err).NotTo(HaveOccurred())
+	topo := m.Topology()
+	vs = virtualservice.ForTopology(vs, topo.Service, topo.Host(), topo.Namespace, topo.Port)
+	data, _ := yaml.Marshal(vs.Spec.DeepCopy())
+	By(fmt.Sprintf("applying VirtualService %s as %s", name, vs.Name))
+	AddReportEntry("VirtualService "+name, string(data), ReportEntryVisibilityFailureOrVerbose)
+	Expect(m.ApplyVirtualService(ctx, vs)).To(Succeed())
+	return vs
+}
+
+// Wait lets d pass for the sidecars: a real wait on kind, a clock advance
+// on embedded. Use it for outlier detection intervals and ejection times,
+// never time.Sleep.
+func Wait(ctx context.Context, m mesh.Mesh, d time.Duration) {
+	By(fmt.Sprintf("letting %v pass for the sidecars", d))
+	Expect(m.Wait(ctx, d)).To(Succeed())
 }
 
 // Scale scales a workload and waits for it.
@@ -241,6 +266,15 @@ func Diagnose(ctx context.Context, m mesh.Mesh) {
 // LogsDir is where Diagnose asks backends that keep logs (kind) to save
 // them; empty lets the backend choose (LOCALITY_E2E_LOGS_DIR).
 var LogsDir string
+
+// NoLocalityWeight is the weight an Envoy view row shows when the Cluster
+// has no locality_weighted_lb_config: Envoy then keeps no locality weights
+// and its admin API prints none (config_dump_handler.cc dumps
+// load_balancing_weight only from the host set's locality weights).
+// istiod (1.24+) sets locality_weighted_lb_config only for distribute, or
+// for outlier detection with failover or failoverPriority; the istiod view
+// keeps istiod's weights either way.
+const NoLocalityWeight = 0
 
 // Row is one expected locality row whose hosts are all healthy.
 func Row(priority, weight, hosts int) endpoints.RowSummary {
