@@ -22,10 +22,10 @@ var _ = Describe("Baseline: two regions, no DestinationRule", Label("locality:ba
 
 	It("spreads requests evenly over the four localities (≈25% each)", func(ctx SpecContext) {
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
-			"kr/a": steps.Row(0, 2, 2),
-			"kr/b": steps.Row(0, 2, 2),
-			"us/a": steps.Row(0, 2, 2),
-			"us/b": steps.Row(0, 2, 2),
+			"kr/a": steps.Row(0, steps.NoLocalityWeight, 2),
+			"kr/b": steps.Row(0, steps.NoLocalityWeight, 2),
+			"us/a": steps.Row(0, steps.NoLocalityWeight, 2),
+			"us/b": steps.Row(0, steps.NoLocalityWeight, 2),
 		}})
 		steps.SendAndExpectSplit(ctx, steps.SplitInput{Mesh: m, Client: client, By: steps.ByLocality,
 			Expected: split.Expected{"kr/a": 0.25, "kr/b": 0.25, "us/a": 0.25, "us/b": 0.25}})
@@ -45,10 +45,10 @@ var _ = Describe("Baseline: two regions, no DestinationRule", Label("locality:ba
 	It("with outlier detection alone, keeps every request in kr/a (kr/b priority 1, us priority 2)", func(ctx SpecContext) {
 		steps.ApplyDestinationRule(ctx, m, "outlier-only")
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
-			"kr/a": steps.Row(0, 2, 2),
-			"kr/b": steps.Row(1, 2, 2),
-			"us/a": steps.Row(2, 2, 2),
-			"us/b": steps.Row(2, 2, 2),
+			"kr/a": steps.Row(0, steps.NoLocalityWeight, 2),
+			"kr/b": steps.Row(1, steps.NoLocalityWeight, 2),
+			"us/a": steps.Row(2, steps.NoLocalityWeight, 2),
+			"us/b": steps.Row(2, steps.NoLocalityWeight, 2),
 		}})
 		steps.SendAndExpectSplit(ctx, steps.SplitInput{Mesh: m, Client: client, By: steps.ByLocality,
 			Expected: split.Expected{"kr/a": 1}})

@@ -19,10 +19,10 @@ var _ = Describe("Locality load balancing disabled (enabled: false)", Label("loc
 
 	It("spreads requests over every locality despite outlier detection", func(ctx SpecContext) {
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
-			"kr/a": steps.Row(0, 2, 2),
-			"kr/b": steps.Row(0, 2, 2),
-			"us/a": steps.Row(0, 2, 2),
-			"us/b": steps.Row(0, 2, 2),
+			"kr/a": steps.Row(0, steps.NoLocalityWeight, 2),
+			"kr/b": steps.Row(0, steps.NoLocalityWeight, 2),
+			"us/a": steps.Row(0, steps.NoLocalityWeight, 2),
+			"us/b": steps.Row(0, steps.NoLocalityWeight, 2),
 		}})
 		steps.SendAndExpectSplit(ctx, steps.SplitInput{Mesh: m, Client: client,
 			Expected: split.Expected{"kr/a": 0.25, "kr/b": 0.25, "us/a": 0.25, "us/b": 0.25}})

@@ -30,9 +30,9 @@ var _ = Describe("Failover with outlier detection: scaling the local zone down",
 
 	It("b4: keeps every request in kr/b while it has 3 pods", func(ctx SpecContext) {
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
-			"kr/b": steps.Row(0, 3, 3),
-			"kr/a": steps.Row(1, 3, 3),
-			"kr/c": steps.Row(1, 3, 3),
+			"kr/b": steps.Row(0, steps.NoLocalityWeight, 3),
+			"kr/a": steps.Row(1, steps.NoLocalityWeight, 3),
+			"kr/c": steps.Row(1, steps.NoLocalityWeight, 3),
 		}})
 		steps.SendAndExpectSplit(ctx, steps.SplitInput{Mesh: m, Client: client, By: steps.ByLocality,
 			Expected: split.Expected{"kr/b": 1}})
@@ -41,9 +41,9 @@ var _ = Describe("Failover with outlier detection: scaling the local zone down",
 	It("b4: still keeps every request in kr/b at 1 pod (fewer hosts is not less healthy)", func(ctx SpecContext) {
 		steps.Scale(ctx, m, "helloworld-zone-b", 1)
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
-			"kr/b": steps.Row(0, 1, 1),
-			"kr/a": steps.Row(1, 3, 3),
-			"kr/c": steps.Row(1, 3, 3),
+			"kr/b": steps.Row(0, steps.NoLocalityWeight, 1),
+			"kr/a": steps.Row(1, steps.NoLocalityWeight, 3),
+			"kr/c": steps.Row(1, steps.NoLocalityWeight, 3),
 		}})
 		steps.SendAndExpectSplit(ctx, steps.SplitInput{Mesh: m, Client: client, By: steps.ByLocality,
 			Expected: split.Expected{"kr/b": 1}})
@@ -52,25 +52,29 @@ var _ = Describe("Failover with outlier detection: scaling the local zone down",
 	It("b4: fails over to kr/a and kr/c (priority 0 after compaction, ≈50/50) at 0 pods", func(ctx SpecContext) {
 		steps.Scale(ctx, m, "helloworld-zone-b", 0)
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
-			"kr/a": steps.Row(0, 3, 3),
-			"kr/c": steps.Row(0, 3, 3),
+			"kr/a": steps.Row(0, steps.NoLocalityWeight, 3),
+			"kr/c": steps.Row(0, steps.NoLocalityWeight, 3),
 		}})
 		steps.SendAndExpectSplit(ctx, steps.SplitInput{Mesh: m, Client: client, By: steps.ByLocality,
 			Expected: split.Expected{"kr/a": 0.5, "kr/b": 0, "kr/c": 0.5}})
 	})
 })
 
-// breakLocalZone makes every kr/b pod fail in the way the backend supports:
-// answering 5xx where it can, else refusing connections (draining the
-// sidecar's listeners, as istio.io's failover task does). It returns the
+// breakLocalZone makes every kr/b pod answer 503 and returns the
 // response class the client then sees.
 func breakLocalZone(ctx SpecContext, m mesh.Mesh) string {
-	if m.Capabilities().Fault5xx {
-		steps.Break(ctx, m, "helloworld-zone-b", -1, mesh.Fail5xx)
-		return traffic.ClassServerError
+	breakPods(ctx, m, "helloworld-zone-b", -1, mesh.Fail5xx)
+	return traffic.ClassServerError
+}
+
+// breakPods gives the first n pods of a workload a fault that answers 5xx.
+// Both backends' default workload (cmd/workload) can; the seed's
+// helloworld image on kind cannot, and the spec is skipped there.
+func breakPods(ctx SpecContext, m mesh.Mesh, workload string, n int, f mesh.Fault) {
+	if !m.Capabilities().Fault5xx {
+		Skip("this backend's workload image cannot answer 5xx (the seed's helloworld image); run with the default workload image")
 	}
-	steps.Break(ctx, m, "helloworld-zone-b", -1, mesh.RefuseConnections)
-	return traffic.ClassConnectFailure
+	steps.Break(ctx, m, workload, n, f)
 }
 
 var _ = Describe("Failover with outlier detection: failing local pods, default maxEjectionPercent", Label("locality:failover"), Ordered, func() {
@@ -82,9 +86,9 @@ var _ = Describe("Failover with outlier detection: failing local pods, default m
 		steps.SendAndExpectSplit(ctx, steps.SplitInput{Mesh: m, Client: client, By: steps.ByClass,
 			Expected: split.Expected{class: 1}})
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
-			"kr/b": steps.Row(0, 3, 3),
-			"kr/a": steps.Row(1, 3, 3),
-			"kr/c": steps.Row(1, 3, 3),
+			"kr/b": steps.Row(0, steps.NoLocalityWeight, 3),
+			"kr/a": steps.Row(1, steps.NoLocalityWeight, 3),
+			"kr/c": steps.Row(1, steps.NoLocalityWeight, 3),
 		}})
 	})
 })
@@ -107,8 +111,8 @@ func ejectLocalZone(ctx SpecContext, m mesh.Mesh, client string) {
 	breakLocalZone(ctx, m)
 	steps.Warm(ctx, m, client, 50)
 	steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
-		"kr/b": steps.RowHealthy(0, 3, 3, 0),
-		"kr/a": steps.Row(1, 3, 3),
-		"kr/c": steps.Row(1, 3, 3),
+		"kr/b": steps.RowHealthy(0, steps.NoLocalityWeight, 3, 0),
+		"kr/a": steps.Row(1, steps.NoLocalityWeight, 3),
+		"kr/c": steps.Row(1, steps.NoLocalityWeight, 3),
 	}})
 }

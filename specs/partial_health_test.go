@@ -28,9 +28,9 @@ var _ = Describe("Partial health: one of three local pods ejected", Label("local
 		}
 		steps.Warm(ctx, m, client, 50)
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
-			"kr/b": steps.RowHealthy(0, 3, 3, 2),
-			"kr/a": steps.Row(1, 3, 3),
-			"kr/c": steps.Row(1, 3, 3),
+			"kr/b": steps.RowHealthy(0, steps.NoLocalityWeight, 3, 2),
+			"kr/a": steps.Row(1, steps.NoLocalityWeight, 3),
+			"kr/c": steps.Row(1, steps.NoLocalityWeight, 3),
 		}})
 		steps.SendAndExpectSplit(ctx, steps.SplitInput{Mesh: m, Client: client, By: steps.ByLocality, Requests: 2000,
 			Expected: split.Expected{"kr/b": 0.93, "kr/a": 0.035, "kr/c": 0.035}})

@@ -20,20 +20,20 @@ var _ = Describe("Subzones: priorities 0/1/2/3", Label("locality:subzone"), Orde
 
 	It("without outlier detection puts every subzone at priority 0", func(ctx SpecContext) {
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
-			"region1/zone1/subzone1": steps.Row(0, 2, 2),
-			"region1/zone1/subzone2": steps.Row(0, 2, 2),
-			"region1/zone2/subzone1": steps.Row(0, 2, 2),
-			"region2/zone1/subzone1": steps.Row(0, 2, 2),
+			"region1/zone1/subzone1": steps.Row(0, steps.NoLocalityWeight, 2),
+			"region1/zone1/subzone2": steps.Row(0, steps.NoLocalityWeight, 2),
+			"region1/zone2/subzone1": steps.Row(0, steps.NoLocalityWeight, 2),
+			"region2/zone1/subzone1": steps.Row(0, steps.NoLocalityWeight, 2),
 		}})
 	})
 
 	It("with outlier detection ranks subzone, zone, region, other region as 0, 1, 2, 3", func(ctx SpecContext) {
 		steps.ApplyDestinationRule(ctx, m, "outlier-only")
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
-			"region1/zone1/subzone1": steps.Row(0, 2, 2),
-			"region1/zone1/subzone2": steps.Row(1, 2, 2),
-			"region1/zone2/subzone1": steps.Row(2, 2, 2),
-			"region2/zone1/subzone1": steps.Row(3, 2, 2),
+			"region1/zone1/subzone1": steps.Row(0, steps.NoLocalityWeight, 2),
+			"region1/zone1/subzone2": steps.Row(1, steps.NoLocalityWeight, 2),
+			"region1/zone2/subzone1": steps.Row(2, steps.NoLocalityWeight, 2),
+			"region2/zone1/subzone1": steps.Row(3, steps.NoLocalityWeight, 2),
 		}})
 		steps.SendAndExpectSplit(ctx, steps.SplitInput{Mesh: m, Client: client,
 			Expected: split.Expected{"region1/zone1/subzone1": 1}})
