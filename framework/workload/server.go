@@ -62,6 +62,10 @@ type Server struct {
 	srv    *http.Server
 	ln     net.Listener // srv's, closed by stop itself: Serve may not have run yet
 	closed bool
+	// conns are srv's connections with their last state (http.Server's
+	// ConnState hook), so stop can close the ones no request is on.
+	conns map[net.Conn]http.ConnState
+	cmu   sync.Mutex
 }
 
 // NewServer returns the workload of pod, healthy and not listening.
@@ -139,7 +143,8 @@ func (s *Server) Listen(addr string) error {
 
 // serve starts an http.Server on l; s.mu is held.
 func (s *Server) serve(l net.Listener) {
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute,
+		ConnState: s.track}
 	s.srv, s.ln = srv, l
 	go func() { _ = srv.Serve(l) }()
 }
@@ -189,6 +194,21 @@ func (s *Server) SetFault(f Fault) (Fault, error) {
 	return prev, nil
 }
 
+// track is srv's ConnState hook.
+func (s *Server) track(c net.Conn, st http.ConnState) {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	if s.conns == nil {
+		s.conns = map[net.Conn]http.ConnState{}
+	}
+	switch st {
+	case http.StateClosed, http.StateHijacked:
+		delete(s.conns, c)
+	default:
+		s.conns[c] = st
+	}
+}
+
 // stop closes the serving listener and connections; s.mu is held.
 func (s *Server) stop() {
 	srv, ln := s.srv, s.ln
@@ -198,6 +218,17 @@ func (s *Server) stop() {
 	}
 	// Refused from now on, even if the Serve goroutine has not started.
 	_ = ln.Close()
+	// Shutdown would wait for connections that were accepted but never
+	// carried a request (http.Server treats StateNew as active for 5 s);
+	// close those and the idle ones now, and give only requests in flight
+	// their time.
+	s.cmu.Lock()
+	for c, st := range s.conns {
+		if st == http.StateNew || st == http.StateIdle {
+			_ = c.Close()
+		}
+	}
+	s.cmu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
 	defer cancel()
 	_ = srv.Shutdown(ctx)

@@ -356,3 +356,33 @@ func TestControlEndpoint(t *testing.T) {
 		t.Errorf("dead endpoint: %v", err)
 	}
 }
+
+// TestCloseDoesNotWaitForUnusedConnections: a connection that never
+// carried a request (a client pool's spare) is closed at once; http.Server's
+// Shutdown alone would wait for it until shutdownWait ran out.
+func TestCloseDoesNotWaitForUnusedConnections(t *testing.T) {
+	s := listen(t, "p")
+	conn, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Let the server accept it (StateNew) by serving one request on
+	// another connection first.
+	resp, err := http.Get("http://" + s.Addr() + "/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited >= shutdownWait {
+		t.Fatalf("Close waited %v for a connection without a request", waited)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the unused connection is still open after Close")
+	}
+}
