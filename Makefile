@@ -19,6 +19,8 @@ help:
 	@echo "make test    - unit tests and specs (go test ./...)"
 	@echo "make specs   - ginkgo ./specs on BACKEND=$(BACKEND), reports in $(REPORT_DIR)/"
 	@echo "make e2e     - the specs on a kind cluster (needs Docker, kind node image, istioctl)"
+	@echo "make e2e-plan - print what make e2e does to build and load the workload image"
+	@echo "make workload-image WORKLOAD_IMAGE=<ref> - build cmd/workload's image to push for an existing cluster"
 	@echo "make upgrade-check FROM=<v> TO=<v> [CANARY=1] - specs before/after an Istio upgrade on kind, fingerprint diff"
 	@echo "make lint    - gofmt and go vet"
 	@echo "make bench   - benchmarks of the embedded backend, the Envoy model and the statistics"

@@ -42,10 +42,12 @@ type WorkloadData struct {
 	Replicas  int
 	Image     string
 	Port      int
-	Region    string
-	Zone      string
-	Subzone   string
-	Labels    map[string]string // extra pod labels (e.g. for failoverPriority)
+	// HealthPort > 0 adds a readiness probe GET /healthz on that port.
+	HealthPort int
+	Region     string
+	Zone       string
+	Subzone    string
+	Labels     map[string]string // extra pod labels (e.g. for failoverPriority)
 }
 
 // ServiceData is the data of the Service and VirtualService templates.

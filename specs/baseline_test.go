@@ -1,6 +1,6 @@
 package specs
 
-// Seed §1.1, reference §3 (a): two regions × two zones, two pods each, the
+// Seed §1.1, docs/locality-behavior.md §3 (a): two regions × two zones, two pods each, the
 // client my-shell-kr-a in kr/a, and no DestinationRule. Locality load
 // balancing is on by default, but without outlier detection there is no
 // failover priority, so every locality is priority 0 and requests spread

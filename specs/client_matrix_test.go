@@ -1,6 +1,6 @@
 package specs
 
-// Reference §1 "distribute": only the first `from` matching the client
+// docs/locality-behavior.md §1 "distribute": only the first `from` matching the client
 // applies, so one rule gives every client its own table. The seed's 90/10
 // rule seen from a client in each zone of three-zones.
 

@@ -1,6 +1,6 @@
 package specs
 
-// Reference §1 "Failover" (applyLocalityFailover): with
+// docs/locality-behavior.md §1 "Failover" (applyLocalityFailover): with
 // failover [{from: kr, to: us}] and outlier detection, from my-shell-kr-a
 // the order is kr/a, then kr/b (same region), then us. Emptying kr/a moves
 // traffic to kr/b; emptying all of kr moves it to us (istio/istio#12961:

@@ -1,6 +1,6 @@
 package specs
 
-// Reference §1 "Which setting applies": `enabled: false` turns locality load
+// docs/locality-behavior.md §1 "Which setting applies": `enabled: false` turns locality load
 // balancing off, even with outlier detection: every endpoint is priority 0
 // and requests spread over all pods regardless of locality.
 

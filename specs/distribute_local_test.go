@@ -1,6 +1,6 @@
 package specs
 
-// Seed §1.2 (File 2), reference §3 (b1, b2): distribute each zone's traffic
+// Seed §1.2 (File 2), docs/locality-behavior.md §3 (b1, b2): distribute each zone's traffic
 // to the same zone, 100%. From netshoot-b in kr/b every request stays in
 // kr/b. Scaled to 0, kr/b has no endpoints and distribute never fails over
 // (istio/istio#33470, #48197): every request gets Envoy's 503 "no healthy

@@ -1,6 +1,6 @@
 package specs
 
-// Seed §1.2 (File 3), reference §3 (b3): from kr/b, 90% to kr/a and 10% to
+// Seed §1.2 (File 3), docs/locality-behavior.md §3 (b3): from kr/b, 90% to kr/a and 10% to
 // kr/c. The split is ≈90/10, not exact, and kr/b, which no `to` key names,
 // gets exactly nothing.
 

@@ -1,6 +1,6 @@
 package specs
 
-// Reference §2 "Outlier detection", istio/istio#34605 and #20135: local pods
+// docs/locality-behavior.md §2 "Outlier detection", istio/istio#34605 and #20135: local pods
 // answering 5xx are ejected only when max_ejection_percent allows it, and
 // ejected hosts come back after base_ejection_time × times ejected (checked
 // on the detector's interval tick). Rule: failover-short-ejection

@@ -1,6 +1,6 @@
 package specs
 
-// Reference §1 "failoverPriority" (applyFailoverPriorities) and
+// docs/locality-behavior.md §1 "failoverPriority" (applyFailoverPriorities) and
 // istio/istio#40198: with N labels, an endpoint whose first mismatch against
 // the client's labels is at index j gets priority N−j, a full match 0;
 // `key=value` compares with a fixed value instead of the client's label.

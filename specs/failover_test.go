@@ -1,6 +1,6 @@
 package specs
 
-// Seed §1.3, reference §3 (b4, b5): locality load balancing with outlier
+// Seed §1.3, docs/locality-behavior.md §3 (b4, b5): locality load balancing with outlier
 // detection (consecutive5xxErrors 1, interval 1s, baseEjectionTime 1m). From
 // netshoot-b, kr/b is priority 0 and kr/a, kr/c priority 1.
 //

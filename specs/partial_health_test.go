@@ -1,6 +1,6 @@
 package specs
 
-// Reference §2 "Priority levels" (Envoy's priority load with
+// docs/locality-behavior.md §2 "Priority load" (Envoy's priority load with
 // overprovisioning factor 1.4): with 1 of the 3 local hosts ejected, P0's
 // health is min(100, 1.4 × 100 × 2/3) = 93, so 93% stays in kr/b and 7%
 // spills to priority 1 (kr/a and kr/c, 3.5% each: without a failover list

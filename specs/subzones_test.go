@@ -1,7 +1,7 @@
 package specs
 
 // Istio's pilot/pkg/xds/eds_test.go (LocalityPrioritizedEndpoints) and
-// reference §1 "Failover": with outlier detection, relative to a client in
+// docs/locality-behavior.md §1 "Failover": with outlier detection, relative to a client in
 // region1/zone1/subzone1, the same subzone is priority 0, the same zone 1,
 // the same region 2 and another region 3.
 

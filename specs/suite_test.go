@@ -1,4 +1,4 @@
-// Package specs encodes every scenario of the reference document as
+// Package specs encodes every scenario of docs/locality-behavior.md as
 // executable expectations. Run with `ginkgo ./specs` (embedded backend) or
 // `ginkgo ./specs -- --backend=kind`.
 package specs
@@ -15,6 +15,7 @@ import (
 
 	"github.com/localitylb/locality-e2e/framework/backends"
 	"github.com/localitylb/locality-e2e/framework/fingerprint"
+	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/mesh"
 )
 
@@ -28,6 +29,10 @@ var (
 	updateGolden = flag.Bool("update-golden", false, "embedded: rewrite the --golden file from this run (make golden)")
 	istioLogs    = flag.Bool("istio-logs", os.Getenv("LOCALITY_E2E_ISTIO_LOGS") != "",
 		"embedded: keep istiod's own logging (env LOCALITY_E2E_ISTIO_LOGS)")
+	workloadImage = flag.String("workload-image", "",
+		"kind: image of the workload pods: workload (built from cmd/workload and loaded into the nodes; the default), "+
+			"helloworld (the seed's image: ~0.1 s CPU per request, cannot answer 5xx) or a pushed cmd/workload image "+
+			"(env "+kind.EnvWorkloadImage+")")
 )
 
 func envOr(key, def string) string {
@@ -46,6 +51,10 @@ func TestSpecs(t *testing.T) {
 var backend mesh.Backend
 
 func options() backends.Options {
+	if *workloadImage != "" {
+		// The kind backend reads its configuration from the environment.
+		_ = os.Setenv(kind.EnvWorkloadImage, *workloadImage)
+	}
 	return backends.Options{
 		Name:      *backendName,
 		Seed:      uint64(GinkgoRandomSeed()),

@@ -1,6 +1,6 @@
 package specs
 
-// Reference §1 "Which setting applies": a Service's trafficDistribution
+// docs/locality-behavior.md §1 "Which setting applies": a Service's trafficDistribution
 // (PreferClose, PreferSameZone) makes istiod use failoverPriority [network,
 // region, zone] even without a DestinationRule or outlier detection; a
 // DestinationRule's localityLbSetting replaces it.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/topology"
+	"github.com/localitylb/locality-e2e/framework/workload"
 )
 
 // Labels the backend puts on what it creates.
@@ -71,6 +72,9 @@ func (b *backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh
 		return nil, err
 	}
 	topo.Image = workloadImageOf(topo, b.cfg.WorkloadImageRef())
+	if !IsHelloworldImage(topo.Image) && topo.HealthPort == 0 {
+		topo.HealthPort = workload.DefaultHealthPort
+	}
 	topo = topo.WithDefaults()
 	ns := NamespaceName(topo.Name)
 	topo.Namespace = ns

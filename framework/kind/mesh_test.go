@@ -25,6 +25,7 @@ import (
 	"github.com/localitylb/locality-e2e/framework/envoyadmin/envoyadmintest"
 	"github.com/localitylb/locality-e2e/framework/topology"
 	"github.com/localitylb/locality-e2e/framework/traffic"
+	"github.com/localitylb/locality-e2e/framework/workload"
 )
 
 // fakeCluster is a fake API server plus a tiny controller that makes
@@ -264,6 +265,16 @@ func TestDeployCreatesLabelledNamespaceAndWaits(t *testing.T) {
 	}
 	if _, err := f.istio.NetworkingV1().VirtualServices(m.ns).Get(ctx, "helloworld-svc", metav1.GetOptions{}); err != nil {
 		t.Errorf("VirtualService: %v", err)
+	}
+	// The built-in workload is Ready by /healthz on its own port, so a pod
+	// refusing connections on the service port stays Ready.
+	d, err := f.kube.AppsV1().Deployments(m.ns).Get(ctx, "helloworld-zone-b", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr := d.Spec.Template.Spec.Containers[0].ReadinessProbe; pr == nil || pr.HTTPGet == nil ||
+		pr.HTTPGet.Path != "/healthz" || pr.HTTPGet.Port.IntValue() != workload.DefaultHealthPort {
+		t.Errorf("readiness probe %+v, want GET /healthz on %d", pr, workload.DefaultHealthPort)
 	}
 	if err := m.Close(ctx); err != nil {
 		t.Fatal(err)

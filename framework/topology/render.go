@@ -98,7 +98,7 @@ func renderDocs(t Topology) ([]renderedDoc, error) {
 	for _, w := range t.Workloads {
 		if err := add("Deployment "+w.Name, manifests.DeploymentTemplate, manifests.WorkloadData{
 			Name: w.Name, Namespace: t.Namespace, App: t.App, Replicas: w.Replicas,
-			Image: t.Image, Port: t.Port,
+			Image: t.Image, Port: t.Port, HealthPort: t.HealthPort,
 			Region: w.Locality.Region, Zone: w.Locality.Zone, Subzone: w.Locality.Subzone,
 			Labels: w.Labels,
 		}); err != nil {

@@ -235,3 +235,28 @@ func TestNodes(t *testing.T) {
 		t.Errorf("labels %v", l)
 	}
 }
+
+func TestRenderHealthPortProbe(t *testing.T) {
+	topo := ThreeZones().WithDefaults()
+	objs, err := Render(topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr := objs[0].(*appsv1.Deployment).Spec.Template.Spec.Containers[0].ReadinessProbe; pr != nil {
+		t.Errorf("no HealthPort: probe %+v, want none (the seed's helloworld has no /healthz)", pr)
+	}
+	topo.HealthPort = 5001
+	if objs, err = Render(topo); err != nil {
+		t.Fatal(err)
+	}
+	pr := objs[0].(*appsv1.Deployment).Spec.Template.Spec.Containers[0].ReadinessProbe
+	if pr == nil || pr.HTTPGet == nil || pr.HTTPGet.Path != "/healthz" || pr.HTTPGet.Port.IntValue() != 5001 {
+		t.Fatalf("HealthPort 5001: probe %+v", pr)
+	}
+	for _, bad := range []int{-1, 70000, topo.Port} {
+		topo.HealthPort = bad
+		if err := topo.Validate(); err == nil || !strings.Contains(err.Error(), "HealthPort") {
+			t.Errorf("HealthPort %d: Validate = %v, want an error naming HealthPort", bad, err)
+		}
+	}
+}

@@ -43,12 +43,17 @@ type Client struct {
 
 // Topology is the whole declarative test environment.
 type Topology struct {
-	Name        string // fixture name, e.g. "three-zones"
-	Namespace   string // where everything lives; "default" if empty
-	App         string // value of the app label shared by every workload pod
-	Service     string // Service (and VirtualService) name
-	Port        int    // Service port = container port
-	Image       string
+	Name      string // fixture name, e.g. "three-zones"
+	Namespace string // where everything lives; "default" if empty
+	App       string // value of the app label shared by every workload pod
+	Service   string // Service (and VirtualService) name
+	Port      int    // Service port = container port
+	Image     string
+	// HealthPort, when > 0, gives workload pods a readiness probe
+	// GET /healthz on that port (cmd/workload serves it apart from the
+	// service port, so a pod refusing connections stays Ready). 0: none,
+	// as for the seed's helloworld image.
+	HealthPort  int
 	ClientImage string
 	Workloads   []Workload
 	Clients     []Client
@@ -112,6 +117,9 @@ func (t Topology) WithDefaults() Topology {
 func (t Topology) Validate() error {
 	if t.Service == "" {
 		return fmt.Errorf("topology %q: Service is empty: set the Service name (e.g. helloworld)", t.Name)
+	}
+	if t.HealthPort < 0 || t.HealthPort > 65535 || (t.HealthPort != 0 && t.HealthPort == t.Port) {
+		return fmt.Errorf("topology %q: HealthPort %d is invalid: use 0 (no probe) or a port in 1-65535 other than Port", t.Name, t.HealthPort)
 	}
 	if t.Port < 0 || t.Port > 65535 {
 		return fmt.Errorf("topology %q: Port %d is out of range: use 1-65535", t.Name, t.Port)
