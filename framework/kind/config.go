@@ -133,8 +133,8 @@ type Config struct {
 	// LogsDir receives kind's node logs when creation or a deploy fails.
 	LogsDir string
 	// Topologies are every topology the suite will deploy; the cluster gets
-	// one worker per distinct locality among them. Empty means the seed's
-	// TwoRegions and ThreeZones.
+	// one worker per distinct locality among them. Empty means
+	// SuiteTopologies (every fixture the specs deploy).
 	Topologies []topology.Topology
 	Timeouts   Timeouts
 }
@@ -348,10 +348,25 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// topologies returns the configured topologies or the seed's two.
+// SuiteTopologies are the topologies the specs deploy (every fixture of
+// framework/topology that specs/ calls; TestSuiteTopologiesCoverSpecs
+// parses specs/ and fails when one is missing). The kind cluster gets a
+// worker per distinct locality among them, so the subzone scenario's
+// region1/region2 pods have nodes (issue 12, item 1).
+func SuiteTopologies() []topology.Topology {
+	return []topology.Topology{
+		topology.TwoRegions(),
+		topology.ThreeZones(),
+		topology.ThreeZonesEveryClient(),
+		topology.ThreeZonesTiers(),
+		topology.Subzones(),
+	}
+}
+
+// topologies returns the configured topologies or SuiteTopologies.
 func (c Config) topologies() []topology.Topology {
 	if len(c.Topologies) > 0 {
 		return c.Topologies
 	}
-	return []topology.Topology{topology.TwoRegions(), topology.ThreeZones()}
+	return SuiteTopologies()
 }

@@ -3,6 +3,10 @@ package kind
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -130,15 +134,92 @@ func TestKindConfigSeedTopologies(t *testing.T) {
 			}
 		}
 	}
-	// The suite's cluster has the union: five localities.
+	// The suite's cluster has the union of every topology the specs
+	// deploy: the seed's five localities and the subzone scenario's four.
 	cfg := DefaultConfig()
 	kc := ClusterConfig(cfg)
 	if kc.Name != "locality-e2e" {
 		t.Errorf("cluster name %q", kc.Name)
 	}
-	want := []map[string]string{loc("kr", "a"), loc("kr", "b"), loc("kr", "c"), loc("us", "a"), loc("us", "b")}
+	sub := func(r, z, s string) map[string]string {
+		m := loc(r, z)
+		m[topology.LabelSubzone] = s
+		return m
+	}
+	want := []map[string]string{loc("kr", "a"), loc("kr", "b"), loc("kr", "c"),
+		sub("region1", "zone1", "subzone1"), sub("region1", "zone1", "subzone2"), sub("region1", "zone2", "subzone1"), sub("region2", "zone1", "subzone1"),
+		loc("us", "a"), loc("us", "b")}
 	if got := workerLabels(t, kc); !reflect.DeepEqual(got, want) {
 		t.Errorf("union worker labels %v, want %v", got, want)
+	}
+}
+
+// An existing cluster without the subzone nodes fails with the labels to
+// add, naming the subzone label too.
+func TestCheckNodeLocalitiesSubzones(t *testing.T) {
+	var nodes []corev1.Node
+	for i, l := range []map[string]string{loc("kr", "a"), loc("kr", "b"), loc("kr", "c"), loc("us", "a"), loc("us", "b")} {
+		nodes = append(nodes, node(fmt.Sprintf("w%d", i), l))
+	}
+	err := CheckNodeLocalities(nodes, SuiteTopologies())
+	if err == nil {
+		t.Fatal("no error without the subzone nodes")
+	}
+	for _, want := range []string{
+		"region1/zone1/subzone1 (kubectl label node <node> topology.kubernetes.io/region=region1 topology.kubernetes.io/zone=zone1 topology.istio.io/subzone=subzone1)",
+		"region2/zone1/subzone1 (",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v\nlacks %q", err, want)
+		}
+	}
+}
+
+// Every topology fixture the specs pass to setUp (topology.X() calls in
+// specs/*.go) is in SuiteTopologies, so no scenario lacks nodes on kind.
+func TestSuiteTopologiesCoverSpecs(t *testing.T) {
+	have := map[string]bool{}
+	for _, topo := range SuiteTopologies() {
+		have[topo.Name] = true
+	}
+	files, err := filepath.Glob("../../specs/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("specs: %v (%d files)", err, len(files))
+	}
+	fixtures := map[string]func() topology.Topology{
+		"TwoRegions": topology.TwoRegions, "ThreeZones": topology.ThreeZones,
+		"ThreeZonesEveryClient": topology.ThreeZonesEveryClient, "ThreeZonesTiers": topology.ThreeZonesTiers,
+		"Subzones": topology.Subzones,
+	}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		af, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(af, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || len(call.Args) != 0 {
+				return true
+			}
+			if id, ok := sel.X.(*ast.Ident); !ok || id.Name != "topology" {
+				return true
+			}
+			fn, known := fixtures[sel.Sel.Name]
+			if !known {
+				// Grid, MustParse... take arguments; a new fixture lands here.
+				t.Errorf("%s: topology.%s() is not a known fixture: add it to SuiteTopologies and to this test", fset.Position(call.Pos()), sel.Sel.Name)
+				return true
+			}
+			if !have[fn().Name] {
+				t.Errorf("%s: topology.%s() is not in SuiteTopologies", fset.Position(call.Pos()), sel.Sel.Name)
+			}
+			return true
+		})
 	}
 }
 
