@@ -44,8 +44,6 @@ import (
 
 const (
 	clusterID = "Kubernetes"
-	// proxyVersion is the Istio version the simulated sidecars announce.
-	proxyVersion = "1.28.0"
 	// syncTimeout bounds every wait for istiod to process a change.
 	syncTimeout = 30 * time.Second
 )
