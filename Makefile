@@ -35,7 +35,7 @@ specs:
 		$(GINKGO_FLAGS) ./specs -- --backend=$(BACKEND) --report-dir=$(abspath $(REPORT_DIR)) $(SPEC_FLAGS)
 
 # --- kind backend -----------------------------------------------------------
-ISTIO_VERSION  ?= 1.28.0
+ISTIO_VERSION  ?= 1.32.0
 ISTIOCTL       ?= $(CURDIR)/bin/istioctl-$(ISTIO_VERSION)
 ISTIO_RELEASES ?= https://github.com/istio/istio/releases/download
 export ISTIO_VERSION ISTIOCTL

@@ -100,6 +100,9 @@ func Prepare(ctx context.Context, cfg Config, log io.Writer) (*Setup, error) {
 	s := &Setup{Kubeconfig: cfg.Kubeconfig, IstioVersion: cfg.IstioVersion}
 	var cl *cluster
 	if cfg.Kubeconfig == "" {
+		if err := CheckNodeImageSupport(cfg.IstioVersion, cfg.NodeImage); err != nil {
+			fmt.Fprintf(log, "kind: WARNING: %v\n", err)
+		}
 		if err := CheckDocker(ctx); err != nil {
 			return nil, err
 		}

@@ -49,9 +49,12 @@ const (
 	// DefaultNodeImage is the node image kind v0.33.0 itself defaults to
 	// (sigs.k8s.io/kind/pkg/apis/config/defaults.Image), pinned by digest.
 	DefaultNodeImage = kinddefaults.Image
-	// DefaultIstioVersion is the Istio release installed and checked; it
-	// matches the proxy version the embedded backend announces.
-	DefaultIstioVersion = "1.28.0"
+	// DefaultIstioVersion is the Istio release installed and checked: the
+	// newest release (istio.io/client-go's newest tag, v1.32.0, on
+	// 2026-11-25). The nightly workflow also runs the newest patch of the
+	// previous minor (1.31.4). The embedded backend runs the istiod of the
+	// pinned istio.io/istio module instead (framework/embedded/version.go).
+	DefaultIstioVersion = "1.32.0"
 	DefaultIstioProfile = "minimal"
 	DefaultLogsDir      = "reports/kind-logs"
 )
@@ -325,21 +328,10 @@ func validRevision(s string) bool {
 	return true
 }
 
-// validIstioVersion accepts MAJOR.MINOR.PATCH with an optional -suffix
-// (1.28.0, 1.29.0-beta.1).
-func validIstioVersion(s string) bool {
-	core, _, _ := strings.Cut(s, "-")
-	parts := strings.Split(core, ".")
-	if len(parts) != 3 {
-		return false
-	}
-	for _, p := range parts {
-		if _, err := strconv.Atoi(p); err != nil {
-			return false
-		}
-	}
-	return true
-}
+// validIstioVersion accepts an Istio release version: MAJOR.MINOR.PATCH
+// with an optional -alpha, -beta or -rc pre-release suffix (1.32.0,
+// 1.31.0-rc.4); see istioVersionGrammar.
+func validIstioVersion(s string) bool { return istioVersionGrammar.MatchString(s) }
 
 func orDefault(s, d string) string {
 	if s == "" {

@@ -33,7 +33,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.ClusterName != "locality-e2e" || !strings.HasPrefix(c.NodeImage, "kindest/node:v1.37.0@sha256:") ||
-		c.IstioVersion != "1.28.0" || c.IstioProfile != "minimal" || c.IstioctlPath != "istioctl" || c.KeepCluster {
+		c.IstioVersion != "1.32.0" || c.IstioProfile != "minimal" || c.IstioctlPath != "istioctl" || c.KeepCluster {
 		t.Errorf("defaults %+v", c)
 	}
 }
@@ -57,6 +57,7 @@ func TestConfigFromEnv(t *testing.T) {
 	want.IstioctlPath, want.IstioProfile, want.LogsDir = "/opt/istio-1.28.0/bin/istioctl", "default", "/tmp/logs"
 	want.ClusterName, want.NodeImage = "ci-1", "kindest/node:v1.35.0"
 	want.WorkloadImage = WorkloadImageHelloworld
+	want.IstioVersion = "1.28.0"
 	want.Timeouts = DefaultTimeouts().Multiply(2)
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
@@ -73,7 +74,8 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	}{
 		{map[string]string{EnvKeepCluster: "yes please"}, []string{EnvKeepCluster, "not a boolean"}},
 		{map[string]string{EnvTimeoutScale: "-1"}, []string{EnvTimeoutScale}},
-		{map[string]string{EnvIstioVersion: "latest"}, []string{"IstioVersion (ISTIO_VERSION)", "1.28.0"}},
+		{map[string]string{EnvIstioVersion: "latest"}, []string{"IstioVersion (ISTIO_VERSION)", "1.32.0"}},
+		{map[string]string{EnvIstioVersion: "1.27.3-../../x"}, []string{"IstioVersion (ISTIO_VERSION)", "not a release version"}},
 		{map[string]string{EnvIstioProfile: "ambient"}, []string{"IstioProfile (LOCALITY_E2E_ISTIO_PROFILE)", "minimal or default"}},
 		{map[string]string{EnvClusterName: "Bad_Name"}, []string{"ClusterName (LOCALITY_E2E_CLUSTER_NAME)"}},
 		{map[string]string{EnvKubeconfig: "/nonexistent/kubeconfig"}, []string{"Kubeconfig (LOCALITY_E2E_KUBECONFIG)", "/nonexistent/kubeconfig"}},
@@ -308,6 +310,7 @@ func TestEnsureIstio(t *testing.T) {
 		}
 	}
 	cfg := DefaultConfig()
+	cfg.IstioVersion = "1.28.0"
 	cfg.IstioctlPath = "/nonexistent/istioctl" // must not be run
 	cfg.Timeouts.Poll = 5 * time.Millisecond
 	var log bytes.Buffer

@@ -17,7 +17,8 @@ import (
 
 var _ mesh.LogCollector = (*kindMesh)(nil)
 
-// CollectLogs saves, for a failed spec, the logs of every container of
+// CollectLogs saves, for a failed spec, the logs of every container (init
+// containers included: a native istio-proxy sidecar is one) of
 // every pod in the scenario's namespace (the istio-proxy access logs show
 // each request with its response flags: UH, UF, URX) into
 // dir/<namespace>-<time>/<pod>.<container>.log, and, on a kind cluster,
@@ -40,6 +41,16 @@ func (m *kindMesh) CollectLogs(ctx context.Context, dir string) (string, error) 
 	return out, nil
 }
 
+// podContainers are the names of a pod's init containers and containers.
+// From Kubernetes 1.33 Istio injects istio-proxy as a native sidecar, an
+// init container with restartPolicy Always (istio
+// pkg/kube/inject/webhook.go DetectNativeSidecar: "Native sidecars feature
+// graduated to stable in Kubernetes 1.33", checked on every node's kubelet
+// version), so Spec.Containers alone would miss the access logs. Init containers come first, as the kubelet starts them.
+func podContainers(p corev1.Pod) []corev1.Container {
+	return append(append([]corev1.Container(nil), p.Spec.InitContainers...), p.Spec.Containers...)
+}
+
 // savePodLogs writes each container's log of each pod of ns into dir.
 func savePodLogs(ctx context.Context, kube kubernetes.Interface, ns, dir string) error {
 	pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
@@ -48,7 +59,7 @@ func savePodLogs(ctx context.Context, kube kubernetes.Interface, ns, dir string)
 	}
 	var first error
 	for _, p := range pods.Items {
-		for _, c := range p.Spec.Containers {
+		for _, c := range podContainers(p) {
 			rc, err := kube.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name}).Stream(ctx)
 			if err != nil {
 				if first == nil {

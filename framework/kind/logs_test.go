@@ -30,3 +30,25 @@ func TestSavePodLogs(t *testing.T) {
 		}
 	}
 }
+
+// On Kubernetes ≥ 1.33 istio-proxy is a native sidecar: an init container
+// with restartPolicy Always. Its access log is saved too.
+func TestSavePodLogsNativeSidecar(t *testing.T) {
+	always := corev1.ContainerRestartPolicyAlways
+	kube := fake.NewSimpleClientset(&corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "netshoot-b", Namespace: "le2e-x"},
+		Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: "istio-init"}, {Name: "istio-proxy", RestartPolicy: &always}},
+			Containers:     []corev1.Container{{Name: "client"}},
+		},
+	})
+	dir := t.TempDir()
+	if err := savePodLogs(context.Background(), kube, "le2e-x", dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"istio-init", "istio-proxy", "client"} {
+		if _, err := os.Stat(filepath.Join(dir, "netshoot-b."+c+".log")); err != nil {
+			t.Errorf("log of %s not saved: %v", c, err)
+		}
+	}
+}

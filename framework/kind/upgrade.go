@@ -66,7 +66,8 @@ func revisionNote(revision string) string {
 func KubeconfigPath(name string) string { return kubeconfigPath(name) }
 
 // ValidIstioVersion accepts what Config.Validate accepts as IstioVersion:
-// MAJOR.MINOR.PATCH with an optional -suffix.
+// MAJOR.MINOR.PATCH with an optional -alpha/-beta/-rc suffix (see
+// istioVersionGrammar); nothing that could act as a path (../x).
 func ValidIstioVersion(s string) bool { return validIstioVersion(s) }
 
 // IstioctlUpgradeArgs is the argv of an in-place upgrade with the new
