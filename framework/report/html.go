@@ -1,0 +1,105 @@
+package report
+
+import (
+	"embed"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/localitylb/locality-e2e/framework/endpoints"
+	"github.com/localitylb/locality-e2e/framework/split"
+)
+
+//go:embed templates/*.html templates/*.css
+var templates embed.FS
+
+var funcs = template.FuncMap{
+	"pct": func(count, n int) string { return fmt.Sprintf("%.1f%%", shareOf(count, n)) },
+	"share": func(f float64) string {
+		return fmt.Sprintf("%.1f%%", 100*f)
+	},
+	"num":   func(f float64) string { return fmt.Sprintf("%g", f) },
+	"denom": denominator,
+	"dur": func(d time.Duration) string {
+		if d <= 0 {
+			return ""
+		}
+		return d.Round(time.Millisecond).String()
+	},
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	},
+	"hosts": hostsText,
+	"css":   func() template.CSS { return template.CSS(mustRead("templates/page.css")) },
+	"join":  strings.Join,
+	"add":   func(a, b int) int { return a + b },
+}
+
+var (
+	pageTmpl    = template.Must(template.New("page.html").Funcs(funcs).ParseFS(templates, "templates/page.html", "templates/common.html"))
+	upgradeTmpl = template.Must(template.New("upgrade.html").Funcs(funcs).ParseFS(templates, "templates/upgrade.html", "templates/common.html"))
+)
+
+func mustRead(name string) string {
+	b, err := templates.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func hostsText(r endpoints.Locality) string {
+	if len(r.Hosts) == 0 {
+		return "(none)"
+	}
+	parts := make([]string, len(r.Hosts))
+	for i, h := range r.Hosts {
+		s := h.Address + " " + string(h.Health)
+		if h.Pod != "" {
+			s += " " + h.Pod
+		}
+		parts[i] = s
+	}
+	return strings.Join(parts, "\n")
+}
+
+// chartView is one split as the template shows it.
+type chartView struct {
+	Title string
+	Table split.Table
+	SVG   template.HTML
+}
+
+type scenarioView struct {
+	Scenario
+	ID     string
+	Charts []chartView
+}
+
+type pageView struct {
+	Page
+	Failed, Passed, Skipped int
+	Scenarios               []scenarioView
+}
+
+// Render writes the page as one self-contained HTML document.
+func Render(w io.Writer, p Page) error {
+	v := pageView{Page: p, Failed: p.Count(Failed), Passed: p.Count(Passed), Skipped: p.Count(Skipped)}
+	for i, s := range p.Scenarios {
+		sv := scenarioView{Scenario: s, ID: fmt.Sprintf("scenario-%d", i+1)}
+		for _, sp := range s.Splits {
+			svg, err := SplitChart(sp.Table)
+			if err != nil {
+				return fmt.Errorf("scenario %q, %s: %w", s.Name, sp.Title, err)
+			}
+			sv.Charts = append(sv.Charts, chartView{Title: sp.Title, Table: sp.Table, SVG: template.HTML(svg)})
+		}
+		v.Scenarios = append(v.Scenarios, sv)
+	}
+	return pageTmpl.Execute(w, v)
+}
