@@ -175,6 +175,51 @@ func buildWorkloadImage(ctx context.Context, nodeList []nodes.Node, log io.Write
 
 // loadIntoNode loads a local Docker image into a kind node (what `kind
 // load docker-image` does).
+// On Docker's containerd image store the all-platform import can fail
+// (kind issue 3795); then the node's own platform is imported
+// (loadWithFallback).
 func loadIntoNode(ctx context.Context, img string, n nodes.Node) error {
-	return loadImage(ctx, img, func(r io.Reader) error { return nodeutils.LoadImageArchive(n, r) })
+	return loadWithFallback(
+		func() error {
+			return loadImage(ctx, img, func(r io.Reader) error { return nodeutils.LoadImageArchive(n, r) })
+		},
+		func() error {
+			return loadImage(ctx, img, func(r io.Reader) error {
+				argv := ctrImportArgs(nodeSnapshotter(n), false)
+				return n.CommandContext(ctx, argv[0], argv[1:]...).SetStdin(r).Run()
+			})
+		})
+}
+
+// nodeSnapshotter is the CRI image snapshotter of a kind node, read from
+// `containerd config dump` as kind does (nodeutils.getSnapshotter, not
+// exported), "" (ctr's default, overlayfs) if it cannot be read.
+func nodeSnapshotter(n nodes.Node) string {
+	var out strings.Builder
+	if err := n.Command("containerd", "config", "dump").SetStdout(&out).Run(); err != nil {
+		return ""
+	}
+	return parseSnapshotter(out.String())
+}
+
+// parseSnapshotter finds `snapshotter = "..."` in the CRI images section
+// of a containerd config (config version 3: [plugins."io.containerd.cri.v1.images"];
+// version 2: [plugins."io.containerd.grpc.v1.cri".containerd]).
+func parseSnapshotter(config string) string {
+	section := ""
+	for _, line := range strings.Split(config, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			section = line
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || strings.TrimSpace(k) != "snapshotter" {
+			continue
+		}
+		if section == `[plugins."io.containerd.cri.v1.images"]` || section == `[plugins."io.containerd.grpc.v1.cri".containerd]` {
+			return strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	return ""
 }
