@@ -125,6 +125,18 @@ func Prepare(ctx context.Context, cfg Config, log io.Writer) (*Setup, error) {
 	if err := b.connectKubeconfig(ctx, s.Kubeconfig); err != nil {
 		return fail(err)
 	}
+	// kind's own wait covers the control plane only and ignores its
+	// timeout (NodesReady): wait for every node, or fail naming each
+	// NotReady node's conditions.
+	if cl != nil {
+		want := 0
+		if cl.created {
+			want = len(ClusterConfig(cfg).Nodes)
+		}
+		if err := Poll(ctx, "every node of kind cluster "+cl.name+" Ready", cfg.Timeouts.Poll, cfg.Timeouts.ClusterCreate, NodesReady(b.kube, want)); err != nil {
+			return fail(err)
+		}
+	}
 	// Always check the nodes' localities: an existing or reused cluster may
 	// lack some, and on a new one it proves the kubelets took the labels.
 	if err := checkExistingCluster(ctx, b.kube, cfg.topologies()); err != nil {

@@ -100,6 +100,8 @@ func ensureCluster(ctx context.Context, cfg Config, log io.Writer) (*cluster, er
 		errc <- p.Create(cfg.ClusterName,
 			kindcluster.CreateWithV1Alpha4Config(kc),
 			kindcluster.CreateWithNodeImage(cfg.NodeImage),
+			// waits for the control plane only and returns nil on timeout;
+			// Prepare then waits for every node (NodesReady)
 			kindcluster.CreateWithWaitForReady(cfg.Timeouts.ClusterCreate),
 			kindcluster.CreateWithKubeconfigPath(c.kubeconfig),
 			// keep the nodes of a failed creation so their logs can be collected

@@ -61,7 +61,10 @@ const (
 
 // Timeouts bound every wait of the backend.
 type Timeouts struct {
-	ClusterCreate time.Duration // kind create, including nodes Ready
+	// ClusterCreate bounds kind's create (whose own wait covers only the
+	// control plane and returns nil on timeout), then, again, the wait
+	// until every node is Ready (NodesReady).
+	ClusterCreate time.Duration
 	IstioInstall  time.Duration // istioctl install + istiod ready
 	Deploy        time.Duration // a topology's pods ready (image pulls included)
 	Scale         time.Duration // a Scale or a fault heal

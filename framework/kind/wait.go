@@ -184,3 +184,64 @@ func podNames(pods []corev1.Pod) string {
 	sort.Strings(names)
 	return strings.Join(names, ", ")
 }
+
+// NodesReady holds when at least want nodes exist and every one has the
+// condition Ready=True; the status names each node that is not, with its
+// conditions that are not as they should be (Ready not True, the pressure
+// and NetworkUnavailable conditions not False) and their messages.
+//
+// kind's CreateWithWaitForReady is not this: kind v0.33.0
+// (pkg/cluster/internal/create/actions/waitforready/waitforready.go) waits
+// only for the control-plane nodes (--selector=node-role.kubernetes.io/control-plane)
+// and on timeout logs "WARNING: Timed out waiting for Ready" and returns
+// nil, so workers may still be NotReady (no CNI yet) when Create returns.
+func NodesReady(kube kubernetes.Interface, want int) Probe {
+	return func(ctx context.Context) (bool, string, error) {
+		nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, "", err
+		}
+		var bad []string
+		for _, n := range nodes.Items {
+			if s := nodeNotReady(n); s != "" {
+				bad = append(bad, s)
+			}
+		}
+		sort.Strings(bad)
+		status := fmt.Sprintf("%d of %d nodes Ready", len(nodes.Items)-len(bad), max(want, len(nodes.Items)))
+		if len(nodes.Items) < want {
+			status += fmt.Sprintf(", %d nodes missing", want-len(nodes.Items))
+		}
+		if len(bad) > 0 {
+			status += "; " + strings.Join(bad, "; ")
+		}
+		return len(bad) == 0 && len(nodes.Items) >= want, status, nil
+	}
+}
+
+// nodeNotReady describes why a node is not Ready, "" if it is.
+func nodeNotReady(n corev1.Node) string {
+	ready := false
+	var conds []string
+	for _, c := range n.Status.Conditions {
+		good := corev1.ConditionFalse
+		if c.Type == corev1.NodeReady {
+			good = corev1.ConditionTrue
+			ready = c.Status == corev1.ConditionTrue
+		}
+		if c.Status != good {
+			s := fmt.Sprintf("%s=%s", c.Type, c.Status)
+			if c.Reason != "" || c.Message != "" {
+				s += fmt.Sprintf(" (%s: %s)", c.Reason, c.Message)
+			}
+			conds = append(conds, s)
+		}
+	}
+	if ready {
+		return ""
+	}
+	if len(conds) == 0 {
+		conds = []string{"no Ready condition yet"}
+	}
+	return fmt.Sprintf("node %s: %s", n.Name, strings.Join(conds, ", "))
+}

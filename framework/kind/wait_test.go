@@ -160,3 +160,37 @@ func TestPodReadySidecar(t *testing.T) {
 		t.Error("without sidecar check, a Ready pod is ready")
 	}
 }
+
+func TestNodesReady(t *testing.T) {
+	mk := func(name string, conds ...corev1.NodeCondition) *corev1.Node {
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{Conditions: conds}}
+	}
+	ready := corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionTrue}
+	notReady := corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "KubeletNotReady",
+		Message: "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized"}
+	pressure := corev1.NodeCondition{Type: corev1.NodeDiskPressure, Status: corev1.ConditionTrue, Reason: "KubeletHasDiskPressure", Message: "kubelet has disk pressure"}
+	kube := fake.NewClientset(mk("le2e-control-plane", ready), mk("le2e-worker", notReady, pressure), mk("le2e-worker2"))
+	ok, status, err := NodesReady(kube, 4)(context.Background())
+	if err != nil || ok {
+		t.Fatalf("ok %v err %v", ok, err)
+	}
+	for _, want := range []string{"1 of 4 nodes Ready", "1 nodes missing",
+		"node le2e-worker: Ready=False (KubeletNotReady: container runtime network not ready", "DiskPressure=True (KubeletHasDiskPressure: kubelet has disk pressure)",
+		"node le2e-worker2: no Ready condition yet"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status %q lacks %q", status, want)
+		}
+	}
+	// Through Poll: the timeout error carries the conditions.
+	err = Poll(context.Background(), "every node Ready", time.Millisecond, 20*time.Millisecond, NodesReady(kube, 3))
+	if err == nil || !strings.Contains(err.Error(), "cni plugin not initialized") {
+		t.Errorf("Poll: %v", err)
+	}
+	kube = fake.NewClientset(mk("cp", ready), mk("w", ready))
+	if ok, status, _ := NodesReady(kube, 2)(context.Background()); !ok {
+		t.Errorf("all ready: %s", status)
+	}
+	if ok, _, _ := NodesReady(kube, 3)(context.Background()); ok {
+		t.Error("a missing node counted as ready")
+	}
+}
