@@ -402,3 +402,28 @@ func (lb *LB) Do(send func(h Host) Attempt) (Attempt, Host, error) {
 		retriesLeft--
 	}
 }
+
+// Hold counts one more request in flight on host h, as Envoy's rq_active
+// gauge does while a request is outstanding, until release is called.
+// LEAST_REQUEST sees it. A caller that sends requests one after another
+// but models several in flight (the embedded backend: each pick sees the
+// previous concurrency-1 requests as still active, as with equal
+// latencies) holds each finished request's host until the window moves
+// on. Holding a host the cluster no longer has is a no-op.
+func (lb *LB) Hold(h Host) (release func()) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	hs := lb.hosts[h.Key()]
+	if hs == nil {
+		return func() {}
+	}
+	hs.active++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			lb.mu.Lock()
+			defer lb.mu.Unlock()
+			hs.active--
+		})
+	}
+}

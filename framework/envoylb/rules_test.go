@@ -660,3 +660,37 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("zone aware routing_enabled 0: %v", err)
 	}
 }
+
+// TestHoldCountsAsActiveForLeastRequest: a held host counts as one request
+// in flight, so LEAST_REQUEST with choice_count ≥ hosts (it then compares
+// every host) never picks it while another host has none
+// (least_request_lb.cc, unweightedHostPick).
+func TestHoldCountsAsActiveForLeastRequest(t *testing.T) {
+	c := makeCluster(clusterv3.Cluster_LEAST_REQUEST)
+	c.LbConfig = &clusterv3.Cluster_LeastRequestLbConfig_{LeastRequestLbConfig: &clusterv3.Cluster_LeastRequestLbConfig{
+		ChoiceCount: wrapperspb.UInt32(50),
+	}}
+	lb, err := New(c, makeCLA(group{zone: "a", healthy: 2}), Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := lb.Hosts()
+	release := lb.Hold(hosts[0])
+	for i := 0; i < 20; i++ {
+		_, h, err := lb.Do(func(Host) Attempt { return Attempt{Status: 200} })
+		if err != nil || h != hosts[1] {
+			t.Fatalf("pick %d with %s held: %v %v, want %s", i, hosts[0].Key(), h, err, hosts[1].Key())
+		}
+	}
+	release()
+	release() // idempotent
+	seen := map[string]bool{}
+	for i := 0; i < 50; i++ {
+		_, h, _ := lb.Do(func(Host) Attempt { return Attempt{Status: 200} })
+		seen[h.Key()] = true
+	}
+	if len(seen) != 2 {
+		t.Fatalf("after release only %v were picked", seen)
+	}
+	lb.Hold(Host{Address: "127.0.0.9", Port: 1})() // unknown host: no-op
+}
