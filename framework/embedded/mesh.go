@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,8 @@ import (
 	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/host"
 	"istio.io/istio/pkg/config/schema/gvk"
+	kubelib "istio.io/istio/pkg/kube"
+	"istio.io/istio/pkg/kube/kclient"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -75,17 +78,21 @@ type Mesh struct {
 
 	mu          sync.RWMutex
 	closed      bool
+	closing     atomic.Bool    // set first by Close: batches in flight stop
+	sends       sync.WaitGroup // batches in flight
 	topo        topology.Topology
 	nodes       []*corev1.Node
 	nodeByName  map[string]*corev1.Node
 	deployments map[string]*appsv1.Deployment
 	podHash     map[string]string
+	podNames    map[string]*podNamer // by workload: unique pod name suffixes
 	service     *corev1.Service
 	pods        map[string][]*pod // by workload, in creation order
 	clients     map[string]*client
-	drs         map[string]*networkingv1.DestinationRule
-	vss         map[string]*networkingv1.VirtualService
+	drs         map[string]*networkingv1.DestinationRule // by "namespace/name"
+	vss         map[string]*networkingv1.VirtualService  // by "namespace/name"
 	clock       *virtualClock
+	podInformer kclient.Client[*corev1.Pod] // istiod's own (shared) pod informer
 	debug       *debugServer
 	httpClient  *http.Client
 	transport   *http.Transport
@@ -97,6 +104,9 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 	topo = topo.WithDefaults()
 	if err := topo.Validate(); err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("deploy topology %q: %s before deploying (nothing started): %w", topo.Name, cancelWord(err), err)
 	}
 	objs, err := topology.Render(topo)
 	if err != nil {
@@ -113,12 +123,13 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 		opts:        opts,
 		log:         opts.Log,
 		life:        &lifetime{},
-		rng:         rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rng:         rngFor(seed),
 		seed:        seed,
 		topo:        topo,
 		nodeByName:  map[string]*corev1.Node{},
 		deployments: map[string]*appsv1.Deployment{},
 		podHash:     map[string]string{},
+		podNames:    map[string]*podNamer{},
 		pods:        map[string][]*pod{},
 		clients:     map[string]*client{},
 		drs:         map[string]*networkingv1.DestinationRule{},
@@ -151,12 +162,13 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 		case *appsv1.Deployment:
 			m.deployments[obj.Name] = obj
 			m.podHash[obj.Name] = randomSuffix(m.rng, 10)
+			m.podNames[obj.Name] = newPodNamer(m.rng)
 		case *corev1.Service:
 			m.service = obj
 			m.service.Spec.ClusterIP = nextAddress() // never dialed; istiod needs one
 			kubeObjects = append(kubeObjects, obj)
 		case *networkingv1.VirtualService:
-			m.vss[obj.Name] = obj.DeepCopy()
+			m.vss[obj.Namespace+"/"+obj.Name] = obj.DeepCopy()
 			configs = append(configs, config.Config{
 				Meta: config.Meta{GroupVersionKind: gvk.VirtualService, Name: obj.Name, Namespace: obj.Namespace},
 				Spec: proto.Clone(&obj.Spec),
@@ -194,6 +206,13 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 	}); err != nil {
 		return nil, fmt.Errorf("start istiod (in process): %w", err)
 	}
+	m.podInformer = kclient.NewFiltered[*corev1.Pod](m.fake.KubeClient(), kclient.Filter{
+		// The key of istiod's kube controller's pod informer, so this is
+		// the same informer (informerfactory shares one per key).
+		ObjectFilter:    m.fake.KubeClient().ObjectFilter(),
+		ObjectTransform: kubelib.StripPodUnusedFields,
+		FieldSelector:   "status.phase!=Failed",
+	})
 	if err := m.waitEndpoints(ctx, 0); err != nil {
 		return nil, err
 	}
@@ -211,6 +230,11 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 	}
 	progress(m.log, "embedded: istiod ready in %v (%d pods)", time.Since(start).Round(time.Millisecond), m.podCount())
 	return m, nil
+}
+
+// rngFor is a mesh's random source (pod names) for its seed.
+func rngFor(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
 func (m *Mesh) newClient(obj *corev1.Pod) (*client, error) {
@@ -236,7 +260,11 @@ func (m *Mesh) newClient(obj *corev1.Pod) (*client, error) {
 // loopback address.
 func (m *Mesh) newPod(workload string) (*pod, error) {
 	d := m.deployments[workload]
-	name := fmt.Sprintf("%s-%s-%s", workload, m.podHash[workload], randomSuffix(m.rng, 5))
+	suffix, err := m.podNames[workload].next()
+	if err != nil {
+		return nil, fmt.Errorf("workload %s: %w", workload, err)
+	}
+	name := fmt.Sprintf("%s-%s-%s", workload, m.podHash[workload], suffix)
 	node, err := scheduleTo(d.Spec.Template.Spec.NodeSelector, m.nodes)
 	if err != nil {
 		return nil, fmt.Errorf("workload %s: %w", workload, err)
@@ -329,7 +357,7 @@ func (m *Mesh) poll(ctx context.Context, what string, cond func() bool) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("embedded: timed out waiting for %s: %w", what, ctx.Err())
+			return fmt.Errorf("embedded: %s waiting for %s: %w", cancelWord(ctx.Err()), what, ctx.Err())
 		case <-time.After(delay):
 		}
 		if delay < 10*time.Millisecond {
@@ -438,9 +466,10 @@ func (m *Mesh) Topology() topology.Topology {
 	return t
 }
 
-// Capabilities: everything.
+// Capabilities: everything; locality weighted picks follow the envoylb
+// model's deterministic per-worker EDF schedules.
 func (m *Mesh) Capabilities() mesh.Capabilities {
-	return mesh.Capabilities{Fault5xx: true, ServiceTrafficDistribution: true}
+	return mesh.Capabilities{Fault5xx: true, ServiceTrafficDistribution: true, ScheduleWorkers: m.opts.Workers}
 }
 
 // IstioVersion is the pinned istio.io/istio module.
@@ -462,6 +491,9 @@ func (m *Mesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.Destin
 	}
 	if _, err := destinationrule.Validate(dr.Name, dr); err != nil {
 		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ApplyDestinationRule %s: %s before applying (nothing changed): %w", dr.Name, cancelWord(err), err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -489,7 +521,7 @@ func (m *Mesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.Destin
 	}
 	stored := dr.DeepCopy()
 	stored.Namespace = ns
-	m.drs[dr.Name] = stored
+	m.drs[ns+"/"+dr.Name] = stored
 	if err := m.poll(ctx, "istiod to push DestinationRule "+dr.Name, func() bool {
 		return m.synced(before+1) && m.pushedDestinationRule(ns, dr.Name, &dr.Spec)
 	}); err != nil {
@@ -498,35 +530,82 @@ func (m *Mesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.Destin
 	return m.converge(ctx)
 }
 
-// DeleteDestinationRule removes the rule and waits for the push.
+// DeleteDestinationRule removes the rule and waits for the push. name is
+// "namespace/name", or a bare name when only one applied rule has it.
 func (m *Mesh) DeleteDestinationRule(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("DeleteDestinationRule %s: %s before deleting (nothing changed): %w", name, cancelWord(err), err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.checkOpen(); err != nil {
 		return err
 	}
-	dr, ok := m.drs[name]
-	if !ok {
-		return fmt.Errorf("DeleteDestinationRule: no DestinationRule %q was applied", name)
+	key, err := resolve(m.drs, name, "DeleteDestinationRule", "DestinationRule")
+	if err != nil {
+		return err
 	}
+	dr := m.drs[key]
 	before := m.fake.Discovery.InboundUpdates.Load()
-	if err := m.fake.Store().Delete(gvk.DestinationRule, name, dr.Namespace, nil); err != nil {
-		return fmt.Errorf("delete DestinationRule %s: %w", name, err)
+	if err := m.fake.Store().Delete(gvk.DestinationRule, dr.Name, dr.Namespace, nil); err != nil {
+		return fmt.Errorf("delete DestinationRule %s: %w", key, err)
 	}
-	delete(m.drs, name)
-	if err := m.poll(ctx, "istiod to push the deletion of "+name, func() bool {
-		return m.synced(before+1) && m.pushedDestinationRule(dr.Namespace, name, nil)
+	delete(m.drs, key)
+	if err := m.poll(ctx, "istiod to push the deletion of "+key, func() bool {
+		return m.synced(before+1) && m.pushedDestinationRule(dr.Namespace, dr.Name, nil)
 	}); err != nil {
 		return err
 	}
 	return m.converge(ctx)
 }
 
+// resolve finds the key ("namespace/name") of an applied object from
+// "namespace/name" or a bare name that only one applied object has.
+func resolve[T any](objs map[string]T, name, op, kind string) (string, error) {
+	if _, ok := objs[name]; ok && strings.Contains(name, "/") {
+		return name, nil
+	}
+	var matches []string
+	for k := range objs {
+		if _, n, _ := strings.Cut(k, "/"); n == name {
+			matches = append(matches, k)
+		}
+	}
+	sort.Strings(matches)
+	switch len(matches) {
+	case 1:
+		return matches[0], nil
+	case 0:
+		known := make([]string, 0, len(objs))
+		for k := range objs {
+			known = append(known, k)
+		}
+		sort.Strings(known)
+		return "", fmt.Errorf("%s: no %s %q was applied (applied: %v)", op, kind, name, known)
+	default:
+		return "", fmt.Errorf("%s: %s name %q is ambiguous: applied as %v; pass namespace/name", op, kind, name, matches)
+	}
+}
+
+// podChunk is how many pod creations or deletions Scale sends before it
+// waits for istiod's pod informer to take them: half the buffer of the
+// Kubernetes fake's watch channels (watch.DefaultChanSize, 100 events),
+// which panic with "channel full" when a burst of events outruns their
+// reader.
+const podChunk = 50
+
 // Scale sets the workload's replicas: new pods start serving and join the
 // EndpointSlice; removed pods leave the EndpointSlice first, then stop.
+// The topology's total stays within topology.MaxReplicas. A cancelled ctx
+// changes nothing; once the pods are changed, the change is completed
+// (so the mesh stays consistent) and only the wait for istiod's pushes
+// honours ctx.
 func (m *Mesh) Scale(ctx context.Context, workload string, replicas int) error {
 	if replicas < 0 {
 		return fmt.Errorf("Scale %s: replicas is %d: it cannot be negative", workload, replicas)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("Scale %s to %d: %s before any change (nothing was scaled): %w", workload, replicas, cancelWord(err), err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -536,36 +615,40 @@ func (m *Mesh) Scale(ctx context.Context, workload string, replicas int) error {
 	if _, err := m.topo.Workload(workload); err != nil {
 		return fmt.Errorf("Scale: %w", err)
 	}
-	kube := m.fake.KubeClient().Kube()
 	cur := m.pods[workload]
+	if total := m.podCount() - len(cur) + replicas; total > topology.MaxReplicas {
+		return fmt.Errorf("Scale %s to %d: the topology would have %d workload pods: at most topology.MaxReplicas (%d) are supported; scale other workloads down first",
+			workload, replicas, total, topology.MaxReplicas)
+	}
 	progress(m.log, "embedded: scaling %s from %d to %d", workload, len(cur), replicas)
 	before := m.fake.Discovery.InboundUpdates.Load()
-	var stopped []*pod
+	// The changes themselves are quick calls on the fake client: they run
+	// to the end whatever happens to ctx.
+	kctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	defer cancel()
 	switch {
 	case replicas > len(cur):
-		for i := len(cur); i < replicas; i++ {
-			p, err := m.newPod(workload)
-			if err != nil {
-				return err
-			}
-			if _, err := kube.CoreV1().Pods(p.obj.Namespace).Create(ctx, p.obj, metav1.CreateOptions{}); err != nil {
-				return fmt.Errorf("create pod %s: %w", p.obj.Name, err)
-			}
+		if err := m.addPods(kctx, workload, replicas-len(cur)); err != nil {
+			return err
+		}
+		if err := m.updateEndpointSlice(kctx); err != nil {
+			return err
 		}
 	case replicas < len(cur):
-		stopped = cur[replicas:]
-		m.pods[workload] = cur[:replicas]
+		stopped := cur[replicas:]
+		m.pods[workload] = cur[:replicas:replicas]
+		if err := m.updateEndpointSlice(kctx); err != nil {
+			return err
+		}
+		err := m.deletePods(kctx, stopped)
+		for _, p := range stopped {
+			p.server.stop()
+		}
+		if err != nil {
+			return err
+		}
 	default:
 		return nil
-	}
-	if _, err := kube.DiscoveryV1().EndpointSlices(m.service.Namespace).Update(ctx, m.endpointSlice(), metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("update EndpointSlice: %w", err)
-	}
-	for _, p := range stopped {
-		if err := kube.CoreV1().Pods(p.obj.Namespace).Delete(ctx, p.obj.Name, metav1.DeleteOptions{}); err != nil {
-			return fmt.Errorf("delete pod %s: %w", p.obj.Name, err)
-		}
-		p.server.stop()
 	}
 	for i := range m.topo.Workloads {
 		if m.topo.Workloads[i].Name == workload {
@@ -573,15 +656,100 @@ func (m *Mesh) Scale(ctx context.Context, workload string, replicas int) error {
 		}
 	}
 	if err := m.waitEndpoints(ctx, before+1); err != nil {
+		return fmt.Errorf("Scale %s to %d (applied): %w", workload, replicas, err)
+	}
+	if err := m.converge(ctx); err != nil {
+		return fmt.Errorf("Scale %s to %d (applied): %w", workload, replicas, err)
+	}
+	return nil
+}
+
+// addPods starts n pods of the workload and creates them, podChunk at a
+// time. On any error it removes what it added: the mesh is as before.
+func (m *Mesh) addPods(ctx context.Context, workload string, n int) error {
+	kube := m.fake.KubeClient().Kube()
+	prev := m.pods[workload]
+	var added []*pod
+	fail := func(err error) error {
+		m.pods[workload] = prev
+		if derr := m.deletePods(ctx, added); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		for _, p := range added {
+			p.server.stop()
+		}
 		return err
 	}
-	return m.converge(ctx)
+	for len(added) < n {
+		var chunk []string
+		for range min(podChunk, n-len(added)) {
+			p, err := m.newPod(workload)
+			if err != nil {
+				return fail(err)
+			}
+			if _, err := kube.CoreV1().Pods(p.obj.Namespace).Create(ctx, p.obj, metav1.CreateOptions{}); err != nil {
+				p.server.stop()
+				return fail(fmt.Errorf("create pod %s: %w", p.obj.Name, err))
+			}
+			added = append(added, p)
+			chunk = append(chunk, p.obj.Name)
+		}
+		if err := m.waitPodInformer(ctx, chunk, true); err != nil {
+			return fail(err)
+		}
+	}
+	return nil
+}
+
+// deletePods deletes the pods' objects podChunk at a time, each chunk
+// seen by istiod's pod informer before the next.
+func (m *Mesh) deletePods(ctx context.Context, pods []*pod) error {
+	kube := m.fake.KubeClient().Kube()
+	for len(pods) > 0 {
+		k := min(podChunk, len(pods))
+		var chunk []string
+		for _, p := range pods[:k] {
+			if err := kube.CoreV1().Pods(p.obj.Namespace).Delete(ctx, p.obj.Name, metav1.DeleteOptions{}); err != nil {
+				return fmt.Errorf("delete pod %s: %w", p.obj.Name, err)
+			}
+			chunk = append(chunk, p.obj.Name)
+		}
+		if err := m.waitPodInformer(ctx, chunk, false); err != nil {
+			return err
+		}
+		pods = pods[k:]
+	}
+	return nil
+}
+
+// waitPodInformer waits until istiod's pod informer holds (present) or no
+// longer holds every named pod of the topology's namespace.
+func (m *Mesh) waitPodInformer(ctx context.Context, names []string, present bool) error {
+	return m.poll(ctx, "istiod's pod informer to see the pod changes", func() bool {
+		for _, n := range names {
+			if (m.podInformer.Get(n, m.topo.Namespace) != nil) != present {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func (m *Mesh) updateEndpointSlice(ctx context.Context) error {
+	kube := m.fake.KubeClient().Kube()
+	if _, err := kube.DiscoveryV1().EndpointSlices(m.service.Namespace).Update(ctx, m.endpointSlice(), metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("update EndpointSlice: %w", err)
+	}
+	return nil
 }
 
 // SetFault breaks (or heals) the first n pods of a workload, by name.
 func (m *Mesh) SetFault(ctx context.Context, workload string, n int, f mesh.Fault) error {
 	if _, err := f.Workload(); err != nil {
 		return fmt.Errorf("SetFault: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("SetFault %s on %s: %s before any change: %w", f, workload, cancelWord(err), err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -656,8 +824,11 @@ func (m *Mesh) podByIP() map[string]string {
 // route's retries and timeouts as istiod pushed them) and really travels
 // over loopback HTTP to the picked pod.
 func (m *Mesh) Send(ctx context.Context, clientName string, n int) (traffic.Batch, error) {
-	if n <= 0 {
-		return traffic.Batch{}, fmt.Errorf("Send: n is %d: send at least one request", n)
+	if err := traffic.CheckRequests(n); err != nil {
+		return traffic.Batch{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return traffic.Batch{}, fmt.Errorf("Send from %s: %s before sending: %w", clientName, cancelWord(err), err)
 	}
 	m.mu.RLock()
 	if err := m.checkOpen(); err != nil {
@@ -665,15 +836,21 @@ func (m *Mesh) Send(ctx context.Context, clientName string, n int) (traffic.Batc
 		return traffic.Batch{}, err
 	}
 	c, err := m.client(clientName)
-	m.mu.RUnlock()
 	if err != nil {
+		m.mu.RUnlock()
 		return traffic.Batch{}, err
 	}
+	// Close waits for batches in flight (after marking the mesh closing,
+	// which stops them), so no request ever reaches a stopped pod.
+	m.sends.Add(1)
+	m.mu.RUnlock()
+	defer m.sends.Done()
 	lb, route, err := c.side.snapshot()
 	if err != nil {
 		return traffic.Batch{}, fmt.Errorf("Send from %s: %w", clientName, err)
 	}
-	b := traffic.Batch{Client: clientName, Responses: make([]traffic.Response, n)}
+	b := traffic.Batch{Client: clientName}
+	var mu sync.Mutex // guards b
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(traffic.Concurrency, n) {
@@ -681,19 +858,35 @@ func (m *Mesh) Send(ctx context.Context, clientName string, n int) (traffic.Batc
 		go func() {
 			defer wg.Done()
 			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || ctx.Err() != nil {
+				if next.Add(1) > int64(n) || ctx.Err() != nil || m.closing.Load() {
 					return
 				}
-				b.Responses[i] = m.request(ctx, lb, route)
+				r := m.request(ctx, lb, route)
+				if m.closing.Load() {
+					return // the answer may come from a pod being stopped
+				}
+				mu.Lock()
+				b.Add(r)
+				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
+	if m.closing.Load() {
+		return b, fmt.Errorf("Send from %s: the mesh was closed during the batch, after %d of %d requests: its results are not valid", clientName, b.Len(), n)
+	}
 	if err := ctx.Err(); err != nil {
-		return b, fmt.Errorf("Send: stopped before %d requests: %w", n, err)
+		return b, fmt.Errorf("Send from %s: %s after %d of %d requests: %w", clientName, cancelWord(err), b.Len(), n, err)
 	}
 	return b, nil
+}
+
+// cancelWord says whether a context ended by cancellation or by deadline.
+func cancelWord(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out"
+	}
+	return "cancelled"
 }
 
 // Envoy's local replies (what curl prints for them).
@@ -793,7 +986,12 @@ func (m *Mesh) DestinationRules(ctx context.Context) ([]*networkingv1.Destinatio
 	for _, dr := range m.drs {
 		out = append(out, dr.DeepCopy())
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].Name < out[j].Name
+	})
 	return out, nil
 }
 
@@ -805,6 +1003,12 @@ func (m *Mesh) Close(ctx context.Context) error {
 		return nil
 	}
 	m.closed = true
+	m.closing.Store(true)
+	m.mu.Unlock()
+	// Batches in flight stop at their next request; wait for them so none
+	// counts the answer of a pod being stopped.
+	m.sends.Wait()
+	m.mu.Lock()
 	for _, p := range m.allPods() {
 		p.server.stop()
 	}
@@ -855,6 +1059,9 @@ func (m *Mesh) ApplyVirtualService(ctx context.Context, vs *networkingv1.Virtual
 	if _, err := virtualservice.Validate("VirtualService "+vs.Name, vs); err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ApplyVirtualService %s: %s before applying (nothing changed): %w", vs.Name, cancelWord(err), err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.checkOpen(); err != nil {
@@ -881,7 +1088,7 @@ func (m *Mesh) ApplyVirtualService(ctx context.Context, vs *networkingv1.Virtual
 	}
 	stored := vs.DeepCopy()
 	stored.Namespace = ns
-	m.vss[vs.Name] = stored
+	m.vss[ns+"/"+vs.Name] = stored
 	if err := m.poll(ctx, "istiod to push VirtualService "+vs.Name, func() bool {
 		return m.synced(before+1) && m.pushedVirtualService(ns, vs.Name, &vs.Spec)
 	}); err != nil {
@@ -890,24 +1097,29 @@ func (m *Mesh) ApplyVirtualService(ctx context.Context, vs *networkingv1.Virtual
 	return m.converge(ctx)
 }
 
-// DeleteVirtualService removes the named VirtualService and waits for the push.
+// DeleteVirtualService removes the VirtualService and waits for the push.
+// name is "namespace/name", or a bare name when only one has it.
 func (m *Mesh) DeleteVirtualService(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("DeleteVirtualService %s: %s before deleting (nothing changed): %w", name, cancelWord(err), err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.checkOpen(); err != nil {
 		return err
 	}
-	vs, ok := m.vss[name]
-	if !ok {
-		return fmt.Errorf("DeleteVirtualService: no VirtualService %q exists", name)
+	key, err := resolve(m.vss, name, "DeleteVirtualService", "VirtualService")
+	if err != nil {
+		return err
 	}
+	vs := m.vss[key]
 	before := m.fake.Discovery.InboundUpdates.Load()
-	if err := m.fake.Store().Delete(gvk.VirtualService, name, vs.Namespace, nil); err != nil {
-		return fmt.Errorf("delete VirtualService %s: %w", name, err)
+	if err := m.fake.Store().Delete(gvk.VirtualService, vs.Name, vs.Namespace, nil); err != nil {
+		return fmt.Errorf("delete VirtualService %s: %w", key, err)
 	}
-	delete(m.vss, name)
-	if err := m.poll(ctx, "istiod to push the deletion of VirtualService "+name, func() bool {
-		return m.synced(before+1) && m.pushedVirtualService(vs.Namespace, name, nil)
+	delete(m.vss, key)
+	if err := m.poll(ctx, "istiod to push the deletion of VirtualService "+key, func() bool {
+		return m.synced(before+1) && m.pushedVirtualService(vs.Namespace, vs.Name, nil)
 	}); err != nil {
 		return err
 	}
@@ -938,6 +1150,11 @@ func (m *Mesh) pushedDestinationRule(ns, name string, spec proto.Message) bool {
 		cdr := p.SidecarScope.DestinationRule(model.TrafficDirectionOutbound, p, host.Name(m.topo.Host()))
 		if r := cdr.GetRule(); r != nil && r.Name == name && r.Namespace == ns {
 			found, _ = r.Spec.(proto.Message)
+		} else if r != nil && spec != nil && m.drs[r.Namespace+"/"+r.Name] != nil && (r.Namespace != ns || r.Name != name) {
+			// Another applied rule takes precedence for the host (istiod
+			// prefers the client's namespace's rule): once istiod has
+			// processed the update, this one is in and shadowed.
+			return true
 		}
 		break
 	}

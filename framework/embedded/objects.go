@@ -63,6 +63,39 @@ func randomSuffix(r *rand.Rand, n int) string {
 	return string(b)
 }
 
+// podNamer hands out the 5-character suffixes of one workload's pod names
+// (as the ReplicaSet controller's <name>-<hash>-<5 chars>). They look
+// random but are unique by construction: the i-th name is i mapped through
+// a seeded bijection of [0, 27^5), x ↦ (a·x + b) mod 27^5 with a not a
+// multiple of 3 (so coprime with 27^5), written in nameChars.
+type podNamer struct {
+	a, b, i uint64
+}
+
+const nameSpace = 27 * 27 * 27 * 27 * 27 // len(nameChars)^5
+
+func newPodNamer(r *rand.Rand) *podNamer {
+	a := r.Uint64N(nameSpace)
+	for a%3 == 0 {
+		a = r.Uint64N(nameSpace)
+	}
+	return &podNamer{a: a, b: r.Uint64N(nameSpace)}
+}
+
+func (p *podNamer) next() (string, error) {
+	if p.i >= nameSpace {
+		return "", fmt.Errorf("no pod name left: %d pods were created", p.i)
+	}
+	x := (p.a*p.i + p.b) % nameSpace
+	p.i++
+	var out [5]byte
+	for k := 4; k >= 0; k-- {
+		out[k] = nameChars[x%27]
+		x /= 27
+	}
+	return string(out[:]), nil
+}
+
 // runningPod is a scheduled, ready pod with its IP.
 func runningPod(tmpl corev1.PodTemplateSpec, name, namespace, node, ip string, owner string) *corev1.Pod {
 	labels := map[string]string{}

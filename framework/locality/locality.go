@@ -9,6 +9,8 @@ package locality
 import (
 	"fmt"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Locality is a region/zone/subzone triple. Empty fields are unset.
@@ -63,6 +65,32 @@ func (l Locality) String() string {
 	default:
 		return l.Region
 	}
+}
+
+// Validate reports whether the locality can be deployed: a region, a zone
+// if there is a subzone, and each part a valid Kubernetes label value (the
+// node labels topology.kubernetes.io/region, topology.kubernetes.io/zone
+// and topology.istio.io/subzone carry them), so no "/", spaces, "*" or
+// non-ASCII. The error names the part and the fix.
+func (l Locality) Validate() error {
+	if l.Region == "" {
+		return fmt.Errorf("locality %q has no region: set at least Region (e.g. kr)", l.String())
+	}
+	if l.Subzone != "" && l.Zone == "" {
+		return fmt.Errorf("locality {Region: %q, Subzone: %q} has a subzone but no zone: set Zone too (Istio's localities are region/zone/subzone)", l.Region, l.Subzone)
+	}
+	for _, part := range []struct{ field, value string }{{"Region", l.Region}, {"Zone", l.Zone}, {"Subzone", l.Subzone}} {
+		if part.value == "" {
+			continue
+		}
+		if strings.Contains(part.value, "/") {
+			return fmt.Errorf("locality %s %q contains \"/\": set Region, Zone and Subzone separately (locality.Parse splits \"kr/a/s1\")", part.field, part.value)
+		}
+		if errs := validation.IsValidLabelValue(part.value); len(errs) > 0 {
+			return fmt.Errorf("locality %s %q is not a valid Kubernetes label value: %s", part.field, part.value, strings.Join(errs, "; "))
+		}
+	}
+	return nil
 }
 
 // IsZero reports whether no field is set.

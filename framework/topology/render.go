@@ -164,7 +164,87 @@ func Render(t Topology) ([]client.Object, error) {
 		co.SetNamespace(ns)
 		out = append(out, co)
 	}
+	if err := checkRendered(t.WithDefaults(), out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// checkRendered compares the decoded objects with the topology they came
+// from: a field that changed the YAML's structure (a newline or comment
+// smuggled past validation) shows up here as a mismatch.
+func checkRendered(t Topology, objs []client.Object) error {
+	mismatch := func(what, field string, got, want any) error {
+		return fmt.Errorf("topology %q: rendered %s has %s %v, want %v: a field changed the manifest's structure", t.Name, what, field, got, want)
+	}
+	podLabels := func(base, extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range extra {
+			m[k] = v
+		}
+		for k, v := range base {
+			m[k] = v
+		}
+		return m
+	}
+	if len(objs) != len(t.Workloads)+2+len(t.Clients) {
+		return fmt.Errorf("topology %q: rendered %d objects, want %d", t.Name, len(objs), len(t.Workloads)+2+len(t.Clients))
+	}
+	for i, w := range t.Workloads {
+		d, ok := objs[i].(*appsv1.Deployment)
+		what := "Deployment " + w.Name
+		switch {
+		case !ok:
+			return mismatch(what, "type", fmt.Sprintf("%T", objs[i]), "*v1.Deployment")
+		case d.Name != w.Name:
+			return mismatch(what, "name", d.Name, w.Name)
+		case len(d.Spec.Template.Spec.Containers) != 1:
+			return mismatch(what, "containers", len(d.Spec.Template.Spec.Containers), 1)
+		case d.Spec.Template.Spec.Containers[0].Image != t.Image:
+			return mismatch(what, "image", d.Spec.Template.Spec.Containers[0].Image, t.Image)
+		case d.Spec.Template.Spec.Containers[0].SecurityContext != nil:
+			return mismatch(what, "securityContext", d.Spec.Template.Spec.Containers[0].SecurityContext, nil)
+		case !equalMaps(d.Spec.Template.Labels, podLabels(map[string]string{"app": t.App, "workload": w.Name}, w.Labels)):
+			return mismatch(what, "pod labels", d.Spec.Template.Labels, podLabels(map[string]string{"app": t.App, "workload": w.Name}, w.Labels))
+		case !equalMaps(d.Spec.Template.Spec.NodeSelector, localityLabels(w.Locality)):
+			return mismatch(what, "nodeSelector", d.Spec.Template.Spec.NodeSelector, localityLabels(w.Locality))
+		case d.Spec.Replicas == nil || int(*d.Spec.Replicas) != w.Replicas:
+			return mismatch(what, "replicas", d.Spec.Replicas, w.Replicas)
+		}
+	}
+	if svc, ok := objs[len(t.Workloads)].(*corev1.Service); !ok || svc.Name != t.Service || !equalMaps(svc.Spec.Selector, map[string]string{"app": t.App}) {
+		return mismatch("Service "+t.Service, "name and selector", objs[len(t.Workloads)].GetName(), t.Service+" selecting app="+t.App)
+	}
+	for i, c := range t.Clients {
+		o := objs[len(t.Workloads)+2+i]
+		p, ok := o.(*corev1.Pod)
+		what := "Pod " + c.Name
+		switch {
+		case !ok:
+			return mismatch(what, "type", fmt.Sprintf("%T", o), "*v1.Pod")
+		case p.Name != c.Name:
+			return mismatch(what, "name", p.Name, c.Name)
+		case len(p.Spec.Containers) != 1 || p.Spec.Containers[0].Image != t.ClientImage || p.Spec.Containers[0].SecurityContext != nil:
+			return mismatch(what, "container", p.Spec.Containers, "one container of image "+t.ClientImage)
+		case !equalMaps(p.Labels, podLabels(map[string]string{"app": "locality-e2e-client", "client": c.Name}, c.Labels)):
+			return mismatch(what, "labels", p.Labels, podLabels(map[string]string{"app": "locality-e2e-client", "client": c.Name}, c.Labels))
+		case !equalMaps(p.Spec.NodeSelector, localityLabels(c.Locality)):
+			return mismatch(what, "nodeSelector", p.Spec.NodeSelector, localityLabels(c.Locality))
+		}
+	}
+	return nil
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 // RenderYAML renders t as one multi-document YAML stream (what `make render`

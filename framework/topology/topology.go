@@ -6,9 +6,28 @@ package topology
 
 import (
 	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/localitylb/locality-e2e/framework/locality"
 )
+
+// MaxReplicas is the most workload pods (all workloads together) a
+// topology may have, at deploy time and after any Scale. The embedded
+// backend publishes the Service's endpoints as one EndpointSlice, and
+// Kubernetes caps an EndpointSlice at 1000 endpoints (the API server
+// rejects more); each pod is also a loopback listener with its own file
+// descriptors. The stress test scales 0→500→0 within it.
+const MaxReplicas = 1000
+
+// LabelIstioLocality is the pod label istiod reads to override a pod's
+// locality (instead of its node's labels). Topologies may not set it: a
+// workload's locality is Workload.Locality, so that every view (istiod's
+// endpoints, Envoy's, and the split counted by pod locality) agrees.
+const LabelIstioLocality = "istio-locality"
 
 // Kubernetes node labels that carry a locality (what Istio reads).
 const (
@@ -113,61 +132,157 @@ func (t Topology) WithDefaults() Topology {
 	return t
 }
 
-// Validate reports the first problem, naming the field and the fix.
+// Validate reports the first problem, naming the field and the fix. Every
+// name, label and image that ends up in a manifest is checked with
+// Kubernetes' own validation (k8s.io/apimachinery/pkg/util/validation), so
+// nothing reaches a template that Kubernetes would reject or that could
+// change the rendered YAML.
 func (t Topology) Validate() error {
+	prefix := fmt.Sprintf("topology %q", t.Name)
+	if t.Name != "" {
+		if err := dns1123Label(prefix+": Name", t.Name); err != nil {
+			return err
+		}
+	}
+	if t.Namespace != "" {
+		if err := dns1123Label(prefix+": Namespace", t.Namespace); err != nil {
+			return err
+		}
+	}
 	if t.Service == "" {
-		return fmt.Errorf("topology %q: Service is empty: set the Service name (e.g. helloworld)", t.Name)
+		return fmt.Errorf("%s: Service is empty: set the Service name (e.g. helloworld)", prefix)
+	}
+	if errs := validation.IsDNS1035Label(t.Service); len(errs) > 0 {
+		return fmt.Errorf("%s: Service %q is not a valid Service name (%s): use lower-case letters, digits and '-', starting with a letter, at most 63 characters", prefix, t.Service, strings.Join(errs, "; "))
+	}
+	if t.App != "" {
+		if err := labelValue(prefix+": App", t.App); err != nil {
+			return err
+		}
+	}
+	for _, img := range []struct{ field, ref string }{{"Image", t.Image}, {"ClientImage", t.ClientImage}} {
+		if img.ref != "" && !imageRef.MatchString(img.ref) {
+			return fmt.Errorf("%s: %s %q is not an image reference: use [registry/]repository[:tag][@digest], e.g. %s", prefix, img.field, img.ref, DefaultImage)
+		}
 	}
 	if t.HealthPort < 0 || t.HealthPort > 65535 || (t.HealthPort != 0 && t.HealthPort == t.Port) {
-		return fmt.Errorf("topology %q: HealthPort %d is invalid: use 0 (no probe) or a port in 1-65535 other than Port", t.Name, t.HealthPort)
+		return fmt.Errorf("%s: HealthPort %d is invalid: use 0 (no probe) or a port in 1-65535 other than Port", prefix, t.HealthPort)
 	}
 	if t.Port < 0 || t.Port > 65535 {
-		return fmt.Errorf("topology %q: Port %d is out of range: use 1-65535", t.Name, t.Port)
+		return fmt.Errorf("%s: Port %d is out of range: use 1-65535", prefix, t.Port)
 	}
 	if len(t.Workloads) == 0 {
-		return fmt.Errorf("topology %q: Workloads is empty: add at least one workload (topology.Grid builds them)", t.Name)
+		return fmt.Errorf("%s: Workloads is empty: add at least one workload (topology.Grid builds them)", prefix)
 	}
 	seen := map[string]bool{}
+	total := 0
 	for i, w := range t.Workloads {
 		if w.Name == "" {
-			return fmt.Errorf("topology %q: Workloads[%d].Name is empty: name every Deployment", t.Name, i)
+			return fmt.Errorf("%s: Workloads[%d].Name is empty: name every Deployment", prefix, i)
+		}
+		if err := dns1123Label(fmt.Sprintf("%s: Workloads[%d].Name", prefix, i), w.Name); err != nil {
+			return err
 		}
 		if seen[w.Name] {
-			return fmt.Errorf("topology %q: Workloads[%d].Name %q is used twice: names must be unique", t.Name, i, w.Name)
+			return fmt.Errorf("%s: Workloads[%d].Name %q is used twice: names must be unique", prefix, i, w.Name)
 		}
 		seen[w.Name] = true
 		if w.Locality.Region == "" {
-			return fmt.Errorf("topology %q: Workloads[%d] (%s).Locality has no region: set at least the region", t.Name, i, w.Name)
+			return fmt.Errorf("%s: Workloads[%d] (%s).Locality has no region: set at least the region", prefix, i, w.Name)
 		}
-		for _, k := range []string{"app", "workload"} {
-			if _, ok := w.Labels[k]; ok {
-				return fmt.Errorf("topology %q: Workloads[%d] (%s).Labels sets %q: the framework owns that label, use another key", t.Name, i, w.Name, k)
-			}
+		if err := w.Locality.Validate(); err != nil {
+			return fmt.Errorf("%s: Workloads[%d] (%s).Locality: %w", prefix, i, w.Name, err)
+		}
+		if err := checkLabels(fmt.Sprintf("%s: Workloads[%d] (%s).Labels", prefix, i, w.Name), w.Labels, "app", "workload", "pod-template-hash"); err != nil {
+			return err
 		}
 		if w.Replicas < 0 {
-			return fmt.Errorf("topology %q: Workloads[%d] (%s).Replicas is %d: replicas cannot be negative", t.Name, i, w.Name, w.Replicas)
+			return fmt.Errorf("%s: Workloads[%d] (%s).Replicas is %d: replicas cannot be negative", prefix, i, w.Name, w.Replicas)
+		}
+		total += w.Replicas
+		if w.Replicas > MaxReplicas || total > MaxReplicas {
+			return fmt.Errorf("%s: Workloads[%d] (%s).Replicas %d brings the topology to %d workload pods: at most topology.MaxReplicas (%d) are supported", prefix, i, w.Name, w.Replicas, total, MaxReplicas)
 		}
 	}
 	switch t.TrafficDistribution {
 	case "", "PreferClose", "PreferSameZone", "PreferSameNode":
 	default:
-		return fmt.Errorf("topology %q: TrafficDistribution %q is unknown: use PreferClose, PreferSameZone, PreferSameNode or leave it empty", t.Name, t.TrafficDistribution)
+		return fmt.Errorf("%s: TrafficDistribution %q is unknown: use PreferClose, PreferSameZone, PreferSameNode or leave it empty", prefix, t.TrafficDistribution)
 	}
 	for i, c := range t.Clients {
-		for _, k := range []string{"app", "client"} {
-			if _, ok := c.Labels[k]; ok {
-				return fmt.Errorf("topology %q: Clients[%d] (%s).Labels sets %q: the framework owns that label, use another key", t.Name, i, c.Name, k)
-			}
+		if err := checkLabels(fmt.Sprintf("%s: Clients[%d] (%s).Labels", prefix, i, c.Name), c.Labels, "app", "client"); err != nil {
+			return err
 		}
 		if c.Name == "" {
-			return fmt.Errorf("topology %q: Clients[%d].Name is empty: name every client pod", t.Name, i)
+			return fmt.Errorf("%s: Clients[%d].Name is empty: name every client pod", prefix, i)
+		}
+		if err := dns1123Label(fmt.Sprintf("%s: Clients[%d].Name", prefix, i), c.Name); err != nil {
+			return err
 		}
 		if seen[c.Name] {
-			return fmt.Errorf("topology %q: Clients[%d].Name %q clashes with another name", t.Name, i, c.Name)
+			return fmt.Errorf("%s: Clients[%d].Name %q clashes with another name", prefix, i, c.Name)
 		}
 		seen[c.Name] = true
 		if c.Locality.Region == "" {
-			return fmt.Errorf("topology %q: Clients[%d] (%s).Locality has no region: place the client in a locality", t.Name, i, c.Name)
+			return fmt.Errorf("%s: Clients[%d] (%s).Locality has no region: place the client in a locality", prefix, i, c.Name)
+		}
+		if err := c.Locality.Validate(); err != nil {
+			return fmt.Errorf("%s: Clients[%d] (%s).Locality: %w", prefix, i, c.Name, err)
+		}
+	}
+	return nil
+}
+
+// imageRef is the container image reference grammar
+// (github.com/distribution/reference): [domain[:port]/]path[:tag][@digest].
+var imageRef = func() *regexp.Regexp {
+	domainComp := `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
+	domain := domainComp + `(?:\.` + domainComp + `)*(?::[0-9]+)?`
+	pathComp := `[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`
+	tag := `[\w][\w.-]{0,127}`
+	digest := `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}`
+	return regexp.MustCompile(`^(?:` + domain + `/)?` + pathComp + `(?:/` + pathComp + `)*(?::` + tag + `)?(?:@` + digest + `)?$`)
+}()
+
+func dns1123Label(field, v string) error {
+	if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
+		return fmt.Errorf("%s %q is not a valid Kubernetes name (%s): use lower-case letters, digits and '-', at most 63 characters", field, v, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func labelValue(field, v string) error {
+	if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+		return fmt.Errorf("%s %q is not a valid Kubernetes label value (%s)", field, v, strings.Join(errs, "; "))
+	}
+	if v == "" {
+		return fmt.Errorf("%s is empty: set a label value", field)
+	}
+	return nil
+}
+
+// checkLabels validates extra pod labels with Kubernetes' rules and
+// refuses the keys the framework owns and istio-locality.
+func checkLabels(field string, labels map[string]string, owned ...string) error {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, o := range owned {
+			if k == o {
+				return fmt.Errorf("%s sets %q: the framework owns that label, use another key", field, k)
+			}
+		}
+		if k == LabelIstioLocality {
+			return fmt.Errorf("%s sets %q: istiod would override the pod's locality with it while the framework counts the pod in its Locality; set the Locality field instead", field, k)
+		}
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return fmt.Errorf("%s: key %q is not a valid Kubernetes label key (%s)", field, k, strings.Join(errs, "; "))
+		}
+		if errs := validation.IsValidLabelValue(labels[k]); len(errs) > 0 {
+			return fmt.Errorf("%s[%q]: value %q is not a valid Kubernetes label value (%s)", field, k, labels[k], strings.Join(errs, "; "))
 		}
 	}
 	return nil

@@ -5,13 +5,18 @@ import "github.com/localitylb/locality-e2e/framework/split"
 // ByPod counts successful responses per serving pod; every other response
 // is counted under its class, so errors are never silently dropped.
 func (b Batch) ByPod() *split.Distribution {
+	_, classes, pods := b.tally()
 	d := split.NewDistribution()
-	for _, r := range b.Responses {
-		if r.Class() == ClassOK && r.Pod != "" {
-			d.Add(r.Pod)
-		} else {
-			d.Add(r.Class())
+	named := 0
+	for p, c := range pods {
+		d.AddN(p, c)
+		named += c
+	}
+	for class, c := range classes {
+		if class == ClassOK {
+			c -= named // 200 OK without a pod in the body
 		}
+		d.AddN(class, c)
 	}
 	return d
 }
@@ -20,25 +25,28 @@ func (b Batch) ByPod() *split.Distribution {
 // (podLocality maps pod name → "region/zone"); other responses are counted
 // under their class, and a pod with no known locality under "unknown pod <name>".
 func (b Batch) ByLocality(podLocality map[string]string) *split.Distribution {
+	_, classes, pods := b.tally()
 	d := split.NewDistribution()
-	for _, r := range b.Responses {
-		switch {
-		case r.Class() != ClassOK || r.Pod == "":
-			d.Add(r.Class())
-		case podLocality[r.Pod] != "":
-			d.Add(podLocality[r.Pod])
-		default:
-			d.Add("unknown pod " + r.Pod)
+	named := 0
+	for p, c := range pods {
+		named += c
+		if l := podLocality[p]; l != "" {
+			d.AddN(l, c)
+		} else {
+			d.AddN("unknown pod "+p, c)
 		}
+	}
+	for class, c := range classes {
+		if class == ClassOK {
+			c -= named
+		}
+		d.AddN(class, c)
 	}
 	return d
 }
 
 // ByClass counts responses per response class.
 func (b Batch) ByClass() *split.Distribution {
-	d := split.NewDistribution()
-	for _, r := range b.Responses {
-		d.Add(r.Class())
-	}
-	return d
+	_, classes, _ := b.tally()
+	return split.DistributionOf(classes)
 }

@@ -63,11 +63,85 @@ func (r Response) Class() string {
 	}
 }
 
-// Batch is the outcome of N requests from one client, in order.
-type Batch struct {
-	Client    string
-	Responses []Response
+// MaxRequests caps one batch (Send's n on every backend). A split needs
+// far fewer requests (split.DefaultRequests is 1000); at the embedded
+// backend's rate a batch this size takes about a minute.
+const MaxRequests = 1_000_000
+
+// SampleSize is how many responses a Batch keeps (the first ones, in the
+// order they were added) for diagnostics; the counts cover every response.
+const SampleSize = 10_000
+
+// CheckRequests returns an error naming n and the fix when n is not a
+// batch size Send accepts: 1..MaxRequests.
+func CheckRequests(n int) error {
+	switch {
+	case n <= 0:
+		return fmt.Errorf("Send: n is %d: send at least one request", n)
+	case n > MaxRequests:
+		return fmt.Errorf("Send: n is %d: at most traffic.MaxRequests (%d) requests per batch; send several batches", n, MaxRequests)
+	}
+	return nil
 }
 
-// Len is the number of requests in the batch.
-func (b Batch) Len() int { return len(b.Responses) }
+// Batch is the outcome of N requests from one client. It counts responses
+// as they are added (Add) and keeps only the first SampleSize of them, so
+// its memory does not grow with N. A Batch built as a literal with
+// Responses and no Add is counted from Responses.
+type Batch struct {
+	Client string
+	// Responses holds the first SampleSize responses (every response of a
+	// batch of at most SampleSize requests), in the order they were added.
+	Responses []Response
+
+	n       int
+	classes map[string]int // every response, by class
+	pods    map[string]int // 200 OK responses naming their pod, by pod
+}
+
+// Add counts one response and keeps it if the sample is not full.
+// Not safe for concurrent use.
+func (b *Batch) Add(r Response) {
+	if b.n == 0 && len(b.Responses) > 0 {
+		// A literal batch gaining responses: count the literal ones first.
+		for _, old := range b.Responses {
+			b.count(old)
+		}
+	}
+	b.count(r)
+	if len(b.Responses) < SampleSize {
+		b.Responses = append(b.Responses, r)
+	}
+}
+
+func (b *Batch) count(r Response) {
+	if b.classes == nil {
+		b.classes = map[string]int{}
+		b.pods = map[string]int{}
+	}
+	b.n++
+	c := r.Class()
+	b.classes[c]++
+	if c == ClassOK && r.Pod != "" {
+		b.pods[r.Pod]++
+	}
+}
+
+// tally returns the batch's counts: the ones Add kept, or for a literal
+// batch, counted from Responses.
+func (b Batch) tally() (n int, classes, pods map[string]int) {
+	if b.n > 0 || len(b.Responses) == 0 {
+		return b.n, b.classes, b.pods
+	}
+	var t Batch
+	for _, r := range b.Responses {
+		t.count(r)
+	}
+	return t.n, t.classes, t.pods
+}
+
+// Len is the number of requests in the batch (not only the sample).
+func (b Batch) Len() int {
+	n, _, _ := b.tally()
+	return n
+}
