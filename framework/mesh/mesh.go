@@ -68,6 +68,20 @@ type Capabilities struct {
 	// ServiceTrafficDistribution: the backend's Kubernetes serves
 	// Service.spec.trafficDistribution.
 	ServiceTrafficDistribution bool
+	// TrafficDistributionPreferSameZone: it also accepts the value
+	// PreferSameZone (Kubernetes 1.34+, where the
+	// PreferSameTrafficDistribution gate is on by default; 1.33 has it
+	// alpha, off by default). PreferClose needs only
+	// ServiceTrafficDistribution (1.31+).
+	TrafficDistributionPreferSameZone bool
+	// ScheduleWorkers > 0: the client sidecars pick localities under
+	// locality_weighted_lb_config by a deterministic schedule (Envoy's
+	// per-worker EDF scheduler) on this many workers, the requests of a
+	// batch dealt to the workers in turn, so weighted locality splits are
+	// checked within ± the schedule's bound (split.WithSchedule) instead of
+	// a binomial range. 0: picks are spread over workers by connection and
+	// splits are checked as random (kind: real Envoy).
+	ScheduleWorkers int
 }
 
 // Mesh is one deployed topology in one isolated scope (namespace or mesh).
