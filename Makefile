@@ -17,7 +17,7 @@ all: lint test
 
 help:
 	@echo "make test    - unit tests and specs (go test ./...)"
-	@echo "make specs   - ginkgo ./specs on BACKEND=$(BACKEND), reports in $(REPORT_DIR)/"
+	@echo "make specs   - ginkgo ./specs on BACKEND=$(BACKEND), reports in $(REPORT_DIR)/ (index.html: the page to open)"
 	@echo "make e2e     - the specs on a kind cluster (needs Docker, kind node image, istioctl)"
 	@echo "make e2e-plan - print what make e2e does to build and load the workload image"
 	@echo "make workload-image WORKLOAD_IMAGE=<ref> - build cmd/workload's image to push for an existing cluster"
@@ -29,10 +29,17 @@ help:
 test:
 	$(GO) test ./...
 
+# The suite writes $(REPORT_DIR)/index.html (framework/report); its path is
+# printed last, whether the specs passed or not.
 specs:
 	@mkdir -p $(REPORT_DIR)
-	$(GINKGO) --junit-report=junit.xml --json-report=report.json --output-dir=$(REPORT_DIR) \
-		$(GINKGO_FLAGS) ./specs -- --backend=$(BACKEND) --report-dir=$(abspath $(REPORT_DIR)) $(SPEC_FLAGS)
+	@rm -f $(REPORT_DIR)/index.html
+	@set -x; $(GINKGO) --junit-report=junit.xml --json-report=report.json --output-dir=$(REPORT_DIR) \
+		$(GINKGO_FLAGS) ./specs -- --backend=$(BACKEND) --report-dir=$(abspath $(REPORT_DIR)) $(SPEC_FLAGS); \
+	{ status=$$?; set +x; } 2>/dev/null; \
+	if [ -f $(REPORT_DIR)/index.html ]; then echo "report page: $(abspath $(REPORT_DIR))/index.html (open it in a browser: file://$(abspath $(REPORT_DIR))/index.html)"; \
+	else echo "no report page was written (the suite did not reach its report)"; fi; \
+	exit $$status
 
 # --- kind backend -----------------------------------------------------------
 ISTIO_VERSION  ?= 1.32.0

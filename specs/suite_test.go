@@ -17,6 +17,7 @@ import (
 	"github.com/localitylb/locality-e2e/framework/fingerprint"
 	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/mesh"
+	"github.com/localitylb/locality-e2e/framework/report"
 )
 
 var (
@@ -93,6 +94,11 @@ var _ = ReportAfterSuite("summary", func(r Report) {
 		path, err := fingerprint.Write(*reportDir, fp)
 		Expect(err).NotTo(HaveOccurred())
 		fmt.Fprintf(os.Stdout, "fingerprint written to %s\n", path)
+		page, err := report.FromReport(r, fp.Backend, fp.IstioVersion)
+		Expect(err).NotTo(HaveOccurred())
+		path, err = report.Write(*reportDir, page)
+		Expect(err).NotTo(HaveOccurred())
+		fmt.Fprintf(os.Stdout, "report page written to %s (open it in a browser)\n", path)
 	}
 	if *backendName != "embedded" || *goldenPath == "" {
 		return
