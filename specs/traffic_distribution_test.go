@@ -23,8 +23,15 @@ var _ = Describe("Service trafficDistribution", Label("locality:traffic-distribu
 			topo.TrafficDistribution = mode
 			m := setUp(topo, "")
 			BeforeEach(func() {
-				if !m.Capabilities().ServiceTrafficDistribution {
-					Skip("the cluster does not serve Service.spec.trafficDistribution")
+				// Skipped, not failed, where the API server cannot take the
+				// mode: trafficDistribution (PreferClose) needs Kubernetes
+				// 1.31, PreferSameZone 1.34 (alpha, off by default, in 1.33).
+				caps := m.Capabilities()
+				if !caps.ServiceTrafficDistribution {
+					Skip("the cluster does not serve Service.spec.trafficDistribution (Kubernetes < 1.31)")
+				}
+				if mode == "PreferSameZone" && !caps.TrafficDistributionPreferSameZone {
+					Skip("the cluster does not accept trafficDistribution PreferSameZone (on by default from Kubernetes 1.34)")
 				}
 			})
 

@@ -469,7 +469,7 @@ func (m *Mesh) Topology() topology.Topology {
 // Capabilities: everything; locality weighted picks follow the envoylb
 // model's deterministic per-worker EDF schedules.
 func (m *Mesh) Capabilities() mesh.Capabilities {
-	return mesh.Capabilities{Fault5xx: true, ServiceTrafficDistribution: true, ScheduleWorkers: m.opts.Workers}
+	return mesh.Capabilities{Fault5xx: true, ServiceTrafficDistribution: true, TrafficDistributionPreferSameZone: true, ScheduleWorkers: m.opts.Workers}
 }
 
 // IstioVersion is the pinned istio.io/istio module.

@@ -45,6 +45,8 @@ type backend struct {
 	create createFunc
 	// trafficDistribution: the API server serves Service.spec.trafficDistribution (1.31+).
 	trafficDistribution bool
+	// preferSameZone: it also accepts trafficDistribution PreferSameZone (1.34+).
+	preferSameZone bool
 
 	owner *Setup // set by New: Close runs Teardown
 
@@ -240,6 +242,7 @@ func (b *backend) connectKubeconfig(ctx context.Context, kubeconfig string) erro
 	var v version.Info
 	if err := json.Unmarshal(raw, &v); err == nil {
 		b.trafficDistribution = servesTrafficDistribution(v.Major, v.Minor)
+		b.preferSameZone = servesPreferSameZone(v.Major, v.Minor)
 	}
 	return nil
 }
@@ -336,13 +339,23 @@ func (b *backend) nodeLocalities(ctx context.Context) (map[string]string, error)
 	return out, nil
 }
 
-// servesTrafficDistribution: Service.spec.trafficDistribution is on by
-// default from Kubernetes 1.31 (beta) and GA in 1.33.
-func servesTrafficDistribution(major, minor string) bool {
+// servesTrafficDistribution: Service.spec.trafficDistribution (with
+// PreferClose) is on by default from Kubernetes 1.31 (beta) and GA in 1.33.
+func servesTrafficDistribution(major, minor string) bool { return atLeast(major, minor, 31) }
+
+// servesPreferSameZone: the value PreferSameZone (KEP-3015, the
+// PreferSameTrafficDistribution gate) is alpha in Kubernetes 1.33, off by
+// default, and on by default from 1.34; on older API servers a Service
+// with it is refused, so the spec is skipped with the reason.
+func servesPreferSameZone(major, minor string) bool { return atLeast(major, minor, 34) }
+
+// atLeast reports a server version of at least 1.<min> ("1", "33+" as
+// the discovery API reports it).
+func atLeast(major, minor string, min int) bool {
 	ma, err1 := strconv.Atoi(strings.TrimRight(major, "+"))
 	mi, err2 := strconv.Atoi(strings.TrimRight(minor, "+"))
 	if err1 != nil || err2 != nil {
 		return false
 	}
-	return ma > 1 || ma == 1 && mi >= 31
+	return ma > 1 || ma == 1 && mi >= min
 }

@@ -375,6 +375,15 @@ func TestMiscHelpers(t *testing.T) {
 			t.Errorf("servesTrafficDistribution(%s, %s) = %v", c.major, c.minor, got)
 		}
 	}
+	// PreferSameZone: on by default from 1.34 (alpha in 1.33).
+	for _, c := range []struct {
+		major, minor string
+		want         bool
+	}{{"1", "37", true}, {"1", "34", true}, {"1", "33", false}, {"1", "32+", false}, {"x", "40", false}} {
+		if got := servesPreferSameZone(c.major, c.minor); got != c.want {
+			t.Errorf("servesPreferSameZone(%s, %s) = %v", c.major, c.minor, got)
+		}
+	}
 	var buf bytes.Buffer
 	l := newKindLogger(&buf)
 	l.V(0).Infof("Creating cluster %q ...\n", "x")

@@ -76,6 +76,12 @@ func (b *backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh
 		topo.HealthPort = workload.DefaultHealthPort
 	}
 	topo = topo.WithDefaults()
+	if why := b.unservedTrafficDistribution(topo.TrafficDistribution); why != "" {
+		// Deploy without it rather than fail the whole scenario: the
+		// mesh's Capabilities say so, and the spec skips with the reason.
+		fmt.Fprintf(b.log, "kind: topology %q: Service deployed without trafficDistribution %s: %s\n", topo.Name, topo.TrafficDistribution, why)
+		topo.TrafficDistribution = ""
+	}
 	ns := NamespaceName(topo.Name)
 	topo.Namespace = ns
 	fmt.Fprintf(b.log, "kind: deploying topology %q into namespace %s\n", topo.Name, ns)
@@ -170,4 +176,19 @@ func (b *backend) deleteNamespace(ctx context.Context, ns string) error {
 		return fmt.Errorf("delete namespace %s: %w", ns, err)
 	}
 	return nil
+}
+
+// unservedTrafficDistribution says why the API server cannot take a
+// Service trafficDistribution value ("" if it can, or if none is set):
+// before 1.31 the field is dropped, before 1.34 PreferSameZone is refused.
+func (b *backend) unservedTrafficDistribution(mode string) string {
+	switch {
+	case mode == "":
+		return ""
+	case !b.trafficDistribution:
+		return "the cluster's Kubernetes does not serve Service.spec.trafficDistribution (1.31+)"
+	case mode == corev1.ServiceTrafficDistributionPreferSameZone && !b.preferSameZone:
+		return "the cluster's Kubernetes does not accept PreferSameZone (on by default from 1.34)"
+	}
+	return ""
 }

@@ -59,7 +59,8 @@ func (m *kindMesh) topology() topology.Topology {
 }
 
 func (m *kindMesh) Capabilities() mesh.Capabilities {
-	return mesh.Capabilities{Fault5xx: m.ownWorkload(), ServiceTrafficDistribution: m.b.trafficDistribution}
+	return mesh.Capabilities{Fault5xx: m.ownWorkload(), ServiceTrafficDistribution: m.b.trafficDistribution,
+		TrafficDistributionPreferSameZone: m.b.preferSameZone}
 }
 
 func (m *kindMesh) IstioVersion() string { return m.b.cfg.IstioVersion }

@@ -494,3 +494,39 @@ func TestKeepNamespaces(t *testing.T) {
 		t.Error("no keep message")
 	}
 }
+
+// On a cluster older than 1.34 a PreferSameZone topology deploys without
+// the field, and Capabilities tell the spec to skip (issue 12 item 7).
+func TestDeployWithoutUnservedTrafficDistribution(t *testing.T) {
+	f, b := newFakeCluster(t)
+	b.trafficDistribution, b.preferSameZone = true, false
+	topo := topology.ThreeZones()
+	topo.TrafficDistribution = "PreferSameZone"
+	m, err := b.Deploy(context.Background(), topo)
+	if err != nil {
+		t.Fatalf("%v\nlog:\n%s", err, f.log.String())
+	}
+	if m.Capabilities().TrafficDistributionPreferSameZone || !m.Capabilities().ServiceTrafficDistribution {
+		t.Errorf("capabilities %+v", m.Capabilities())
+	}
+	svc, err := f.kube.CoreV1().Services(m.Topology().Namespace).Get(context.Background(), topo.Service, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Spec.TrafficDistribution != nil {
+		t.Errorf("service trafficDistribution %q", *svc.Spec.TrafficDistribution)
+	}
+	if !strings.Contains(f.log.String(), "without trafficDistribution PreferSameZone: the cluster's Kubernetes does not accept PreferSameZone (on by default from 1.34)") {
+		t.Errorf("log:\n%s", f.log.String())
+	}
+	// PreferClose is kept on 1.31+.
+	topo.TrafficDistribution = "PreferClose"
+	m, err = b.Deploy(context.Background(), topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err = f.kube.CoreV1().Services(m.Topology().Namespace).Get(context.Background(), topo.Service, metav1.GetOptions{})
+	if err != nil || svc.Spec.TrafficDistribution == nil || *svc.Spec.TrafficDistribution != "PreferClose" {
+		t.Errorf("PreferClose service %v %+v", err, svc.Spec.TrafficDistribution)
+	}
+}
