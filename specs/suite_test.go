@@ -44,6 +44,9 @@ func envOr(key, def string) string {
 }
 
 func TestSpecs(t *testing.T) {
+	if err := checkReportDir(*reportDir); err != nil {
+		t.Fatal(err)
+	}
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "locality-e2e")
 }
@@ -104,12 +107,18 @@ var _ = ReportAfterSuite("summary", func(r Report) {
 		return
 	}
 	if *updateGolden {
+		Expect(canUpdateGolden(r, fp)).To(Succeed())
 		Expect(fingerprint.WriteFile(*goldenPath, fp)).To(Succeed())
 		fmt.Fprintf(os.Stdout, "golden fingerprint %s updated: review it with git diff\n", *goldenPath)
 		return
 	}
+	if why := interruption(r); why != "" {
+		fmt.Fprintf(os.Stdout, "run interrupted (%s): not compared with the golden fingerprint\n", why)
+		return
+	}
 	golden, err := fingerprint.Read(*goldenPath)
 	Expect(err).NotTo(HaveOccurred(), "read the golden fingerprint (make golden writes it)")
+	Expect(checkGolden(*goldenPath, golden)).To(Succeed())
 	// Only scenarios that ran are compared, so label filters still work.
 	changes := fingerprint.Diff(golden, fp, fingerprint.DiffOptions{OnlyCommon: true})
 	Expect(changes).To(BeEmpty(), "the pinned istio.io/istio behaves differently from %s:\n%s\nIf this is expected, run make golden and review the diff.",

@@ -6,10 +6,12 @@
 package destinationrule
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -20,6 +22,7 @@ import (
 	networkingv1beta1 "istio.io/client-go/pkg/apis/networking/v1beta1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/localitylb/locality-e2e/manifests"
@@ -67,9 +70,9 @@ var decoder = func() runtime.Decoder {
 // spec.trafficPolicy.loadBalancer.localityLbSettings). file only labels
 // errors.
 func Parse(file string, data []byte) (*networkingv1.DestinationRule, error) {
-	jsonData, err := yaml.YAMLToJSON(data)
+	jsonData, err := DocumentJSON(file, data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not valid YAML: %w", file, err)
+		return nil, err
 	}
 	if len(bytes.TrimSpace(jsonData)) == 0 || string(bytes.TrimSpace(jsonData)) == "null" {
 		return nil, fmt.Errorf("%s: empty document: want one networking.istio.io/v1 DestinationRule", file)
@@ -112,6 +115,35 @@ func Parse(file string, data []byte) (*networkingv1.DestinationRule, error) {
 	return dr, nil
 }
 
+// DocumentJSON converts one YAML (or JSON) document to JSON as the API
+// server would take it: a stream of more than one document is refused
+// (the rest would be silently dropped) and so is a key given twice
+// (YAML keeps only the last). file only labels errors.
+func DocumentJSON(file string, data []byte) ([]byte, error) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	docs := 0
+	for {
+		doc, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: not valid YAML: %w", file, err)
+		}
+		if j, err := yaml.YAMLToJSON(doc); err == nil && len(bytes.TrimSpace(j)) > 0 && string(bytes.TrimSpace(j)) != "null" {
+			docs++
+		}
+	}
+	if docs > 1 {
+		return nil, fmt.Errorf("%s: holds %d YAML documents: want exactly one per file (the others would be ignored); split them into separate files", file, docs)
+	}
+	jsonData, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not valid YAML: %w: give each key once", file, err)
+	}
+	return jsonData, nil
+}
+
 // CheckFields reports the first JSON key of v (decoded JSON) that is not a
 // field of md; Istio's JSON unmarshaler would silently drop it. Other
 // Istio resources (VirtualServices) use it too.
@@ -143,9 +175,11 @@ func checkFields(path string, v any, md protoreflect.MessageDescriptor) error {
 	for _, k := range keys {
 		fd := fields.ByJSONName(k)
 		if fd == nil {
-			fd = fields.ByName(protoreflect.Name(k))
-		}
-		if fd == nil {
+			if byName := fields.ByName(protoreflect.Name(k)); byName != nil {
+				// Istio's jsonpb takes proto names, the API server's CRD
+				// schema does not: kubectl apply would reject the rule.
+				return fmt.Errorf("unknown field %q (Kubernetes takes only the JSON name: write %s)", path+"."+k, byName.JSONName())
+			}
 			return fmt.Errorf("unknown field %q", path+"."+k)
 		}
 		p := path + "." + k

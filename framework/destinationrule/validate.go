@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	networkingapi "istio.io/api/networking/v1alpha3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
@@ -13,7 +14,27 @@ import (
 	"istio.io/istio/pkg/config/schema/gvk"
 	"istio.io/istio/pkg/config/validation"
 	"istio.io/istio/pkg/config/validation/agent"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 )
+
+// checkFailoverPriority checks one failoverPriority entry: a label key, or
+// key=value (istiod's override form), each as Kubernetes validates labels.
+// It returns what is wrong, or "".
+func checkFailoverPriority(fp string) string {
+	if fp == "" {
+		return "is empty"
+	}
+	key, value, hasValue := strings.Cut(fp, "=")
+	if errs := k8svalidation.IsQualifiedName(key); len(errs) > 0 {
+		return "is not a label key (" + strings.Join(errs, "; ") + ")"
+	}
+	if hasValue {
+		if errs := k8svalidation.IsValidLabelValue(value); len(errs) > 0 {
+			return "has a value that is not a label value (" + strings.Join(errs, "; ") + ")"
+		}
+	}
+	return ""
+}
 
 // Validate runs Istio's ValidateDestinationRule on dr. Each problem is
 // reported as
@@ -52,13 +73,34 @@ func Validate(file string, dr *networkingv1.DestinationRule) (warnings []string,
 		verr = errors.Join(verr, errors.New("metadata.name is empty"))
 	}
 	problems := errorList(verr)
+	var own []string // already formatted with their field and fix
+	if errs := k8svalidation.IsDNS1123Subdomain(dr.Name); dr.Name != "" && len(errs) > 0 {
+		own = append(own, fmt.Sprintf("%s: metadata.name %q is not a valid Kubernetes name (%s): use lower-case letters, digits, '-' and '.'", prefix, dr.Name, strings.Join(errs, "; ")))
+	}
+	if errs := k8svalidation.IsDNS1123Label(dr.Namespace); dr.Namespace != "" && len(errs) > 0 {
+		own = append(own, fmt.Sprintf("%s: metadata.namespace %q is not a valid namespace (%s): use lower-case letters, digits and '-'", prefix, dr.Namespace, strings.Join(errs, "; ")))
+	}
+	for _, site := range lbSites(&dr.Spec) {
+		for i, fp := range site.lb.GetFailoverPriority() {
+			if msg := checkFailoverPriority(fp); msg != "" {
+				own = append(own, fmt.Sprintf("%s: %s.failoverPriority[%d]: %q %s: write a label key (e.g. topology.kubernetes.io/zone) or key=value", prefix, site.path, i, fp, msg))
+			}
+		}
+	}
+	if len(problems) == 0 && len(own) == 0 {
+		return warnings, nil
+	}
+	if len(problems) == 0 {
+		return warnings, &ValidationError{File: file, Name: dr.Name, Problems: own}
+	}
 	if len(problems) == 0 {
 		return warnings, nil
 	}
-	msgs := make([]string, 0, len(problems))
+	msgs := make([]string, 0, len(problems)+len(own))
 	for _, p := range problems {
 		msgs = append(msgs, describe(prefix, &dr.Spec, p.Error()))
 	}
+	msgs = append(msgs, own...)
 	return warnings, &ValidationError{File: file, Name: dr.Name, Problems: msgs}
 }
 
@@ -161,6 +203,10 @@ func locate(spec *networkingapi.DestinationRule, msg string) (path, hint string)
 		return "host", "set spec.host to the Service FQDN, e.g. helloworld.default.svc.cluster.local"
 	case strings.HasPrefix(msg, "metadata.name"):
 		return "", "set metadata.name"
+	case strings.Contains(msg, "duration"):
+		if p := durationField(spec); p != "" {
+			return p, "use a duration of at least 1ms, e.g. 1s"
+		}
 	}
 	var site *lbSite
 	for _, s := range lbSites(spec) {
@@ -267,4 +313,48 @@ func sumTo(m map[string]uint32) uint64 {
 		s += uint64(w)
 	}
 	return s
+}
+
+// durationField finds the first duration under 1ms of a traffic policy
+// (Istio's "duration must be greater than 1ms" names no field).
+func durationField(spec *networkingapi.DestinationRule) string {
+	type policy struct {
+		path string
+		tp   interface {
+			GetOutlierDetection() *networkingapi.OutlierDetection
+			GetConnectionPool() *networkingapi.ConnectionPoolSettings
+		}
+	}
+	var ps []policy
+	add := func(path string, tp *networkingapi.TrafficPolicy) {
+		if tp == nil {
+			return
+		}
+		ps = append(ps, policy{path, tp})
+		for i, pls := range tp.GetPortLevelSettings() {
+			ps = append(ps, policy{fmt.Sprintf("%s.portLevelSettings[%d]", path, i), pls})
+		}
+	}
+	add("trafficPolicy", spec.GetTrafficPolicy())
+	for i, ss := range spec.GetSubsets() {
+		add(fmt.Sprintf("subsets[%d].trafficPolicy", i), ss.GetTrafficPolicy())
+	}
+	short := func(d interface{ AsDuration() time.Duration }, set bool) bool { return set && d.AsDuration() < time.Millisecond }
+	for _, p := range ps {
+		od := p.tp.GetOutlierDetection()
+		switch {
+		case short(od.GetInterval(), od.GetInterval() != nil):
+			return p.path + ".outlierDetection.interval"
+		case short(od.GetBaseEjectionTime(), od.GetBaseEjectionTime() != nil):
+			return p.path + ".outlierDetection.baseEjectionTime"
+		}
+		cp := p.tp.GetConnectionPool()
+		switch {
+		case short(cp.GetTcp().GetConnectTimeout(), cp.GetTcp().GetConnectTimeout() != nil):
+			return p.path + ".connectionPool.tcp.connectTimeout"
+		case short(cp.GetHttp().GetIdleTimeout(), cp.GetHttp().GetIdleTimeout() != nil):
+			return p.path + ".connectionPool.http.idleTimeout"
+		}
+	}
+	return ""
 }

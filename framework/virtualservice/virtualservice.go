@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 	"strings"
 
 	networkingapi "istio.io/api/networking/v1alpha3"
@@ -17,7 +18,6 @@ import (
 	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/schema/gvk"
 	"istio.io/istio/pkg/config/validation"
-	"sigs.k8s.io/yaml"
 
 	"github.com/localitylb/locality-e2e/framework/destinationrule"
 	"github.com/localitylb/locality-e2e/manifests"
@@ -50,9 +50,9 @@ func Load(name string) (*networkingv1.VirtualService, error) {
 // Parse decodes one networking.istio.io/v1 VirtualService (YAML or JSON).
 // An unknown field anywhere is an error naming it.
 func Parse(file string, data []byte) (*networkingv1.VirtualService, error) {
-	jsonData, err := yaml.YAMLToJSON(data)
+	jsonData, err := destinationrule.DocumentJSON(file, data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not valid YAML: %w", file, err)
+		return nil, err
 	}
 	if t := bytes.TrimSpace(jsonData); len(t) == 0 || string(t) == "null" {
 		return nil, fmt.Errorf("%s: empty document: want one networking.istio.io/v1 VirtualService", file)
@@ -108,6 +108,11 @@ func Validate(file string, vs *networkingv1.VirtualService) (warnings []string, 
 	}
 	if vs.Name == "" {
 		verr = errors.Join(verr, errors.New("metadata.name is empty: name the VirtualService"))
+	} else if errs := k8svalidation.IsDNS1123Subdomain(vs.Name); len(errs) > 0 {
+		verr = errors.Join(verr, fmt.Errorf("metadata.name %q is not a valid Kubernetes name (%s): use lower-case letters, digits, '-' and '.'", vs.Name, strings.Join(errs, "; ")))
+	}
+	if errs := k8svalidation.IsDNS1123Label(vs.Namespace); vs.Namespace != "" && len(errs) > 0 {
+		verr = errors.Join(verr, fmt.Errorf("metadata.namespace %q is not a valid namespace (%s): use lower-case letters, digits and '-'", vs.Namespace, strings.Join(errs, "; ")))
 	}
 	var msgs []string
 	for _, p := range flatten(verr) {
