@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/localitylb/locality-e2e/framework/fingerprint"
 )
 
 const golden = "../../fixtures/fingerprints/embedded.json"
@@ -14,8 +17,12 @@ const golden = "../../fixtures/fingerprints/embedded.json"
 // of the golden file changes (reported for exactly that scenario), 2 for
 // bad input.
 func TestExitCodes(t *testing.T) {
-	if code := run(golden, golden, false); code != 0 {
+	var hdr strings.Builder
+	if code := run(&hdr, golden, golden, fingerprint.DiffOptions{}); code != 0 {
 		t.Fatalf("same file: exit %d, want 0", code)
+	}
+	if !strings.Contains(hdr.String(), "for a 5-point shift") || !strings.Contains(hdr.String(), "for a 10-point shift") {
+		t.Fatalf("the header must state the power:\n%s", hdr.String())
 	}
 
 	data, err := os.ReadFile(golden)
@@ -52,15 +59,9 @@ func TestExitCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	stdout := os.Stdout
-	r, w, _ := os.Pipe()
-	os.Stdout = w
-	code := run(golden, copyPath, false)
-	w.Close()
-	os.Stdout = stdout
-	buf := make([]byte, 1<<16)
-	n, _ := r.Read(buf)
-	text := string(buf[:n])
+	var stdout strings.Builder
+	code := run(&stdout, golden, copyPath, fingerprint.DiffOptions{})
+	text := stdout.String()
 	if code != 1 {
 		t.Fatalf("changed copy: exit %d, want 1\n%s", code, text)
 	}
@@ -69,7 +70,35 @@ func TestExitCodes(t *testing.T) {
 		t.Fatalf("diff should report exactly the changed scenario:\n%s", text)
 	}
 
-	if code := run(golden, filepath.Join(t.TempDir(), "nope.json"), false); code != 2 {
+	if code := run(io.Discard, golden, filepath.Join(t.TempDir(), "nope.json"), fingerprint.DiffOptions{}); code != 2 {
 		t.Fatalf("missing file: exit %d, want 2", code)
+	}
+}
+
+// TestBadInputExits2: an empty object, null, a fingerprint without
+// scenarios and /dev/zero are bad input (exit 2), with --only-common too.
+func TestBadInputExits2(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for name, body := range map[string]string{"obj": "{}", "null": "null", "none": `{"backend":"kind","scenarios":[]}`} {
+		p := filepath.Join(dir, name+".json")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		paths = append(paths, "/dev/zero")
+	}
+	for _, p := range paths {
+		for _, only := range []bool{false, true} {
+			opts := fingerprint.DiffOptions{OnlyCommon: only}
+			if code := run(io.Discard, p, p, opts); code != 2 {
+				t.Errorf("%s vs itself (only-common %v): exit %d, want 2", p, only, code)
+			}
+			if code := run(io.Discard, golden, p, opts); code != 2 {
+				t.Errorf("golden vs %s (only-common %v): exit %d, want 2", p, only, code)
+			}
+		}
 	}
 }

@@ -9,6 +9,7 @@ package fingerprint
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,8 +50,13 @@ type EndpointTable struct {
 
 // Split is one batch's verdict.
 type Split struct {
-	Title string      `json:"title"`
-	Rule  string      `json:"rule"`
+	Title string `json:"title"`
+	Rule  string `json:"rule"`
+	// Check is the kind of check that applied: split.CheckBinomial (a
+	// random split), split.CheckSchedule (a deterministic locality
+	// schedule, embedded) or split.CheckTolerance; "" in fingerprints
+	// written before it was recorded (read as binomial).
+	Check string      `json:"check,omitempty"`
 	N     int         `json:"n"`
 	Rows  []split.Row `json:"rows"`
 }
@@ -83,7 +89,7 @@ func FromReport(r types.Report, backend, istioVersion string) (Fingerprint, erro
 				if err := decode(e, &t); err != nil {
 					return fp, fmt.Errorf("scenario %q: report entry %q: %w", sc.Name, e.Name, err)
 				}
-				sc.Splits = append(sc.Splits, Split{Title: e.Name, Rule: t.Rule, N: t.N, Rows: normalizePods(t.Rows)})
+				sc.Splits = append(sc.Splits, Split{Title: e.Name, Rule: t.Rule, Check: t.Check, N: t.N, Rows: normalizePods(t.Rows)})
 			}
 		}
 		fp.Scenarios = append(fp.Scenarios, sc)
@@ -110,17 +116,67 @@ func WriteFile(path string, fp Fingerprint) error {
 	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
 
-// Read loads a fingerprint file.
+// MaxFileSize bounds the size of a fingerprint file Read accepts (a whole
+// suite's fingerprint is about 100 kB).
+const MaxFileSize = 64 << 20
+
+// Read loads a fingerprint file of at most MaxFileSize bytes and checks it
+// with Validate.
 func Read(path string) (Fingerprint, error) {
 	var fp Fingerprint
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return fp, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return fp, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > MaxFileSize {
+		return fp, fmt.Errorf("%s is not a fingerprint: larger than %d MiB", path, MaxFileSize>>20)
 	}
 	if err := json.Unmarshal(data, &fp); err != nil {
 		return fp, fmt.Errorf("%s is not a fingerprint: %w", path, err)
 	}
+	if err := fp.Validate(); err != nil {
+		return fp, fmt.Errorf("%s is not a fingerprint: %w", path, err)
+	}
 	return fp, nil
+}
+
+// Validate checks what Diff relies on: at least one scenario, each named
+// once, and splits whose counts are non-negative and add up to N.
+func (fp Fingerprint) Validate() error {
+	if len(fp.Scenarios) == 0 {
+		return fmt.Errorf("no scenarios (an empty or null document, or a run where no spec ran)")
+	}
+	seen := map[string]bool{}
+	for i, s := range fp.Scenarios {
+		if s.Name == "" {
+			return fmt.Errorf("scenario %d has no name", i)
+		}
+		if seen[s.Name] {
+			return fmt.Errorf("scenario %q appears twice", s.Name)
+		}
+		seen[s.Name] = true
+		for _, sp := range s.Splits {
+			if sp.N < 0 {
+				return fmt.Errorf("scenario %q, %s: negative N %d", s.Name, sp.Title, sp.N)
+			}
+			sum := 0
+			for _, r := range sp.Rows {
+				if r.Observed < 0 || r.Observed > sp.N {
+					return fmt.Errorf("scenario %q, %s: bucket %q observed %d of N=%d", s.Name, sp.Title, r.Bucket, r.Observed, sp.N)
+				}
+				sum += r.Observed
+			}
+			if sum != sp.N {
+				return fmt.Errorf("scenario %q, %s: counts add up to %d, not N=%d", s.Name, sp.Title, sum, sp.N)
+			}
+		}
+	}
+	return nil
 }
 
 // decode reads a report entry's value: the object itself within one

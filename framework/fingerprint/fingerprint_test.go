@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,31 +64,79 @@ func TestChangedPriorityIsReportedForThatScenarioOnly(t *testing.T) {
 func TestSamplingNoiseIsNotAChange(t *testing.T) {
 	a := load(t)
 	b := load(t)
-	i := findScenario(t, b, "b3:")
-	rows := b.Scenarios[i].Splits[0].Rows
-	for j := range rows {
-		switch rows[j].Bucket {
-		case "kr/a":
-			rows[j].Observed -= 20 // 880 of 1000: inside [866, 931]
-		case "kr/c":
-			rows[j].Observed += 20
+	i := findScenario(t, b, "enabled: false") // 4×25%, a random split on every backend
+	sp := &b.Scenarios[i].Splits[0]
+	shift := func(d int) {
+		for j := range sp.Rows {
+			switch sp.Rows[j].Bucket {
+			case "kr/a":
+				sp.Rows[j].Observed -= d
+			case "kr/b":
+				sp.Rows[j].Observed += d
+			}
 		}
 	}
+	shift(sp.N / 100) // one point: noise
 	if c := Diff(a, b, DiffOptions{}); len(c) != 0 {
-		t.Fatalf("noise inside the accepted range reported as change:\n%s", Format(c))
+		t.Fatalf("a one-point shift reported as a change:\n%s", Format(c))
 	}
-	// Outside the range it is a change.
-	for j := range rows {
-		switch rows[j].Bucket {
-		case "kr/a":
-			rows[j].Observed -= 100
-		case "kr/c":
-			rows[j].Observed += 100
+	shift(sp.N / 10) // eleven points: a change, with the test and shares
+	c := Diff(a, b, DiffOptions{})
+	if len(c) != 1 || c[0].Kind != KindSplit || !strings.Contains(c[0].What, "chi-squared p =") || c[0].P <= 0 {
+		t.Fatalf("a shifted split must be reported once, as a split change with its test:\n%s", Format(c))
+	}
+}
+
+// TestOppositeSamplesAreAChange: 445/555 against 555/445 on a 50/50 rule,
+// both inside the one-sample range, is a change (Fisher's p ≈ 1e-6).
+func TestOppositeSamplesAreAChange(t *testing.T) {
+	mk := func(x, y int) Fingerprint {
+		return Fingerprint{Scenarios: []Scenario{{Name: "s", Passed: true, Splits: []Split{{Title: "split by locality from c", Check: split.CheckBinomial, N: 1000, Rows: []split.Row{
+			{Bucket: "kr/a", Expected: 0.5, Declared: true, Lo: 445, Hi: 555, Observed: x, OK: true},
+			{Bucket: "kr/c", Expected: 0.5, Declared: true, Lo: 445, Hi: 555, Observed: y, OK: true},
+		}}}}}}
+	}
+	c := Diff(mk(445, 555), mk(555, 445), DiffOptions{})
+	if len(c) != 1 || !strings.Contains(c[0].What, "Fisher's exact p = 1.1e-06") || !strings.Contains(c[0].What, "kr/a 44.5% → 55.5%") {
+		t.Fatalf("445/555 vs 555/445 must be one split change with Fisher's p:\n%s", Format(c))
+	}
+	if c := Diff(mk(490, 510), mk(510, 490), DiffOptions{}); len(c) != 0 {
+		t.Fatalf("490/510 vs 510/490 is noise:\n%s", Format(c))
+	}
+	// Deterministic schedules in both runs: within the bounds is no change,
+	// beyond them is, however small for a binomial test.
+	sched := func(x, y int) Fingerprint {
+		fp := mk(x, y)
+		sp := &fp.Scenarios[0].Splits[0]
+		sp.Check = split.CheckSchedule
+		sp.Rows[0].Lo, sp.Rows[0].Hi, sp.Rows[1].Lo, sp.Rows[1].Hi = 498, 502, 498, 502
+		return fp
+	}
+	if c := Diff(sched(500, 500), sched(503, 497), DiffOptions{}); len(c) != 0 {
+		t.Fatalf("schedule within its bounds reported:\n%s", Format(c))
+	}
+	if c := Diff(sched(500, 500), sched(510, 490), DiffOptions{}); len(c) != 2 || !strings.Contains(Format(c), "deterministic schedule moved") {
+		t.Fatalf("schedule beyond its bounds must be reported per bucket:\n%s", Format(c))
+	}
+}
+
+func TestReadRejectsEmptyAndHugeDocuments(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{"empty-object": "{}", "null": "null", "no-scenarios": `{"backend":"embedded","scenarios":[]}`,
+		"unnamed": `{"scenarios":[{"passed":true}]}`, "bad-counts": `{"scenarios":[{"name":"s","splits":[{"title":"x","n":10,"rows":[{"Bucket":"a","Observed":3}]}]}]}`} {
+		path := filepath.Join(dir, name+".json")
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Read(path); err == nil {
+			t.Errorf("%s: Read accepted %s", name, body)
 		}
 	}
-	c := Diff(a, b, DiffOptions{})
-	if len(c) != 2 || !strings.Contains(Format(c), "outside the accepted") {
-		t.Fatalf("a shifted split must be reported for both buckets:\n%s", Format(c))
+	// /dev/zero: stops at the cap instead of reading forever.
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		if _, err := Read("/dev/zero"); err == nil || !strings.Contains(err.Error(), "larger than") {
+			t.Errorf("Read(/dev/zero): %v, want a size error", err)
+		}
 	}
 }
 
@@ -112,7 +161,8 @@ func TestResultAndLocalityChanges(t *testing.T) {
 		}}},
 	}, {Name: "new one", Passed: true}}}
 	out := Format(Diff(a, b, DiffOptions{}))
-	for _, want := range []string{"result passed → failed", "kr/a vanishes", "kr/b appears", "kr/a observed 0.0%", "kr/b now gets 100 of 100", "new scenario"} {
+	for _, want := range []string{"[result] result passed → failed", "[endpoints] endpoints of c (envoy view): kr/a vanishes", "kr/b appears",
+		"[split] split by locality from c: kr/a observed 100.0% → 0.0%", "kr/b observed 0.0% → 100.0% (0 of 100 → 100 of 100)", "[result] new scenario"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("diff lacks %q:\n%s", want, out)
 		}

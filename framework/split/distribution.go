@@ -163,7 +163,7 @@ func (e Expected) key() string {
 	return sb.String()
 }
 
-// interior is the number of buckets with 0 < p < 1, the Bonferroni k.
+// interior is the number of buckets with 0 < p < 1.
 func (e Expected) interior() int {
 	k := 0
 	for _, p := range e {
@@ -172,6 +172,19 @@ func (e Expected) interior() int {
 		}
 	}
 	return k
+}
+
+// tests is the Bonferroni k: the number of independent tests the
+// acceptance rule makes, one per bucket with 0 < p < 1, except that two
+// such buckets are complementary (every other share is 0, and an expected
+// 0 must be exactly 0, so with the total fixed the second count is N minus
+// the first): they make one test, and the exact intervals of the two
+// buckets at k = 1 are mirror images (Interval(n, p) = n - Interval(n, 1-p)).
+func (e Expected) tests() int {
+	if k := e.interior(); k != 2 {
+		return k
+	}
+	return 1
 }
 
 func quoteAll(ss []string) []string {

@@ -25,6 +25,10 @@ type Row struct {
 type Table struct {
 	Split Expected
 	Rule  string // the acceptance rule, e.g. "exact binomial, confidence 0.999, Bonferroni k=2"
+	// Check is the kind of acceptance rule: CheckBinomial (a random split,
+	// exact binomial ranges), CheckSchedule (a deterministic schedule,
+	// WithSchedule) or CheckTolerance (WithTolerance).
+	Check string `json:",omitempty"`
 	N     int    // observed total
 	WantN int    // requests sent (WithN); 0 when not given
 	Rows  []Row  // declared buckets sorted, then undeclared ones sorted
@@ -100,10 +104,10 @@ func Report(d Distribution, exp Expected, opts ...Option) (Table, error) {
 	if c.err != nil {
 		return Table{}, c.err
 	}
-	k := exp.interior()
-	t := Table{Split: exp, Rule: c.rule(k), N: d.N(), WantN: c.n}
+	k, m := exp.tests(), exp.interior()
+	t := Table{Split: exp, Rule: c.rule(k, m), Check: c.check(), N: d.N(), WantN: c.n}
 	for _, b := range exp.Buckets() {
-		lo, hi := c.interval(t.N, exp[b], k)
+		lo, hi := c.interval(t.N, exp[b], k, m)
 		obs := d.Count(b)
 		t.Rows = append(t.Rows, Row{Bucket: b, Expected: exp[b], Declared: true, Lo: lo, Hi: hi, Observed: obs, OK: lo <= obs && obs <= hi})
 	}

@@ -107,37 +107,37 @@ func TestMatchSplit(t *testing.T) {
 	g := NewWithT(t)
 	N := DefaultRequests
 
-	g.Expect(dist(map[string]int{"kr/a": 900, "kr/b": 100})).To(MatchSplit(split9010, WithN(N)))
-	g.Expect(*dist(map[string]int{"kr/a": 500, "kr/b": 500})).To(MatchSplit(split5050))
-	g.Expect(dist(map[string]int{"kr/a": 250, "kr/b": 250, "us/a": 250, "us/b": 250})).To(MatchSplit(split4x25, WithN(N)))
-	g.Expect(dist(map[string]int{"kr/a": 800, "kr/b": 200})).NotTo(MatchSplit(split9010, WithN(N)))
-	g.Expect(dist(map[string]int{"kr/a": 1000})).To(MatchSplit(Expected{"kr/a": 1, "kr/b": 0}, WithN(N)))
+	g.Expect(dist(map[string]int{"kr/a": 2700, "kr/b": 300})).To(MatchSplit(split9010, WithN(N)))
+	g.Expect(*dist(map[string]int{"kr/a": 1500, "kr/b": 1500})).To(MatchSplit(split5050))
+	g.Expect(dist(map[string]int{"kr/a": 750, "kr/b": 750, "us/a": 750, "us/b": 750})).To(MatchSplit(split4x25, WithN(N)))
+	g.Expect(dist(map[string]int{"kr/a": 2400, "kr/b": 600})).NotTo(MatchSplit(split9010, WithN(N)))
+	g.Expect(dist(map[string]int{"kr/a": 3000})).To(MatchSplit(Expected{"kr/a": 1, "kr/b": 0}, WithN(N)))
 
 	// Traffic outside the declared buckets.
-	d := dist(map[string]int{"kr/a": 899, "kr/b": 100, "503 no healthy upstream": 1})
+	d := dist(map[string]int{"kr/a": 2699, "kr/b": 300, "503 no healthy upstream": 1})
 	m := MatchSplit(split9010, WithN(N))
 	g.Expect(m.Match(d)).To(BeFalse())
 	g.Expect(m.FailureMessage(d)).To(ContainSubstring("traffic outside the declared buckets"))
 
 	// A 0-bucket gets one request; a 100% bucket misses one.
-	g.Expect(dist(map[string]int{"kr/a": 999, "kr/b": 1})).NotTo(MatchSplit(Expected{"kr/a": 1, "kr/b": 0}, WithN(N)))
+	g.Expect(dist(map[string]int{"kr/a": 2999, "kr/b": 1})).NotTo(MatchSplit(Expected{"kr/a": 1, "kr/b": 0}, WithN(N)))
 
 	// N mismatch: a request went missing.
 	m = MatchSplit(split9010, WithN(N))
-	d = dist(map[string]int{"kr/a": 899, "kr/b": 100})
+	d = dist(map[string]int{"kr/a": 2699, "kr/b": 300})
 	g.Expect(m.Match(d)).To(BeFalse())
-	g.Expect(m.FailureMessage(d)).To(ContainSubstring("observed N=999, want N=1000"))
+	g.Expect(m.FailureMessage(d)).To(ContainSubstring("observed N=2999, want N=3000"))
 }
 
 func TestFailureMessage(t *testing.T) {
 	g := NewWithT(t)
-	d := dist(map[string]int{"kr/a": 820, "kr/b": 180})
+	d := dist(map[string]int{"kr/a": 2460, "kr/b": 540})
 	m := MatchSplit(split9010, WithN(DefaultRequests))
 	g.Expect(m.Match(d)).To(BeFalse())
 	msg := m.FailureMessage(d)
-	g.Expect(msg).To(HavePrefix("Expected\n    <split.Distribution>: N=1000 {\"kr/a\": 820, \"kr/b\": 180}\nto match split\n"))
+	g.Expect(msg).To(HavePrefix("Expected\n    <split.Distribution>: N=3000 {\"kr/a\": 2460, \"kr/b\": 540}\nto match split\n"))
 	for _, b := range []string{"kr/a", "kr/b"} {
-		lo, hi := Interval(1000, split9010[b], 2, DefaultConfidence)
+		lo, hi := Interval(3000, split9010[b], 1, DefaultConfidence) // two complementary buckets: one test
 		line := lineWith(msg, b)
 		desc := func() string { return msg }
 		g.Expect(line).To(ContainSubstring("[%d, %d]", lo, hi), desc)
@@ -167,15 +167,19 @@ func lineWith(s, sub string) string {
 func TestTolerance(t *testing.T) {
 	g := NewWithT(t)
 	tol := WithTolerance(0.05)
-	g.Expect(dist(map[string]int{"kr/a": 860, "kr/b": 140})).To(MatchSplit(split9010, tol))
-	g.Expect(dist(map[string]int{"kr/a": 849, "kr/b": 151})).NotTo(MatchSplit(split9010, tol))
+	guard := WithPowerGuard(CoarseShift, DefaultPower) // a ±5-point tolerance cannot see a 5-point shift
+	g.Expect(dist(map[string]int{"kr/a": 860, "kr/b": 140})).To(MatchSplit(split9010, tol, guard))
+	g.Expect(dist(map[string]int{"kr/a": 849, "kr/b": 151})).NotTo(MatchSplit(split9010, tol, guard))
 	g.Expect(dist(map[string]int{"kr/a": 999, "us/a": 1})).NotTo(MatchSplit(Expected{"kr/a": 1, "us/a": 0}, tol))
+	_, err := MatchSplit(split9010, tol).Match(dist(map[string]int{"kr/a": 900, "kr/b": 100}))
+	g.Expect(err).To(MatchError(ContainSubstring("never detect a 5-point shift")))
 	tb, err := Report(*dist(map[string]int{"kr/a": 900, "kr/b": 100}), split9010, tol)
 	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(tb.Check).To(Equal(CheckTolerance))
 	g.Expect(tb.Rows[0].Lo).To(Equal(850))
 	g.Expect(tb.Rows[0].Hi).To(Equal(950))
 	// A tolerance as wide as the shift can never detect it.
-	g.Expect(CheckPower(split9010, 1000, WithTolerance(0.1))).To(MatchError(ContainSubstring("never detect")))
+	g.Expect(CheckPower(split9010, 1000, WithTolerance(0.1), guard)).To(MatchError(ContainSubstring("never detect")))
 }
 
 func TestInvalidInputs(t *testing.T) {
@@ -206,7 +210,7 @@ func TestPowerGuard(t *testing.T) {
 	g := NewWithT(t)
 	small := dist(map[string]int{"kr/a": 45, "kr/b": 5})
 	_, err := MatchSplit(split9010).Match(small)
-	g.Expect(err).To(MatchError(MatchRegexp(`N=50 is too small to detect a 10-point shift with power 0.95 at confidence 0.999: need at least \d+`)))
+	g.Expect(err).To(MatchError(MatchRegexp(`N=50 is too small to detect a 5-point shift with power 0.9 at confidence 0.99995833\d*: need at least \d+`)))
 	g.Expect(MatchSplit(split9010, WithoutPowerGuard()).Match(small)).To(BeTrue())
 	g.Expect(CheckPower(split9010, 50)).To(HaveOccurred())
 	// WithN is what the guard checks.
@@ -225,7 +229,7 @@ func TestPowerGuard(t *testing.T) {
 			g.Expect(c.powered(exp, n)).To(BeTrue(), "%v at N=%d", exp, n)
 		}
 		// Exactness: at need the shift is detected with power >= 0.95.
-		k := exp.interior()
+		k := exp.tests()
 		for _, p := range exp {
 			lo, hi := Interval(need, p, k, DefaultConfidence)
 			for _, q := range []float64{p - DefaultShift, p + DefaultShift} {

@@ -9,6 +9,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -162,28 +163,50 @@ const (
 
 // SplitInput is the input of SendAndExpectSplit.
 type SplitInput struct {
-	Mesh     mesh.Mesh
-	Client   string
-	Requests int // default split.DefaultRequests
+	Mesh   mesh.Mesh
+	Client string
+	// Requests is the batch size; default split.DefaultRequests, raised to
+	// split.RequiredN where the split needs more for the power guard.
+	Requests int
 	By       Bucketing
 	Expected split.Expected
-	Options  []split.Option
+	// Options replace the automatic choice of a schedule check
+	// (split.WithSchedule) when given.
+	Options []split.Option
 }
 
 // SendAndExpectSplit sends the batch once and asserts its split: each bucket
-// within its exact binomial interval, 0 meaning exactly 0, nothing outside
-// the declared buckets, the total equal to the requests sent.
+// within its exact binomial interval (or, for a weighted locality schedule
+// on a backend whose schedule is deterministic, within the schedule's
+// bound), 0 meaning exactly 0, nothing outside the declared buckets, the
+// total equal to the requests sent. It reads the client's Envoy endpoint
+// table (locality, priority, weight, health and ejections) right before and
+// right after the batch: a table that changed during the batch fails the
+// spec as such, with both tables, before the split is looked at.
 func SendAndExpectSplit(ctx context.Context, in SplitInput) (traffic.Batch, *split.Distribution) {
+	Expect(in.Expected.Validate()).To(Succeed(), "SplitInput.Expected")
 	if in.Requests == 0 {
-		in.Requests = split.DefaultRequests
+		in.Requests = max(split.DefaultRequests, split.RequiredN(in.Expected, split.DefaultShift, split.DefaultPower, split.DefaultConfidence))
 	}
 	if in.By == "" {
 		in.By = ByLocality
 	}
-	Expect(in.Expected.Validate()).To(Succeed(), "SplitInput.Expected")
-	By(fmt.Sprintf("sending %d requests from %s, expecting by %s %s", in.Requests, in.Client, in.By, in.Expected))
+	before, err := in.Mesh.Endpoints(ctx, in.Client, endpoints.Envoy)
+	Expect(err).NotTo(HaveOccurred(), "read %s's endpoint table before the batch", in.Client)
+	opts := []split.Option{split.WithN(in.Requests)}
+	check := "binomial"
+	if len(in.Options) > 0 {
+		opts = append(opts, in.Options...)
+		check = "as given"
+	} else if w := in.Mesh.Capabilities().ScheduleWorkers; w > 0 && in.By == ByLocality && IsLocalitySchedule(before.Summarize(), in.Expected) {
+		opts = append(opts, split.WithSchedule(w))
+		check = fmt.Sprintf("deterministic schedule of %d workers", w)
+	}
+	By(fmt.Sprintf("sending %d requests from %s, expecting by %s %s (%s check)", in.Requests, in.Client, in.By, in.Expected, check))
 	batch, err := in.Mesh.Send(ctx, in.Client, in.Requests)
 	Expect(err).NotTo(HaveOccurred())
+	after, err := in.Mesh.Endpoints(ctx, in.Client, endpoints.Envoy)
+	Expect(err).NotTo(HaveOccurred(), "read %s's endpoint table after the batch", in.Client)
 	var d *split.Distribution
 	switch in.By {
 	case ByLocality:
@@ -195,12 +218,78 @@ func SendAndExpectSplit(ctx context.Context, in SplitInput) (traffic.Batch, *spl
 	default:
 		Fail(fmt.Sprintf("SplitInput.By %q is unknown: use ByLocality, ByPod or ByClass", in.By))
 	}
-	opts := append([]split.Option{split.WithN(in.Requests)}, in.Options...)
 	if tbl, err := split.Report(*d, in.Expected, opts...); err == nil {
 		AddReportEntry(fmt.Sprintf("split by %s from %s", in.By, in.Client), tbl, ReportEntryVisibilityFailureOrVerbose)
 	}
+	if changed := TableChange(before, after); changed != "" {
+		AddReportEntry(fmt.Sprintf("endpoint table of %s after the batch", in.Client), after, ReportEntryVisibilityFailureOrVerbose)
+		Fail(changed)
+	}
 	Expect(*d).To(split.MatchSplit(in.Expected, opts...))
 	return batch, d
+}
+
+// IsLocalitySchedule reports whether a split by locality comes from the
+// weighted round-robin over localities of one priority: every bucket with
+// 0<p<1 is a locality of the table with a locality weight (the Envoy view
+// shows weights only under locality_weighted_lb_config), all at the same
+// priority. Splits between priorities (priority load) or over hosts are
+// random.
+func IsLocalitySchedule(t endpoints.Summary, exp split.Expected) bool {
+	prio, n := uint32(0), 0
+	for b, p := range exp {
+		if !(p > 0 && p < 1) {
+			continue
+		}
+		row, ok := t[b]
+		if !ok || row.Weight == 0 || row.Healthy == 0 || (n > 0 && row.Priority != prio) {
+			return false
+		}
+		prio = row.Priority
+		n++
+	}
+	return n >= 2
+}
+
+// TableChange returns "" when the endpoint tables read before and after a
+// batch agree (per locality: priority, weight, hosts, healthy hosts, which
+// includes outlier ejections), and otherwise the failure message: the
+// change, then both tables.
+func TableChange(before, after endpoints.Table) string {
+	bs, as := before.Summarize(), after.Summarize()
+	if reflect.DeepEqual(bs, as) {
+		return ""
+	}
+	var diffs []string
+	for _, loc := range sortedKeys(bs, as) {
+		rb, okB := bs[loc]
+		ra, okA := as[loc]
+		switch {
+		case !okA:
+			diffs = append(diffs, fmt.Sprintf("%s vanished (was %v)", loc, rb))
+		case !okB:
+			diffs = append(diffs, fmt.Sprintf("%s appeared (%v)", loc, ra))
+		case rb != ra:
+			diffs = append(diffs, fmt.Sprintf("%s: %v → %v", loc, rb, ra))
+		}
+	}
+	return fmt.Sprintf("endpoint table changed during the batch: %s\nbefore the batch:\n%s\nafter the batch:\n%s",
+		strings.Join(diffs, "; "), before, after)
+}
+
+func sortedKeys(ms ...endpoints.Summary) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range ms {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // PodLocalities maps pod name → locality.
