@@ -50,6 +50,8 @@ func newPlot() *plot.Plot {
 	p.X.Tick.Label.Font.Size = vg.Points(9)
 	p.Y.Tick.Label.Font.Size = vg.Points(9)
 	p.Y.Label.TextStyle.Font.Size = vg.Points(10)
+	p.X.Label.TextStyle.Font.Size = vg.Points(10)
+	p.BackgroundColor = color.Transparent
 	p.X.Padding, p.Y.Padding = 0, 0
 	g := plotter.NewGrid()
 	g.Vertical.Color = nil
