@@ -75,8 +75,10 @@ func TestEndpointsReadFromAnEmbeddedMesh(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			// pilot-agent / pilot-discovery request exit non-zero then.
+		// pilot-agent / pilot-discovery request (istio
+		// pilot/pkg/request/command.go Do) exit non-zero above 399, except
+		// on 404, whose body they print with exit 0.
+		if resp.StatusCode > 399 && resp.StatusCode != http.StatusNotFound {
 			return "", fmt.Sprintf("Error: received unsuccessful status code %d: %s", resp.StatusCode, body), fmt.Errorf("command terminated with exit code 1")
 		}
 		return string(body), "", nil
@@ -131,5 +133,38 @@ func TestEndpointsReadFromAnEmbeddedMesh(t *testing.T) {
 	env, _ := km.Endpoints(ctx, "netshoot-b", endpoints.Envoy)
 	if s := env.Summarize()["kr/b"]; s.Hosts != 3 || s.Healthy != 0 {
 		t.Fatalf("kind's read of the ejected kr/b hosts: %+v\n%s", s, env)
+	}
+
+	// A proxy this istiod does not know: the real istiod debug handler
+	// answers 404 "Proxy not connected to this Pilot instance", which
+	// pilot-discovery prints with exit 0; the fetcher says what it means
+	// instead of a JSON parse error (issue 12 item 8).
+	_, err = kindFetcher{km}.IstiodDebug(ctx, endpoints.IstiodEDSPath("nobody."+topo.Namespace))
+	if err == nil || !strings.Contains(err.Error(), "the proxy is not connected to this istiod") || strings.Contains(err.Error(), "invalid character") {
+		t.Errorf("istiod 404: %v", err)
+	}
+	// Envoy's admin API answers 404 for an unknown path, also with exit 0.
+	_, err = kindFetcher{km}.EnvoyAdmin(ctx, "netshoot-b", "no_such_handler")
+	if err == nil || !strings.Contains(err.Error(), "pilot-agent request GET no_such_handler in netshoot-b answered") {
+		t.Errorf("envoy 404: %v", err)
+	}
+}
+
+func TestCheckJSONBody(t *testing.T) {
+	for _, ok := range []string{`{"configs":[]}`, "[]\n", "  {}"} {
+		if err := checkJSONBody("x", ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for body, want := range map[string]string{
+		"Proxy not connected to this Pilot instance. It may be connected to another instance.\n": "not connected to this istiod",
+		"invalid path: /nope\nadmin commands are:\n  /: Admin home page\n":                        "HTTP 404 from Envoy's admin API",
+		"":               "an empty body",
+		"404 page found": "not JSON: most likely an HTTP 404 page",
+	} {
+		err := checkJSONBody("pilot-discovery request GET /debug/edsz in istiod-1", body)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "istiod-1") {
+			t.Errorf("%q: %v", body, err)
+		}
 	}
 }

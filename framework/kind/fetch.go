@@ -21,19 +21,51 @@ type kindFetcher struct{ m *kindMesh }
 var _ endpoints.Fetcher = kindFetcher{}
 
 // EnvoyAdmin runs PilotAgentRequestArgs("GET", path) in the client's
-// sidecar. pilot-agent exits non-zero on an answer other than 200.
+// sidecar. pilot-agent exits non-zero on an HTTP status above 399 except
+// 404, whose body it prints with exit 0 (checkJSONBody catches it).
 func (f kindFetcher) EnvoyAdmin(ctx context.Context, client, path string) ([]byte, error) {
 	out, stderr, err := f.m.b.execIn(ctx, f.m.ns, client, SidecarContainer, PilotAgentRequestArgs("GET", path))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v: %s", path, err, firstLines(strings.TrimSpace(stderr), 2))
 	}
+	if err := checkJSONBody("pilot-agent request GET "+path+" in "+client, out); err != nil {
+		return nil, err
+	}
 	return []byte(out), nil
 }
 
+// checkJSONBody refuses a body that is not JSON, before a parser reports
+// "invalid character 'P' looking for beginning of value". Every admin and
+// debug path the backend reads answers JSON; `pilot-agent request` and
+// `pilot-discovery request` exit 0 on HTTP 404 and print the body
+// (istio pilot/pkg/request/command.go Do: an error only for
+// "resp.StatusCode > 399 && resp.StatusCode != 404"), so a 404 page
+// arrives here as output. istiod's debug handlers answer 404 "Proxy not
+// connected to this Pilot instance. It may be connected to another
+// instance." for a proxy connected elsewhere (pilot/pkg/xds/debug.go);
+// Envoy's admin answers 404 with its list of handlers for an unknown path.
+func checkJSONBody(what, out string) error {
+	body := strings.TrimSpace(out)
+	if body != "" && (body[0] == '{' || body[0] == '[') {
+		return nil
+	}
+	meaning := "not JSON: most likely an HTTP 404 page (the request commands exit 0 on 404)"
+	switch {
+	case body == "":
+		meaning = "an empty body"
+	case strings.HasPrefix(body, "Proxy not connected to this Pilot instance"):
+		meaning = "HTTP 404 from istiod: the proxy is not connected to this istiod (not yet connected, or connected to another replica or revision)"
+	case strings.Contains(body, "admin commands are:") || strings.Contains(body, "invalid path"):
+		meaning = "HTTP 404 from Envoy's admin API: this Envoy does not serve that path"
+	}
+	return fmt.Errorf("%s answered %s: %q", what, meaning, firstLines(body, 2))
+}
+
 // IstiodDebug runs `pilot-discovery request GET <path>` in each running
-// istiod pod (of the configured revision) until one answers 200: with
+// istiod pod (of the configured revision) until one answers JSON: with
 // several replicas only the one a proxy is connected to knows it, the
-// others answer 404 and pilot-discovery exits non-zero.
+// others answer 404 "Proxy not connected to this Pilot instance", which
+// pilot-discovery prints with exit 0 (checkJSONBody).
 func (f kindFetcher) IstiodDebug(ctx context.Context, path string) ([]byte, error) {
 	selector := "app=istiod"
 	if rev := f.m.b.cfg.Revision; rev != "" {
@@ -53,6 +85,12 @@ func (f kindFetcher) IstiodDebug(ctx context.Context, path string) ([]byte, erro
 		out, stderr, err := f.m.b.execIn(ctx, IstioNamespace, p.Name, IstiodContainer, argv)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v: %s", p.Name, err, firstLines(strings.TrimSpace(stderr), 2)))
+			continue
+		}
+		// A replica the proxy is not connected to answers 404 with exit 0:
+		// try the next one.
+		if err := checkJSONBody("pilot-discovery request GET "+path+" in "+p.Name, out); err != nil {
+			errs = append(errs, err.Error())
 			continue
 		}
 		return []byte(out), nil
