@@ -45,6 +45,9 @@ specs:
 ISTIO_VERSION  ?= 1.32.0
 ISTIOCTL       ?= $(CURDIR)/bin/istioctl-$(ISTIO_VERSION)
 ISTIO_RELEASES ?= https://github.com/istio/istio/releases/download
+# Istio's version grammar (framework/kind istioVersionGrammar): a version
+# becomes part of a path (bin/istioctl-<version>) and a URL.
+ISTIO_VERSION_RE := (0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-(alpha|beta|rc)(\.(0|[1-9][0-9]*))?)?
 export ISTIO_VERSION ISTIOCTL
 
 # Release asset names: linux-amd64, linux-arm64, osx (amd64), osx-arm64.
@@ -97,6 +100,8 @@ docker-check:
 istioctl: $(ISTIOCTL)
 
 $(ISTIOCTL):
+	@if ! printf '%s\n' "$(ISTIO_VERSION)" | grep -Eqx '$(ISTIO_VERSION_RE)'; then \
+	  echo "ISTIO_VERSION=\"$(ISTIO_VERSION)\" is not an Istio release version: use MAJOR.MINOR.PATCH with an optional -alpha, -beta or -rc suffix"; exit 2; fi
 	@mkdir -p $(@D)
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	url="$(ISTIO_RELEASES)/$(ISTIO_VERSION)/$(ISTIO_ASSET)"; \
@@ -133,6 +138,10 @@ UPGRADE_FLAGS      ?=
 # sub-make's `ISTIOCTL ?=` would otherwise keep the exported value.
 upgrade-check: docker-check
 	@if [ -z "$(FROM)" ] || [ -z "$(TO)" ]; then echo "usage: make upgrade-check FROM=<version> TO=<version> [CANARY=1]"; exit 2; fi
+	@for v in "$(FROM)" "$(TO)"; do \
+	  if ! printf '%s\n' "$$v" | grep -Eqx '$(ISTIO_VERSION_RE)'; then \
+	    echo "upgrade-check: \"$$v\" is not an Istio release version: use MAJOR.MINOR.PATCH with an optional -alpha, -beta or -rc suffix, e.g. 1.32.0"; exit 2; fi; \
+	done
 	$(MAKE) istioctl ISTIO_VERSION=$(FROM) ISTIOCTL=$(CURDIR)/bin/istioctl-$(FROM)
 	$(MAKE) istioctl ISTIO_VERSION=$(TO) ISTIOCTL=$(CURDIR)/bin/istioctl-$(TO)
 	GINKGO_FLAGS='--timeout=90m $(GINKGO_FLAGS)' $(GO) run ./cmd/upgrade-check \

@@ -194,6 +194,12 @@ func preflight(ctx context.Context, o Options, d deps) error {
 		return nil
 	}
 	if err := d.checkDocker(ctx); err != nil {
+		// The kind backend's message suggests --backend, which this
+		// command does not have.
+		var de *kind.DockerError
+		if errors.As(err, &de) {
+			return fmt.Errorf("the upgrade check creates a kind cluster and needs a running Docker engine: %s; set %s=<path> to check an existing cluster instead (it is upgraded and never deleted), or run the specs without a cluster with `make specs` (embedded backend)", de.Detail, kind.EnvKubeconfig)
+		}
 		return err
 	}
 	exists, err := d.clusterExists(o.ClusterName)

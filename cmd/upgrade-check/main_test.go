@@ -119,11 +119,17 @@ func TestFlagValidation(t *testing.T) {
 		want []string
 	}{
 		{nil, []string{"--from is required", "--to is required"}},
-		{[]string{"--to=1.28.0"}, []string{"--from is required: the Istio release to start from, e.g. --from=1.28.0"}},
+		{[]string{"--to=1.28.0"}, []string{"--from is required: the Istio release to start from, e.g. --from=" + kind.DefaultIstioVersion}},
 		{[]string{"--from=1.28.0", "--to=1.28.0"}, []string{"--from and --to are both 1.28.0"}},
 		{[]string{"--from=1.28", "--to=latest"}, []string{`--from="1.28" is not an Istio release version`, `--to="latest" is not an Istio release version`}},
 		{[]string{"--from=1.27.3", "--to=1.28.0", "--report-dir="}, []string{"--report-dir is empty"}},
 		{[]string{"--from=1.27.3", "--to=1.28.0", "--cluster-name="}, []string{"--cluster-name is empty"}},
+		// A version is part of a path (bin/istioctl-<version>) and a URL:
+		// only Istio's grammar is accepted.
+		{[]string{"--from=1.27.3-../../x", "--to=1.28.0", "--dry-run"}, []string{`--from="1.27.3-../../x" is not an Istio release version`}},
+		{[]string{"--from=1.27.3", "--to=1.28.0-foo"}, []string{`--to="1.28.0-foo" is not an Istio release version: use MAJOR.MINOR.PATCH with an optional -alpha, -beta or -rc suffix`}},
+		{[]string{"--from=1.27.3", "--to=1.28.0", "--cluster-name=Upgrade_1"}, []string{`--cluster-name="Upgrade_1" is not a kind cluster name`}},
+		{[]string{"--from=1.27.3", "--to=1.28.0", "--cluster-name=../x"}, []string{`--cluster-name="../x" is not a kind cluster name`}},
 		{[]string{"--from=1.27.3", "--to=1.28.0", "--wait-timeout=0s"}, []string{"--wait-timeout 0s must be positive"}},
 		{[]string{"--from=1.27.3", "--to=1.28.0", "extra"}, []string{`unexpected arguments ["extra"]`}},
 	} {
@@ -234,8 +240,8 @@ func TestMissingIstioctl(t *testing.T) {
 }
 
 // TestNoDocker: without a Docker engine the check stops before running
-// anything, with the kind backend's message (the real kind.CheckDocker,
-// with no docker on PATH).
+// anything, with its own message (the real kind.CheckDocker, with no
+// docker on PATH): no --backend, which this command does not have.
 func TestNoDocker(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("PATH", t.TempDir())
@@ -248,7 +254,8 @@ func TestNoDocker(t *testing.T) {
 	var stderr bytes.Buffer
 	start := time.Now()
 	code := run(context.Background(), []string{"--from=1.27.3", "--to=1.28.0", "--istioctl-from=" + fakeIstioctl(t, dir, "1.27.3"), "--istioctl-to=" + fakeIstioctl(t, dir, "1.28.0")}, io.Discard, &stderr, d)
-	if code != exitError || !strings.Contains(stderr.String(), "kind backend needs a running Docker engine: the docker CLI is not on PATH") {
+	if code != exitError || !strings.Contains(stderr.String(), "the upgrade check creates a kind cluster and needs a running Docker engine: the docker CLI is not on PATH") ||
+		!strings.Contains(stderr.String(), "LOCALITY_E2E_KUBECONFIG=<path>") || strings.Contains(stderr.String(), "--backend") {
 		t.Errorf("code %d stderr %q", code, stderr.String())
 	}
 	if el := time.Since(start); el > 10*time.Second {

@@ -49,7 +49,7 @@ func (o Options) Validate() error {
 			errs = append(errs, fmt.Sprintf("%s is required: the Istio release to %s, e.g. %s=%s",
 				f.flag, map[string]string{"--from": "start from", "--to": "upgrade to"}[f.flag], f.flag, kind.DefaultIstioVersion))
 		case !kind.ValidIstioVersion(f.v):
-			errs = append(errs, fmt.Sprintf("%s=%q is not an Istio release version: use MAJOR.MINOR.PATCH, e.g. %s", f.flag, f.v, kind.DefaultIstioVersion))
+			errs = append(errs, fmt.Sprintf("%s=%q is not an Istio release version: use MAJOR.MINOR.PATCH with an optional -alpha, -beta or -rc suffix, e.g. %s or 1.31.0-rc.4", f.flag, f.v, kind.DefaultIstioVersion))
 		}
 	}
 	if o.From != "" && o.From == o.To {
@@ -60,6 +60,8 @@ func (o Options) Validate() error {
 	}
 	if o.Kubeconfig == "" && o.ClusterName == "" {
 		errs = append(errs, "--cluster-name is empty: name the kind cluster, e.g. "+DefaultClusterName)
+	} else if o.Kubeconfig == "" && !kind.ValidClusterName(o.ClusterName) {
+		errs = append(errs, fmt.Sprintf("--cluster-name=%q is not a kind cluster name: use lower-case letters, digits and '-' (not first or last), at most 50 characters, e.g. %s", o.ClusterName, DefaultClusterName))
 	}
 	if o.WaitTimeout <= 0 {
 		errs = append(errs, fmt.Sprintf("--wait-timeout %v must be positive", o.WaitTimeout))

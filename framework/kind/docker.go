@@ -50,8 +50,17 @@ func CheckDocker(ctx context.Context) error {
 	return nil
 }
 
-func dockerError(detail string) error {
-	return fmt.Errorf("kind backend needs a running Docker engine: %s; use --backend=embedded, or %s=<path> for an existing cluster", detail, EnvKubeconfig)
+func dockerError(detail string) error { return &DockerError{Detail: detail} }
+
+// DockerError is CheckDocker's error. Its message is the suite's (whose
+// --backend flag selects the embedded backend); other commands (the
+// upgrade check, which has no --backend) word their own from Detail.
+type DockerError struct {
+	Detail string // what failed: no CLI, no answer, the CLI's error
+}
+
+func (e *DockerError) Error() string {
+	return fmt.Sprintf("kind backend needs a running Docker engine: %s; use --backend=embedded, or %s=<path> for an existing cluster", e.Detail, EnvKubeconfig)
 }
 
 func firstLines(s string, n int) string {
