@@ -339,7 +339,9 @@ func durationField(spec *networkingapi.DestinationRule) string {
 	for i, ss := range spec.GetSubsets() {
 		add(fmt.Sprintf("subsets[%d].trafficPolicy", i), ss.GetTrafficPolicy())
 	}
-	short := func(d interface{ AsDuration() time.Duration }, set bool) bool { return set && d.AsDuration() < time.Millisecond }
+	short := func(d interface{ AsDuration() time.Duration }, set bool) bool {
+		return set && d.AsDuration() < time.Millisecond
+	}
 	for _, p := range ps {
 		od := p.tp.GetOutlierDetection()
 		switch {
