@@ -5,8 +5,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/localitylb/locality-e2e/framework/destinationrule"
+	"github.com/localitylb/locality-e2e/framework/split"
 )
 
 // The nightly workflow runs the latest patch of the two newest Istio
@@ -87,4 +91,25 @@ func atoi(s string) int {
 		n = n*10 + int(r-'0')
 	}
 	return n
+}
+
+// The ejection spec's rule must keep the hosts out while, on the wall
+// clock, the endpoint gate (at most Sync) and one split batch run; a
+// batch of split.DefaultRequests is estimated at ≤ 3 s per 1000 requests
+// (README "How long a batch takes"); the margin is 2×.
+func TestTimeBudgetEjection(t *testing.T) {
+	dr, err := destinationrule.Load("failover-short-ejection")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eject := dr.Spec.GetTrafficPolicy().GetOutlierDetection().GetBaseEjectionTime().AsDuration()
+	batch := time.Duration(split.DefaultRequests) * 3 * time.Millisecond
+	need := 2 * (DefaultTimeouts().Sync + batch)
+	if eject < need {
+		t.Errorf("baseEjectionTime %v < 2 × (Sync %v + batch of %d ≈ %v) = %v", eject, DefaultTimeouts().Sync, split.DefaultRequests, batch, need)
+	}
+	// One exec of MaxBatch requests fits the exec timeout with a 10× margin.
+	if per := time.Duration(MaxBatch) * 3 * time.Millisecond; DefaultTimeouts().Exec < 10*per {
+		t.Errorf("Exec %v < 10 × %v", DefaultTimeouts().Exec, per)
+	}
 }
