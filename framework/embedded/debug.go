@@ -30,26 +30,36 @@ func startDebugServer(mux http.Handler) (*debugServer, error) {
 	if mux == nil {
 		return nil, errors.New("embedded: istiod has no debug handlers (features.EnableDebugOnHTTP is off)")
 	}
+	_, l, err := reserveAddress(debugPort)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: istiod debug server: %w", err)
+	}
+	d := &debugServer{
+		addr:   l.Addr().String(),
+		server: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
+		client: &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: 10 * time.Second},
+	}
+	go func() { _ = d.server.Serve(l) }()
+	return d, nil
+}
+
+// reserveAddress binds port on a fresh loopback address (nextAddress),
+// skipping addresses another process already uses, and returns the
+// address and the listener that holds it.
+func reserveAddress(port int) (string, net.Listener, error) {
 	var lastErr error
 	for try := 0; try < 64; try++ {
-		addr := net.JoinHostPort(nextAddress(), fmt.Sprint(debugPort))
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			lastErr = err
-			if errors.Is(err, syscall.EADDRINUSE) {
-				continue
-			}
-			return nil, fmt.Errorf("embedded: istiod debug server: %w", err)
+		ip := nextAddress()
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, fmt.Sprint(port)))
+		if err == nil {
+			return ip, l, nil
 		}
-		d := &debugServer{
-			addr:   addr,
-			server: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
-			client: &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: 10 * time.Second},
+		lastErr = err
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			return "", nil, err
 		}
-		go func() { _ = d.server.Serve(l) }()
-		return d, nil
 	}
-	return nil, fmt.Errorf("embedded: no free loopback address for istiod's debug server: %w", lastErr)
+	return "", nil, fmt.Errorf("no free loopback address for port %d after 64 tries: %w", port, lastErr)
 }
 
 // get fetches one debug document (path with query, e.g.

@@ -64,6 +64,10 @@ type client struct {
 	obj      *corev1.Pod
 	locality locality.Locality
 	side     *sidecar
+	// admin is the sidecar's admin API listener, bound on the pod's
+	// address when the pod is made: binding is what reserves the address
+	// against other processes (go test runs packages in parallel).
+	admin net.Listener
 }
 
 // Mesh is one topology running on its own in-process istiod.
@@ -248,9 +252,13 @@ func (m *Mesh) newClient(obj *corev1.Pod) (*client, error) {
 			loc = c.Locality
 		}
 	}
+	ip, admin, err := reserveAddress(adminPort)
+	if err != nil {
+		return nil, fmt.Errorf("client pod %s: %w", obj.Name, err)
+	}
 	tmpl := corev1.PodTemplateSpec{ObjectMeta: obj.ObjectMeta, Spec: obj.Spec}
-	p := runningPod(tmpl, obj.Name, obj.Namespace, node, nextAddress(), "")
-	c := &client{obj: p, locality: loc}
+	p := runningPod(tmpl, obj.Name, obj.Namespace, node, ip, "")
+	c := &client{obj: p, locality: loc, admin: admin}
 	m.clients[obj.Name] = c
 	return c, nil
 }
@@ -850,28 +858,32 @@ func (m *Mesh) Send(ctx context.Context, clientName string, n int) (traffic.Batc
 		return traffic.Batch{}, fmt.Errorf("Send from %s: %w", clientName, err)
 	}
 	b := traffic.Batch{Client: clientName}
-	var mu sync.Mutex // guards b
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(traffic.Concurrency, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				if next.Add(1) > int64(n) || ctx.Err() != nil || m.closing.Load() {
-					return
-				}
-				r := m.request(ctx, lb, route)
-				if m.closing.Load() {
-					return // the answer may come from a pod being stopped
-				}
-				mu.Lock()
-				b.Add(r)
-				mu.Unlock()
-			}
-		}()
+	// traffic.Concurrency requests in flight, as kind's curl --parallel
+	// sends them, modelled so that the outcome does not depend on this
+	// machine's speed: requests go out one after another, and each pick
+	// sees the hosts of the previous Concurrency-1 requests as still active
+	// (envoylb.LB.Hold), as they would be with equal latencies. Real
+	// concurrency would let LEAST_REQUEST follow loopback scheduling noise.
+	var window []func()
+	defer func() {
+		for _, release := range window {
+			release()
+		}
+	}()
+	for i := 0; i < n && ctx.Err() == nil && !m.closing.Load(); i++ {
+		r, host, picked := m.request(ctx, lb, route)
+		if m.closing.Load() {
+			break // the answer may come from a pod being stopped
+		}
+		b.Add(r)
+		if picked {
+			window = append(window, lb.Hold(host))
+		}
+		if len(window) >= traffic.Concurrency {
+			window[0]()
+			window = window[1:]
+		}
 	}
-	wg.Wait()
 	if m.closing.Load() {
 		return b, fmt.Errorf("Send from %s: the mesh was closed during the batch, after %d of %d requests: its results are not valid", clientName, b.Len(), n)
 	}
@@ -896,7 +908,9 @@ const (
 	bodyTimeout           = "upstream request timeout"
 )
 
-func (m *Mesh) request(ctx context.Context, lb *envoylb.LB, route routeConfig) traffic.Response {
+// request sends one request through the model and returns its response
+// and, when a host was picked, the host that answered.
+func (m *Mesh) request(ctx context.Context, lb *envoylb.LB, route routeConfig) (traffic.Response, envoylb.Host, bool) {
 	if route.timeout > 0 {
 		// The route timeout spans every try (route_components.proto, RouteAction.timeout).
 		var cancel context.CancelFunc
@@ -905,7 +919,7 @@ func (m *Mesh) request(ctx context.Context, lb *envoylb.LB, route routeConfig) t
 	}
 	var status int
 	var body string
-	att, _, err := lb.Do(func(h envoylb.Host) envoylb.Attempt {
+	att, host, err := lb.Do(func(h envoylb.Host) envoylb.Attempt {
 		tctx := ctx
 		if pt := route.retry.PerTryTimeout; pt > 0 {
 			var cancel context.CancelFunc
@@ -926,15 +940,15 @@ func (m *Mesh) request(ctx context.Context, lb *envoylb.LB, route routeConfig) t
 	})
 	switch {
 	case errors.Is(err, envoylb.ErrNoHealthyUpstream):
-		return traffic.Response{Status: 503, Body: bodyNoHealthyUpstream}
+		return traffic.Response{Status: 503, Body: bodyNoHealthyUpstream}, envoylb.Host{}, false
 	case err != nil:
-		return traffic.Response{Err: err.Error()}
+		return traffic.Response{Err: err.Error()}, envoylb.Host{}, false
 	case att.Timeout:
-		return traffic.Response{Status: att.DownstreamStatus(), Body: bodyTimeout}
+		return traffic.Response{Status: att.DownstreamStatus(), Body: bodyTimeout}, host, true
 	case att.ConnectFailure:
-		return traffic.Response{Status: att.DownstreamStatus(), Body: bodyConnectFailure}
+		return traffic.Response{Status: att.DownstreamStatus(), Body: bodyConnectFailure}, host, true
 	}
-	return traffic.Response{Status: status, Body: body, Pod: traffic.PodFromBody(body)}
+	return traffic.Response{Status: status, Body: body, Pod: traffic.PodFromBody(body)}, host, true
 }
 
 func (m *Mesh) get(ctx context.Context, h envoylb.Host) (int, string, error) {
@@ -1016,6 +1030,7 @@ func (m *Mesh) Close(ctx context.Context) error {
 		if c.side != nil {
 			c.side.close()
 		}
+		_ = c.admin.Close() // already closed by the admin server if it served
 	}
 	if m.debug != nil {
 		m.debug.close()

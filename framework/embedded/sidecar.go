@@ -117,10 +117,7 @@ func connectSidecar(m *Mesh, c *client) (*sidecar, error) {
 		ads.Close()
 		return nil, fmt.Errorf("sidecar of %s: start ADS stream: %w", s.name, err)
 	}
-	if err := s.serveAdmin(c.obj.Status.PodIP); err != nil {
-		ads.Close()
-		return nil, err
-	}
+	s.serveAdmin(c.admin)
 	return s, nil
 }
 
@@ -130,17 +127,12 @@ const adminPort = 15000
 
 // serveAdmin serves Envoy's admin API (framework/envoyadmin: /clusters,
 // /config_dump with include_eds, resource= and mask=) for this sidecar on
-// the client pod's own loopback address, rendered from the model's state.
-func (s *sidecar) serveAdmin(ip string) error {
-	addr := net.JoinHostPort(ip, fmt.Sprint(adminPort))
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("sidecar of %s: admin API on %s: %w", s.name, addr, err)
-	}
+// l, bound on the client pod's own loopback address, rendered from the
+// model's state.
+func (s *sidecar) serveAdmin(l net.Listener) {
 	s.admin = &http.Server{Handler: envoyadmin.Handler(s.adminClusters), ReadHeaderTimeout: 5 * time.Second}
-	s.adminURL = "http://" + addr + "/"
+	s.adminURL = "http://" + l.Addr().String() + "/"
 	go func() { _ = s.admin.Serve(l) }()
-	return nil
 }
 
 // adminClusters is what the admin API renders: the Service's cluster as
