@@ -158,7 +158,7 @@ func TestCheckJSONBody(t *testing.T) {
 	}
 	for body, want := range map[string]string{
 		"Proxy not connected to this Pilot instance. It may be connected to another instance.\n": "not connected to this istiod",
-		"invalid path: /nope\nadmin commands are:\n  /: Admin home page\n":                        "HTTP 404 from Envoy's admin API",
+		"invalid path: /nope\nadmin commands are:\n  /: Admin home page\n":                       "HTTP 404 from Envoy's admin API",
 		"":               "an empty body",
 		"404 page found": "not JSON: most likely an HTTP 404 page",
 	} {

@@ -111,6 +111,12 @@ type Mesh interface {
 	Wait(ctx context.Context, d time.Duration) error
 	// Scale sets a workload's replicas and waits until that many are ready.
 	Scale(ctx context.Context, workload string, replicas int) error
+	// RestartWorkload replaces a workload's pods one by one, like
+	// `kubectl rollout restart` with maxSurge 1 and maxUnavailable 0: a
+	// new pod is ready before an old one goes, and an old pod leaves the
+	// endpoints before it stops. It returns when every pod is new and
+	// ready. Requests may be sent meanwhile.
+	RestartWorkload(ctx context.Context, workload string) error
 	// SetFault makes the first n pods (by name) of a workload misbehave;
 	// n < 0 means all of them. NoFault heals them.
 	SetFault(ctx context.Context, workload string, n int, f Fault) error
