@@ -1,0 +1,182 @@
+// Command locality-e2e explains what a DestinationRule does to the clients
+// of a topology, on the embedded backend (the real istiod in process).
+//
+//	locality-e2e explain --rule=FILE --topology=NAME [--client=NAME] [--verify] [--requests=N] [--seed=N]
+//
+// For each client it prints istiod's endpoint table, the sidecar's Envoy
+// view, and the predicted split per locality computed from the Cluster and
+// ClusterLoadAssignment the sidecar received (priority load × locality
+// weights × healthy hosts), each row with its reason, and warns about rule
+// shapes that do not do what they seem to. --verify sends the requests and
+// checks the prediction with the split matcher.
+//
+// Exit codes: 0 ok, 1 prediction and traffic disagree, 2 bad input (flag,
+// rule file, topology, client), 3 the mesh could not be run.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+
+	"github.com/localitylb/locality-e2e/framework/destinationrule"
+	"github.com/localitylb/locality-e2e/framework/explain"
+	"github.com/localitylb/locality-e2e/framework/topology"
+	"github.com/localitylb/locality-e2e/framework/traffic"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitDisagree = 1
+	exitBadInput = 2
+	exitFailed   = 3
+)
+
+// Topologies are the built-in fixtures --topology names.
+var Topologies = map[string]func() topology.Topology{
+	"two-regions":              topology.TwoRegions,
+	"three-zones":              topology.ThreeZones,
+	"three-zones-every-client": topology.ThreeZonesEveryClient,
+	"three-zones-tiers":        topology.ThreeZonesTiers,
+	"subzones":                 topology.Subzones,
+}
+
+func topologyNames() string {
+	var ns []string
+	for n := range Topologies {
+		ns = append(ns, n)
+	}
+	sort.Strings(ns)
+	return strings.Join(ns, ", ")
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `usage: locality-e2e explain --rule=FILE --topology=NAME [--client=NAME]... [--verify] [--requests=N] [--seed=N]
+
+Commands:
+  explain   predict (and with --verify check) what a DestinationRule does to each client
+
+Exit codes: 0 ok, 1 prediction and traffic disagree, 2 bad input, 3 the mesh could not be run.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitBadInput
+	}
+	switch args[0] {
+	case "explain":
+		return explainCmd(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n%s", args[0], usage)
+	return exitBadInput
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rule := fs.String("rule", "", "DestinationRule YAML file (or the name of one in manifests/destinationrules); empty: no rule, the mesh default")
+	topo := fs.String("topology", "", "built-in topology: "+topologyNames())
+	var clients multi
+	fs.Var(&clients, "client", "explain only this client (repeatable; default: every client of the topology)")
+	verify := fs.Bool("verify", false, "send requests from each client and check the prediction with the split matcher")
+	requests := fs.Int("requests", 0, "requests per client for --verify (default: split.DefaultRequests, more where the split needs it)")
+	seed := fs.Uint64("seed", 1, "seed of the embedded backend")
+	if err := fs.Parse(args); err != nil {
+		return exitBadInput
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "explain: unexpected argument %q: pass the rule with --rule=FILE\n", fs.Arg(0))
+		return exitBadInput
+	}
+	if *topo == "" {
+		fmt.Fprintf(stderr, "explain: --topology is required: one of %s\n", topologyNames())
+		return exitBadInput
+	}
+	mk, ok := Topologies[*topo]
+	if !ok {
+		fmt.Fprintf(stderr, "explain: --topology %q is unknown: use one of %s\n", *topo, topologyNames())
+		return exitBadInput
+	}
+	if *requests < 0 || (*requests > 0 && !*verify) {
+		fmt.Fprintf(stderr, "explain: --requests=%d: must be positive and needs --verify\n", *requests)
+		return exitBadInput
+	}
+	if *requests > 0 {
+		if err := traffic.CheckRequests(*requests); err != nil {
+			fmt.Fprintf(stderr, "explain: --requests: %v\n", err)
+			return exitBadInput
+		}
+	}
+	var dr *networkingv1.DestinationRule
+	if *rule != "" {
+		var err error
+		if dr, err = loadRule(*rule); err != nil {
+			fmt.Fprintf(stderr, "explain: --rule: %v\n", err)
+			return exitBadInput
+		}
+	}
+	res, err := explain.Run(ctx, explain.Input{Rule: dr, Topology: mk(), Clients: clients, Verify: *verify, Requests: *requests, Seed: *seed})
+	if err != nil {
+		fmt.Fprintf(stderr, "explain: %v\n", err)
+		if errors.Is(err, explain.ErrBadInput) {
+			return exitBadInput
+		}
+		return exitFailed
+	}
+	res.Write(stdout)
+	if !res.Agree() {
+		fmt.Fprintln(stderr, "explain: prediction and traffic disagree")
+		return exitDisagree
+	}
+	return exitOK
+}
+
+// loadRule reads a DestinationRule file, parsed strictly and validated with
+// Istio's validation; a name without a path separator or .yaml that is not
+// a file is looked up in manifests/destinationrules.
+func loadRule(path string) (*networkingv1.DestinationRule, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && !strings.ContainsAny(path, `/\`) && !strings.HasSuffix(path, ".yaml") {
+			for _, n := range destinationrule.Names() {
+				if n == path {
+					return destinationrule.Load(n)
+				}
+			}
+			return nil, fmt.Errorf("%s: no such file, nor a rule in manifests/destinationrules (%s)", path, strings.Join(destinationrule.Names(), ", "))
+		}
+		return nil, err
+	}
+	dr, err := destinationrule.Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := destinationrule.Validate(path, dr); err != nil {
+		return nil, err
+	}
+	return dr, nil
+}

@@ -1,0 +1,429 @@
+// Package explain predicts what a DestinationRule does to each client of a
+// topology and, optionally, checks the prediction with real traffic. It
+// deploys the topology on the embedded backend (the real istiod in
+// process), applies the rule, reads each client's endpoint tables (istiod's
+// view and the sidecar's Envoy view), and computes the expected split per
+// locality from the Cluster and ClusterLoadAssignment the sidecar received,
+// with the Envoy model's own code (envoylb.Predict: priority load ×
+// locality weights × healthy hosts). Each row gets the reason for its
+// priority and share; known traps of the rule are warnings.
+package explain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+
+	"github.com/localitylb/locality-e2e/framework/destinationrule"
+	"github.com/localitylb/locality-e2e/framework/embedded"
+	"github.com/localitylb/locality-e2e/framework/endpoints"
+	"github.com/localitylb/locality-e2e/framework/envoylb"
+	"github.com/localitylb/locality-e2e/framework/locality"
+	"github.com/localitylb/locality-e2e/framework/mesh"
+	"github.com/localitylb/locality-e2e/framework/split"
+	"github.com/localitylb/locality-e2e/framework/steps"
+	"github.com/localitylb/locality-e2e/framework/topology"
+	"github.com/localitylb/locality-e2e/framework/traffic"
+)
+
+// Input is what to explain.
+type Input struct {
+	// Rule is the DestinationRule (nil: none, the mesh default). It is
+	// aimed at the topology's Service (spec.host, namespace) before use.
+	Rule *networkingv1.DestinationRule
+	// Topology is where the rule is applied.
+	Topology topology.Topology
+	// Clients limits the explanation to these clients (default: all).
+	Clients []string
+	// Verify sends Requests requests from each client and checks the
+	// prediction with the split matcher.
+	Verify bool
+	// Requests per client for Verify; 0: split.DefaultRequests, raised to
+	// split.RequiredN where the predicted split needs more.
+	Requests int
+	// Seed for the embedded backend.
+	Seed uint64
+}
+
+// Row is one locality of a client's prediction.
+type Row struct {
+	Locality string // the bucket: pod locality, or traffic.ClassNoHealthyUpstream
+	Priority uint32
+	Weight   uint32 // EDS locality weight (Envoy view; 0 without locality_weighted_lb_config)
+	Hosts    int
+	Healthy  int
+	Share    float64
+	Reason   string
+}
+
+// Client is the explanation for one client.
+type Client struct {
+	Name     string
+	Locality string
+	Istiod   endpoints.Table
+	Envoy    endpoints.Table
+	// Prediction is the model's prediction from the sidecar's Cluster and
+	// ClusterLoadAssignment.
+	Prediction envoylb.Prediction
+	Rows       []Row
+	Expected   split.Expected
+	// Verified is set by Verify: the split table of the batch.
+	Verified *split.Table
+	// VerifyError is why a batch could not be checked.
+	VerifyError string
+}
+
+// Result is the explanation of one rule on one topology.
+type Result struct {
+	Rule     string // rule name ("" for none)
+	Topology string
+	Host     string
+	Notes    []string
+	Warnings []string
+	Clients  []Client
+}
+
+// Agree reports whether every verified client's traffic matched its
+// prediction (true when nothing was verified).
+func (r Result) Agree() bool {
+	for _, c := range r.Clients {
+		if c.VerifyError != "" || (c.Verified != nil && !c.Verified.OK()) {
+			return false
+		}
+	}
+	return true
+}
+
+// ErrBadInput wraps errors in the input (rule, topology, client names).
+var ErrBadInput = errors.New("bad input")
+
+// Run deploys the topology on the embedded backend, applies the rule and
+// explains it for each client.
+func Run(ctx context.Context, in Input) (Result, error) {
+	topo := in.Topology.WithDefaults()
+	if err := topo.Validate(); err != nil {
+		return Result{}, fmt.Errorf("%w: topology: %v", ErrBadInput, err)
+	}
+	res := Result{Topology: topo.Name, Host: topo.Host()}
+	var dr *networkingv1.DestinationRule
+	if in.Rule != nil {
+		dr = destinationrule.ForTopology(in.Rule, topo.Host(), topo.Namespace)
+		res.Rule = dr.Name
+		if in.Rule.Spec.Host != "" && in.Rule.Spec.Host != topo.Host() {
+			res.Notes = append(res.Notes, fmt.Sprintf("spec.host %s is aimed at the topology's Service %s", in.Rule.Spec.Host, topo.Host()))
+		}
+		if _, err := destinationrule.Validate(dr.Name, dr); err != nil {
+			return Result{}, fmt.Errorf("%w: %v", ErrBadInput, err)
+		}
+	}
+	clients := in.Clients
+	if len(clients) == 0 {
+		for _, c := range topo.Clients {
+			clients = append(clients, c.Name)
+		}
+	}
+	for _, c := range clients {
+		if _, err := topo.Client(c); err != nil {
+			return Result{}, fmt.Errorf("%w: --client: %v", ErrBadInput, err)
+		}
+	}
+	res.Warnings = Traps(dr, topo)
+
+	b := embedded.New(embedded.Options{Seed: in.Seed})
+	defer func() { _ = b.Close(context.WithoutCancel(ctx)) }()
+	mm, err := b.Deploy(ctx, topo)
+	if err != nil {
+		return Result{}, fmt.Errorf("deploy topology %s: %w", topo.Name, err)
+	}
+	m := mm.(*embedded.Mesh)
+	if dr != nil {
+		if err := m.ApplyDestinationRule(ctx, dr); err != nil {
+			return Result{}, fmt.Errorf("%w: apply DestinationRule %s: %v", ErrBadInput, dr.Name, err)
+		}
+	}
+	pods, err := m.Pods(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	podLoc := map[string]string{}
+	ipLoc := map[string]string{}
+	for _, p := range pods {
+		podLoc[p.Name] = p.Locality
+		ipLoc[p.IP] = p.Locality
+	}
+	for _, name := range clients {
+		c, err := explainClient(ctx, m, topo, dr, name, ipLoc)
+		if err != nil {
+			return Result{}, err
+		}
+		if in.Verify {
+			verify(ctx, m, &c, in.Requests, podLoc)
+		}
+		res.Clients = append(res.Clients, c)
+	}
+	return res, nil
+}
+
+func explainClient(ctx context.Context, m *embedded.Mesh, topo topology.Topology, dr *networkingv1.DestinationRule, name string, ipLoc map[string]string) (Client, error) {
+	tc, _ := topo.Client(name)
+	c := Client{Name: name, Locality: tc.Locality.String()}
+	var err error
+	if c.Istiod, err = m.Endpoints(ctx, name, endpoints.Raw); err != nil {
+		return c, fmt.Errorf("istiod view of %s: %w", name, err)
+	}
+	if c.Envoy, err = m.Endpoints(ctx, name, endpoints.Envoy); err != nil {
+		return c, fmt.Errorf("envoy view of %s: %w", name, err)
+	}
+	cl, cla, err := m.ClientConfig(name)
+	if err != nil {
+		return c, err
+	}
+	local := tc.Locality.Region + "/" + tc.Locality.Zone + "/" + tc.Locality.Subzone
+	if c.Prediction, err = envoylb.Predict(cl, cla, envoylb.PredictOptions{LocalLocality: local}); err != nil {
+		return c, fmt.Errorf("predict for %s: %w", name, err)
+	}
+	c.Expected = split.Expected{}
+	for _, l := range topo.Localities() {
+		c.Expected[l] = 0
+	}
+	rowAt := map[string]*Row{}
+	for _, pp := range c.Prediction.Priorities {
+		for _, ls := range pp.Localities {
+			key := bucket(ls.Locality)
+			for _, h := range c.Prediction.Hosts {
+				if h.Locality == ls.Locality && h.Priority == pp.Priority {
+					if l := ipLoc[h.Address]; l != "" {
+						key = l
+					}
+					break
+				}
+			}
+			c.Expected[key] += ls.Share
+			r := Row{Locality: key, Priority: pp.Priority, Hosts: ls.Hosts, Healthy: ls.Healthy, Share: ls.Share}
+			if c.Prediction.LocalityWeighted {
+				r.Weight = ls.Weight
+			}
+			r.Reason = reason(dr, tc, topo, c.Prediction, pp, ls)
+			c.Rows = append(c.Rows, r)
+			rowAt[key] = &c.Rows[len(c.Rows)-1]
+		}
+	}
+	// Localities istiod lists but Envoy does not hold (emptied by distribute).
+	for _, r := range c.Istiod.Rows {
+		if len(r.Hosts) > 0 {
+			continue
+		}
+		if _, ok := c.Expected[r.Locality]; !ok {
+			c.Expected[r.Locality] = 0
+		}
+		c.Rows = append(c.Rows, Row{Locality: r.Locality, Priority: r.Priority, Reason: "istiod sends this locality with no endpoints (a distribute rule gives it no share): it gets nothing"})
+	}
+	if nhu := c.Prediction.NoHealthyUpstream; nhu > 0 {
+		c.Expected[traffic.ClassNoHealthyUpstream] = nhu
+		c.Rows = append(c.Rows, Row{Locality: traffic.ClassNoHealthyUpstream, Share: nhu,
+			Reason: "Envoy finds no host to pick (no healthy endpoint and panic mode off, or none at all): every such request gets 503 no healthy upstream; distribute never fails over"})
+	}
+	// Shares that are float sums of exact fractions: clean the last bits so
+	// that 0 and 1 stay exact for the matcher.
+	for k, v := range c.Expected {
+		if math.Abs(v) < 1e-12 {
+			c.Expected[k] = 0
+		} else if math.Abs(v-1) < 1e-12 {
+			c.Expected[k] = 1
+		}
+	}
+	sort.SliceStable(c.Rows, func(i, j int) bool {
+		if c.Rows[i].Priority != c.Rows[j].Priority {
+			return c.Rows[i].Priority < c.Rows[j].Priority
+		}
+		return c.Rows[i].Locality < c.Rows[j].Locality
+	})
+	return c, nil
+}
+
+// bucket turns a model locality "r/z/s" into the table form "r/z[/s]".
+func bucket(l string) string { return strings.TrimRight(l, "/") }
+
+func verify(ctx context.Context, m mesh.Mesh, c *Client, n int, podLoc map[string]string) {
+	if err := c.Expected.Validate(); err != nil {
+		c.VerifyError = "prediction is not a split: " + err.Error()
+		return
+	}
+	if n <= 0 {
+		n = max(split.DefaultRequests, split.RequiredN(c.Expected, split.DefaultShift, split.DefaultPower, split.DefaultConfidence))
+	}
+	opts := []split.Option{split.WithN(n)}
+	if w := m.Capabilities().ScheduleWorkers; w > 0 && steps.IsLocalitySchedule(c.Envoy.Summarize(), c.Expected) {
+		opts = append(opts, split.WithSchedule(w))
+	}
+	batch, err := m.Send(ctx, c.Name, n)
+	if err != nil {
+		c.VerifyError = err.Error()
+		return
+	}
+	d := batch.ByLocality(podLoc)
+	t, err := split.Report(*d, c.Expected, opts...)
+	if err != nil {
+		c.VerifyError = err.Error()
+		return
+	}
+	c.Verified = &t
+}
+
+// reason explains one locality row: why its priority, and when and how
+// much traffic it gets.
+func reason(dr *networkingv1.DestinationRule, client topology.Client, topo topology.Topology, p envoylb.Prediction, pp envoylb.PriorityPrediction, ls envoylb.LocalityShare) string {
+	var why string
+	var lbs lbSetting
+	if s := settings(dr); len(s) > 0 {
+		lbs = s[0]
+	}
+	loc, _ := locality.Parse(bucket(ls.Locality))
+	switch {
+	case dr != nil && !enabled(lbs.locality):
+		why = "locality LB off (enabled: false): every endpoint priority 0"
+	case len(lbs.locality.GetDistribute()) > 0:
+		from := ""
+		for _, d := range lbs.locality.GetDistribute() {
+			if matchFrom(client.Locality, d.GetFrom()) {
+				from = d.GetFrom()
+				break
+			}
+		}
+		if from == "" {
+			why = "no distribute.from matches the client: istiod's default weights (ready pods)"
+		} else {
+			why = fmt.Sprintf("distribute from %q gives it locality weight %d", from, ls.Weight)
+		}
+	case topo.TrafficDistribution != "" && lbs.locality == nil:
+		why = fmt.Sprintf("priority %d: Service trafficDistribution %s (failoverPriority network, region, zone): %s", pp.Priority, topo.TrafficDistribution, relation(client.Locality, loc))
+	case lbs.outlier == nil:
+		why = "priority 0: no outlierDetection, so istiod assigns no failover priorities"
+	case len(lbs.locality.GetFailoverPriority()) > 0:
+		fps := lbs.locality.GetFailoverPriority()
+		n := len(fps)
+		k := n - int(pp.Priority)
+		switch {
+		case k >= n:
+			why = fmt.Sprintf("priority 0: matches the client on every failoverPriority label %v", fps)
+		case k <= 0:
+			why = fmt.Sprintf("priority %d: matches the client on no failoverPriority label (first: %s)", pp.Priority, fps[0])
+		default:
+			why = fmt.Sprintf("priority %d: matches the client on failoverPriority %v, not on %s", pp.Priority, fps[:k], fps[k])
+		}
+	default:
+		why = fmt.Sprintf("priority %d: %s", pp.Priority, relation(client.Locality, loc))
+		for _, f := range lbs.locality.GetFailover() {
+			if f.GetFrom() == client.Locality.Region && loc.Region == f.GetTo() {
+				why += fmt.Sprintf(" (failover target of %s → %s)", f.GetFrom(), f.GetTo())
+			}
+		}
+	}
+	return why + "; " + when(p, pp, ls)
+}
+
+func matchFrom(l locality.Locality, from string) bool {
+	r, z, s := splitRule(from)
+	return (r == "*" || r == l.Region) && (z == "*" || z == "" || z == l.Zone) && (s == "*" || s == "" || s == l.Subzone)
+}
+
+func splitRule(s string) (r, z, sz string) {
+	parts := strings.SplitN(s, "/", 3)
+	for len(parts) < 3 {
+		parts = append(parts, "")
+	}
+	return parts[0], parts[1], parts[2]
+}
+
+func relation(client, ep locality.Locality) string {
+	switch {
+	case client.Region == ep.Region && client.Zone == ep.Zone && client.Subzone == ep.Subzone:
+		return "same locality as the client"
+	case client.Region == ep.Region && client.Zone == ep.Zone:
+		return "same zone, other subzone"
+	case client.Region == ep.Region:
+		return "same region, other zone"
+	}
+	return "other region"
+}
+
+// when says when the row gets traffic and how much it gets now.
+func when(p envoylb.Prediction, pp envoylb.PriorityPrediction, ls envoylb.LocalityShare) string {
+	var parts []string
+	if pp.Priority > 0 {
+		prev := p.Priorities[pp.Priority-1]
+		if pp.Priority == 1 {
+			need := (100*prev.Hosts + int(p.OverprovisioningFactor) - 1) / int(p.OverprovisioningFactor)
+			parts = append(parts, fmt.Sprintf("gets traffic only when priority 0 health < %.0f%% (fewer than %d of its %d hosts healthy)", 10000/float64(p.OverprovisioningFactor), need, prev.Hosts))
+		} else {
+			parts = append(parts, fmt.Sprintf("gets traffic only when priorities 0–%d together have health < 100%%", pp.Priority-1))
+		}
+	}
+	if pp.Panic {
+		parts = append(parts, fmt.Sprintf("priority %d is in panic (healthy below %d%%): its hosts are used whatever their health", pp.Priority, p.PanicThreshold))
+	}
+	parts = append(parts, fmt.Sprintf("now: priority load %d%%", pp.HealthyLoad))
+	if p.LocalityWeighted && ls.EffectiveWeight > 0 {
+		sum := 0.0
+		for _, o := range pp.Localities {
+			sum += o.EffectiveWeight
+		}
+		parts[len(parts)-1] += fmt.Sprintf(" × locality weight %g/%g", ls.EffectiveWeight, sum)
+	} else if pp.Healthy > 0 && !pp.Panic {
+		parts[len(parts)-1] += fmt.Sprintf(" × %d/%d healthy hosts", ls.Healthy, pp.Healthy)
+	}
+	parts[len(parts)-1] += fmt.Sprintf(" = %.1f%%", 100*ls.Share)
+	return strings.Join(parts, "; ")
+}
+
+// Write prints the result: per client both endpoint tables and the
+// predicted split with reasons, then the verification when done.
+func (r Result) Write(w io.Writer) {
+	rule := r.Rule
+	if rule == "" {
+		rule = "(no DestinationRule: mesh default)"
+	}
+	fmt.Fprintf(w, "DestinationRule %s on topology %s (Service %s)\n", rule, r.Topology, r.Host)
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	for _, x := range r.Warnings {
+		fmt.Fprintf(w, "WARNING: %s\n", x)
+	}
+	for _, c := range r.Clients {
+		fmt.Fprintf(w, "\n== client %s in %s\n", c.Name, c.Locality)
+		fmt.Fprintf(w, "-- istiod view\n%s", c.Istiod)
+		fmt.Fprintf(w, "-- envoy view\n%s", c.Envoy)
+		pol := fmt.Sprintf("lb policy %s", c.Prediction.Policy)
+		if c.Prediction.LocalityWeighted {
+			pol += ", locality_weighted_lb_config"
+		}
+		fmt.Fprintf(w, "-- predicted split (%s, priority load %v, panic threshold %d%%)\n", pol, c.Prediction.HealthyLoad, c.Prediction.PanicThreshold)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "locality\tpriority\tweight\thealthy/hosts\tshare\treason")
+		for _, row := range c.Rows {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d/%d\t%.1f%%\t%s\n", row.Locality, row.Priority, row.Weight, row.Healthy, row.Hosts, 100*row.Share, row.Reason)
+		}
+		_ = tw.Flush()
+		if c.Prediction.Approximate {
+			fmt.Fprintln(w, "note: unequal endpoint weights under LEAST_REQUEST: host shares are approximate")
+		}
+		switch {
+		case c.VerifyError != "":
+			fmt.Fprintf(w, "-- verify: could not check: %s\n", c.VerifyError)
+		case c.Verified != nil:
+			verdict := "prediction holds"
+			if !c.Verified.OK() {
+				verdict = "PREDICTION AND TRAFFIC DISAGREE"
+			}
+			fmt.Fprintf(w, "-- verify: %s\n%s", verdict, c.Verified)
+		}
+	}
+}
