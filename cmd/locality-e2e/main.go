@@ -1,7 +1,7 @@
 // Command locality-e2e explains what a DestinationRule does to the clients
 // of a topology, on the embedded backend (the real istiod in process).
 //
-//	locality-e2e explain --rule=FILE --topology=NAME [--client=NAME] [--verify] [--requests=N] [--seed=N]
+//	locality-e2e explain --rule=FILE --topology=NAME [--client=NAME]... [--scale=WORKLOAD=N]... [--fail=WORKLOAD=N]... [--verify] [--requests=N] [--seed=N]
 //
 // For each client it prints istiod's endpoint table, the sidecar's Envoy
 // view, and the predicted split per locality computed from the Cluster and
@@ -22,14 +22,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
+	"strconv"
 	"strings"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 
 	"github.com/localitylb/locality-e2e/framework/destinationrule"
 	"github.com/localitylb/locality-e2e/framework/explain"
-	"github.com/localitylb/locality-e2e/framework/topology"
 	"github.com/localitylb/locality-e2e/framework/traffic"
 )
 
@@ -41,24 +40,6 @@ const (
 	exitFailed   = 3
 )
 
-// Topologies are the built-in fixtures --topology names.
-var Topologies = map[string]func() topology.Topology{
-	"two-regions":              topology.TwoRegions,
-	"three-zones":              topology.ThreeZones,
-	"three-zones-every-client": topology.ThreeZonesEveryClient,
-	"three-zones-tiers":        topology.ThreeZonesTiers,
-	"subzones":                 topology.Subzones,
-}
-
-func topologyNames() string {
-	var ns []string
-	for n := range Topologies {
-		ns = append(ns, n)
-	}
-	sort.Strings(ns)
-	return strings.Join(ns, ", ")
-}
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -66,7 +47,7 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `usage: locality-e2e explain --rule=FILE --topology=NAME [--client=NAME]... [--verify] [--requests=N] [--seed=N]
+const usage = `usage: locality-e2e explain --rule=FILE --topology=NAME [--client=NAME]... [--scale=WORKLOAD=N]... [--fail=WORKLOAD=N]... [--verify] [--requests=N] [--seed=N]
 
 Commands:
   explain   predict (and with --verify check) what a DestinationRule does to each client
@@ -95,13 +76,39 @@ type multi []string
 func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
+// runExplain is explain.Run (a variable for the exit code tests).
+var runExplain = explain.Run
+
+// counts parses WORKLOAD=N flag values.
+func counts(flagName string, vs []string) (map[string]int, error) {
+	if len(vs) == 0 {
+		return nil, nil
+	}
+	out := map[string]int{}
+	for _, v := range vs {
+		name, n, ok := strings.Cut(v, "=")
+		k, err := strconv.Atoi(n)
+		if !ok || name == "" || err != nil || k < 0 {
+			return nil, fmt.Errorf("--%s %q: want WORKLOAD=N with N ≥ 0 (e.g. --%s=helloworld-zone-b=0)", flagName, v, flagName)
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("--%s: workload %s given twice", flagName, name)
+		}
+		out[name] = k
+	}
+	return out, nil
+}
+
 func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	rule := fs.String("rule", "", "DestinationRule YAML file (or the name of one in manifests/destinationrules); empty: no rule, the mesh default")
-	topo := fs.String("topology", "", "built-in topology: "+topologyNames())
+	topo := fs.String("topology", "", "built-in topology: "+explain.TopologyNames())
 	var clients multi
 	fs.Var(&clients, "client", "explain only this client (repeatable; default: every client of the topology)")
+	var scale, fail multi
+	fs.Var(&scale, "scale", "WORKLOAD=N: scale a workload (Deployment name) to N replicas after the rule is applied (repeatable)")
+	fs.Var(&fail, "fail", "WORKLOAD=N: make the first N pods of a workload answer 503, then warm up so outlier detection sees it (repeatable)")
 	verify := fs.Bool("verify", false, "send requests from each client and check the prediction with the split matcher")
 	requests := fs.Int("requests", 0, "requests per client for --verify (default: split.DefaultRequests, more where the split needs it)")
 	seed := fs.Uint64("seed", 1, "seed of the embedded backend")
@@ -113,12 +120,12 @@ func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitBadInput
 	}
 	if *topo == "" {
-		fmt.Fprintf(stderr, "explain: --topology is required: one of %s\n", topologyNames())
+		fmt.Fprintf(stderr, "explain: --topology is required: one of %s\n", explain.TopologyNames())
 		return exitBadInput
 	}
-	mk, ok := Topologies[*topo]
+	mk, ok := explain.Topologies[*topo]
 	if !ok {
-		fmt.Fprintf(stderr, "explain: --topology %q is unknown: use one of %s\n", *topo, topologyNames())
+		fmt.Fprintf(stderr, "explain: --topology %q is unknown: use one of %s\n", *topo, explain.TopologyNames())
 		return exitBadInput
 	}
 	if *requests < 0 || (*requests > 0 && !*verify) {
@@ -131,15 +138,24 @@ func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return exitBadInput
 		}
 	}
+	scales, err := counts("scale", scale)
+	if err != nil {
+		fmt.Fprintf(stderr, "explain: %v\n", err)
+		return exitBadInput
+	}
+	fails, err := counts("fail", fail)
+	if err != nil {
+		fmt.Fprintf(stderr, "explain: %v\n", err)
+		return exitBadInput
+	}
 	var dr *networkingv1.DestinationRule
 	if *rule != "" {
-		var err error
 		if dr, err = loadRule(*rule); err != nil {
 			fmt.Fprintf(stderr, "explain: --rule: %v\n", err)
 			return exitBadInput
 		}
 	}
-	res, err := explain.Run(ctx, explain.Input{Rule: dr, Topology: mk(), Clients: clients, Verify: *verify, Requests: *requests, Seed: *seed})
+	res, err := runExplain(ctx, explain.Input{Rule: dr, Topology: mk(), Clients: clients, Verify: *verify, Requests: *requests, Seed: *seed, Scale: scales, Fail: fails})
 	if err != nil {
 		fmt.Fprintf(stderr, "explain: %v\n", err)
 		if errors.Is(err, explain.ErrBadInput) {

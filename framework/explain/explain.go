@@ -50,7 +50,17 @@ type Input struct {
 	Requests int
 	// Seed for the embedded backend.
 	Seed uint64
+	// Scale sets workloads' replicas (by Deployment name) after the rule
+	// is applied.
+	Scale map[string]int
+	// Fail makes the first n pods of each workload answer 503, then sends
+	// WarmUp requests from each explained client so outlier detection
+	// sees the failures before the tables are read.
+	Fail map[string]int
 }
+
+// WarmUp is the number of requests each client sends after Input.Fail.
+const WarmUp = 100
 
 // Row is one locality of a client's prediction.
 type Row struct {
@@ -148,18 +158,46 @@ func Run(ctx context.Context, in Input) (Result, error) {
 			return Result{}, fmt.Errorf("%w: apply DestinationRule %s: %v", ErrBadInput, dr.Name, err)
 		}
 	}
+	for _, w := range sortedKeys(in.Scale) {
+		if _, err := topo.Workload(w); err != nil {
+			return Result{}, fmt.Errorf("%w: --scale %s=%d: %v", ErrBadInput, w, in.Scale[w], err)
+		}
+		if err := m.Scale(ctx, w, in.Scale[w]); err != nil {
+			return Result{}, fmt.Errorf("%w: --scale %s=%d: %v", ErrBadInput, w, in.Scale[w], err)
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("%s scaled to %d", w, in.Scale[w]))
+	}
+	for _, w := range sortedKeys(in.Fail) {
+		if _, err := topo.Workload(w); err != nil {
+			return Result{}, fmt.Errorf("%w: --fail %s=%d: %v", ErrBadInput, w, in.Fail[w], err)
+		}
+		if err := m.SetFault(ctx, w, in.Fail[w], mesh.Fail5xx); err != nil {
+			return Result{}, fmt.Errorf("%w: --fail %s=%d: %v", ErrBadInput, w, in.Fail[w], err)
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("%d pods of %s answer 503", in.Fail[w], w))
+	}
+	if len(in.Fail) > 0 {
+		for _, name := range clients {
+			if _, err := m.Send(ctx, name, WarmUp); err != nil {
+				return Result{}, fmt.Errorf("warm-up from %s: %w", name, err)
+			}
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("each client sent %d warm-up requests so outlier detection sees the failures", WarmUp))
+	}
 	pods, err := m.Pods(ctx)
 	if err != nil {
 		return Result{}, err
 	}
 	podLoc := map[string]string{}
 	ipLoc := map[string]string{}
+	failing := map[string]bool{}
 	for _, p := range pods {
 		podLoc[p.Name] = p.Locality
 		ipLoc[p.IP] = p.Locality
+		failing[p.IP] = p.Fault != mesh.NoFault
 	}
 	for _, name := range clients {
-		c, err := explainClient(ctx, m, topo, dr, name, ipLoc)
+		c, err := explainClient(ctx, m, topo, dr, name, ipLoc, failing)
 		if err != nil {
 			return Result{}, err
 		}
@@ -171,7 +209,7 @@ func Run(ctx context.Context, in Input) (Result, error) {
 	return res, nil
 }
 
-func explainClient(ctx context.Context, m *embedded.Mesh, topo topology.Topology, dr *networkingv1.DestinationRule, name string, ipLoc map[string]string) (Client, error) {
+func explainClient(ctx context.Context, m *embedded.Mesh, topo topology.Topology, dr *networkingv1.DestinationRule, name string, ipLoc map[string]string, failing map[string]bool) (Client, error) {
 	tc, _ := topo.Client(name)
 	c := Client{Name: name, Locality: tc.Locality.String()}
 	var err error
@@ -186,7 +224,16 @@ func explainClient(ctx context.Context, m *embedded.Mesh, topo topology.Topology
 		return c, err
 	}
 	local := tc.Locality.Region + "/" + tc.Locality.Zone + "/" + tc.Locality.Subzone
-	if c.Prediction, err = envoylb.Predict(cl, cla, envoylb.PredictOptions{LocalLocality: local}); err != nil {
+	// Hosts the sidecar has ejected (outlier detection) are unhealthy.
+	ejected := map[string]bool{}
+	for _, r := range c.Envoy.Rows {
+		for _, h := range r.Hosts {
+			if h.Health == endpoints.Ejected {
+				ejected[envoylb.Host{Address: h.Address, Port: h.Port}.Key()] = true
+			}
+		}
+	}
+	if c.Prediction, err = envoylb.Predict(cl, cla, envoylb.PredictOptions{LocalLocality: local, Ejected: ejected}); err != nil {
 		return c, fmt.Errorf("predict for %s: %w", name, err)
 	}
 	c.Expected = split.Expected{}
@@ -225,9 +272,23 @@ func explainClient(ctx context.Context, m *embedded.Mesh, topo topology.Topology
 		}
 		c.Rows = append(c.Rows, Row{Locality: r.Locality, Priority: r.Priority, Reason: "istiod sends this locality with no endpoints (a distribute rule gives it no share): it gets nothing"})
 	}
+	// Picks of a failing pod that is not ejected answer 503 from the pod
+	// (Istio's default retry policy does not retry a 503 response).
+	fail := 0.0
+	for _, h := range c.Prediction.Hosts {
+		if failing[h.Address] && h.Share > 0 {
+			fail += h.Share
+			c.Expected[ipLoc[h.Address]] -= h.Share
+		}
+	}
+	if fail > 0 {
+		c.Expected[traffic.ClassServerError] = fail
+		c.Rows = append(c.Rows, Row{Locality: traffic.ClassServerError, Share: fail, Priority: ^uint32(0),
+			Reason: "picks of failing pods that are not ejected: the pod's 503 reaches the client (Istio's default retries do not retry a 503 response)"})
+	}
 	if nhu := c.Prediction.NoHealthyUpstream; nhu > 0 {
 		c.Expected[traffic.ClassNoHealthyUpstream] = nhu
-		c.Rows = append(c.Rows, Row{Locality: traffic.ClassNoHealthyUpstream, Share: nhu,
+		c.Rows = append(c.Rows, Row{Locality: traffic.ClassNoHealthyUpstream, Share: nhu, Priority: ^uint32(0),
 			Reason: "Envoy finds no host to pick (no healthy endpoint and panic mode off, or none at all): every such request gets 503 no healthy upstream; distribute never fails over"})
 	}
 	// Shares that are float sums of exact fractions: clean the last bits so
@@ -266,6 +327,15 @@ func verify(ctx context.Context, m mesh.Mesh, c *Client, n int, podLoc map[strin
 	batch, err := m.Send(ctx, c.Name, n)
 	if err != nil {
 		c.VerifyError = err.Error()
+		return
+	}
+	after, err := m.Endpoints(ctx, c.Name, endpoints.Envoy)
+	if err != nil {
+		c.VerifyError = err.Error()
+		return
+	}
+	if changed := steps.TableChange(c.Envoy, after); changed != "" {
+		c.VerifyError = changed
 		return
 	}
 	d := batch.ByLocality(podLoc)
@@ -409,6 +479,10 @@ func (r Result) Write(w io.Writer) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "locality\tpriority\tweight\thealthy/hosts\tshare\treason")
 		for _, row := range c.Rows {
+			if row.Priority == ^uint32(0) { // a response class, not a locality
+				fmt.Fprintf(tw, "%s\t-\t-\t-\t%.1f%%\t%s\n", row.Locality, 100*row.Share, row.Reason)
+				continue
+			}
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%d/%d\t%.1f%%\t%s\n", row.Locality, row.Priority, row.Weight, row.Healthy, row.Hosts, 100*row.Share, row.Reason)
 		}
 		_ = tw.Flush()
@@ -426,4 +500,32 @@ func (r Result) Write(w io.Writer) {
 			fmt.Fprintf(w, "-- verify: %s\n%s", verdict, c.Verified)
 		}
 	}
+}
+
+// Topologies are the built-in fixtures by name (framework/topology).
+var Topologies = map[string]func() topology.Topology{
+	"two-regions":              topology.TwoRegions,
+	"three-zones":              topology.ThreeZones,
+	"three-zones-every-client": topology.ThreeZonesEveryClient,
+	"three-zones-tiers":        topology.ThreeZonesTiers,
+	"subzones":                 topology.Subzones,
+}
+
+// TopologyNames lists Topologies, sorted.
+func TopologyNames() string {
+	var ns []string
+	for n := range Topologies {
+		ns = append(ns, n)
+	}
+	sort.Strings(ns)
+	return strings.Join(ns, ", ")
+}
+
+func sortedKeys(m map[string]int) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }

@@ -145,13 +145,13 @@ func Traps(dr *networkingv1.DestinationRule, topo topology.Topology) []string {
 				// N every host of the cluster.
 				ejectable := int(pct) * total / 100
 				if ejectable < local {
-					maxPct := "maxEjectionPercent"
+					maxPct := fmt.Sprintf("is %d", pct)
 					if s.outlier.GetMaxEjectionPercent() == 0 {
-						maxPct += " (unset: Envoy's default 10)"
+						maxPct = "is unset (Envoy's default 10)"
 					}
 					need := (100*local + total - 1) / total
-					warns = append(warns, fmt.Sprintf("%s.outlierDetection.%s = %d%% lets Envoy eject at most %d of the %d hosts, but client %s's locality %s has %d: its failing pods stay in and their errors reach the client instead of failing over (set maxEjectionPercent ≥ %d)",
-						s.path, maxPct, pct, ejectable, total, c.Name, c.Locality, local, need))
+					warns = append(warns, fmt.Sprintf("%s.outlierDetection.maxEjectionPercent %s: Envoy ejects at most %d of the cluster's %d hosts ((ejected+1)/hosts ≤ %d%%), but client %s's locality %s has %d: when they fail they stay in and their errors reach the client instead of failing over (set maxEjectionPercent ≥ %d)",
+						s.path, maxPct, ejectable, total, pct, c.Name, c.Locality, local, need))
 				}
 			}
 		}
