@@ -21,6 +21,7 @@ import (
 	"github.com/localitylb/locality-e2e/framework/endpoints"
 	"github.com/localitylb/locality-e2e/framework/split"
 	"github.com/localitylb/locality-e2e/framework/steps"
+	"github.com/localitylb/locality-e2e/framework/timeline"
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
@@ -53,7 +54,7 @@ var _ = Describe("Traffic during change", Label("locality:traffic-during-change"
 		tr.Phase("distribute rule")
 		tr.AwaitBatches(ctx, 3)
 		t := tr.Stop()
-		steps.ExpectTimeline(t, steps.TimelineInvariants{Stay: []string{"kr/b"}, MaxErrorFraction: maxChangeErrorFraction, MinBatches: 3})
+		steps.ExpectTimeline(t, timeline.Invariants{Stay: []string{"kr/b"}, MaxErrorFraction: maxChangeErrorFraction, MinBatches: 3})
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: endpoints.Summary{
 			"kr/b": steps.Row(0, 100, 3),
 		}})
@@ -71,7 +72,7 @@ var _ = Describe("Traffic during change", Label("locality:traffic-during-change"
 		tr.Phase("after restart")
 		tr.AwaitBatches(ctx, 3)
 		t := tr.Stop()
-		steps.ExpectTimeline(t, steps.TimelineInvariants{Stay: []string{"kr/b"}, MaxErrorFraction: maxChangeErrorFraction, MinBatches: 1})
+		steps.ExpectTimeline(t, timeline.Invariants{Stay: []string{"kr/b"}, MaxErrorFraction: maxChangeErrorFraction, MinBatches: 1})
 
 		after := podsOf(ctx, m, "helloworld-zone-b")
 		Expect(after).To(HaveLen(3))
