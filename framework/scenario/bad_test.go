@@ -1,0 +1,170 @@
+package scenario_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/localitylb/locality-e2e/framework/scenario"
+)
+
+// A valid scenario; the table's cases break one thing each.
+const good = `name: ok
+topology:
+  service: helloworld-svc
+  workloads:
+  - {name: zone-a, locality: kr/a, replicas: 3}
+  - {name: zone-b, locality: kr/b, replicas: 3}
+  clients:
+  - {name: client-b, locality: kr/b}
+rules:
+- file: rules/dr.yaml
+specs:
+- it: keeps traffic local
+  steps:
+  - expectEndpoints: {rows: {kr/b: {priority: 0, hosts: 3}, kr/a: {priority: 1, hosts: 3}}}
+  - send: {expect: {kr/b: 1}}
+`
+
+const goodRule = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: dr
+spec:
+  host: helloworld-svc
+  trafficPolicy:
+    outlierDetection:
+      consecutive5xxErrors: 1
+      interval: 1s
+      baseEjectionTime: 1m
+`
+
+func TestGoodScenario(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "rules/dr.yaml", goodRule)
+	s, err := scenario.Load(write(t, dir, "s.yaml", good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Topology.Name != "s" || s.Topology.Port != 5000 || len(s.Rules) != 1 || s.Rules[0].DestinationRule == nil || len(s.Specs[0].Steps) != 2 {
+		t.Fatalf("parsed %+v", s)
+	}
+	if st := s.Specs[0].Steps[1]; st.Client != "client-b" || st.By != "locality" || st.Expect["kr/b"] != 1 {
+		t.Fatalf("send step %+v", st)
+	}
+}
+
+func write(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestBadScenarioFiles(t *testing.T) {
+	sendStep := "  - send: {expect: {kr/b: 1}}\n"
+	cases := []struct {
+		name     string
+		scenario string // written as s.yaml
+		rule     string // written as rules/dr.yaml (goodRule if empty)
+		want     string // the error, with s.yaml's folder as DIR
+	}{
+		{"empty file", "", "",
+			"DIR/s.yaml:1: empty file: write a scenario: name, topology, rules, specs"},
+		{"not YAML", "name: [x\n", "",
+			"DIR/s.yaml:1: not valid YAML: line 1: did not find expected ',' or ']': fix the YAML syntax"},
+		{"two documents", good + "---\nname: again\n", "",
+			"DIR/s.yaml:17: a second YAML document: put one scenario per file"},
+		{"unknown top-level field", strings.Replace(good, "name: ok", "name: ok\ndescription: x", 1), "",
+			"DIR/s.yaml:2: description: unknown field: use one of: name, labels, topology, rules, specs"},
+		{"misspelled field", strings.Replace(good, "replicas: 3}\n  - {name: zone-b", "Replicas: 3}\n  - {name: zone-b", 1), "",
+			"DIR/s.yaml:5: topology.workloads[0].Replicas: unknown field: did you mean replicas? (fields are case-sensitive)"},
+		{"bad locality", strings.Replace(good, "locality: kr/a,", "locality: kr//a,", 1), "",
+			`DIR/s.yaml:5: topology.workloads[0].locality: locality "kr//a" has an empty segment 2: want region[/zone[/subzone]]: write region/zone[/subzone], each part a Kubernetes label value, e.g. kr/a`},
+		{"locality with a space", strings.Replace(good, "locality: kr/b}\nrules", "locality: kr/b c}\nrules", 1), "",
+			`DIR/s.yaml:8: topology.clients[0].locality: locality Zone "b c" is not a valid Kubernetes label value: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?'): write region/zone[/subzone], each part a Kubernetes label value, e.g. kr/a`},
+		{"duplicate workload", strings.Replace(good, "name: zone-b", "name: zone-a", 1), "",
+			`DIR/s.yaml:6: topology.workloads[1]: topology "s": Workloads[1].Name "zone-a" is used twice: names must be unique`},
+		{"negative replicas", strings.Replace(good, "replicas: 3}\n  - {name: zone-b", "replicas: -1}\n  - {name: zone-b", 1), "",
+			"DIR/s.yaml:5: topology.workloads[0].replicas: -1 is out of range: write a number from 0 to 1000"},
+		{"shares do not sum to 1", strings.Replace(good, sendStep, "  - send: {expect: {kr/b: 0.6, kr/a: 0.3}}\n", 1), "",
+			"DIR/s.yaml:15: specs[0].steps[1].send.expect: shares sum to 0.8999999999999999, not 1: fix the shares so they add up to 1 (100%)"},
+		{"share as a percentage", strings.Replace(good, sendStep, "  - send: {expect: {kr/b: 100}}\n", 1), "",
+			"DIR/s.yaml:15: specs[0].steps[1].send.expect.kr/b: share 100 is outside [0, 1]: write a share from 0 to 1 (0.25 means 25%, not 25)"},
+		{"locality without workloads", strings.Replace(good, sendStep, "  - send: {expect: {kr/c: 1}}\n", 1), "",
+			`DIR/s.yaml:15: specs[0].steps[1].send.expect: no workload of the topology is in locality "kr/c": use one of: kr/a, kr/b`},
+		{"unknown workload", strings.Replace(good, sendStep, sendStep+"  - scale: {workload: zone-c, replicas: 0}\n", 1), "",
+			`DIR/s.yaml:16: specs[0].steps[2].scale.workload: unknown workload "zone-c": use one of the topology's workloads: zone-a, zone-b`},
+		{"unknown client", strings.Replace(good, sendStep, "  - send: {client: client-a, expect: {kr/b: 1}}\n", 1), "",
+			`DIR/s.yaml:15: specs[0].steps[1].send.client: unknown client "client-a": use one of the topology's clients: client-b`},
+		{"bad duration", strings.Replace(good, sendStep, sendStep+"  - wait: 61\n", 1), "",
+			"DIR/s.yaml:16: specs[0].steps[2].wait: is a number, want a duration: write a Go duration such as 61s, 1m30s or 500ms (a bare number has no unit)"},
+		{"misspelled duration", strings.Replace(good, sendStep, sendStep+"  - wait: 61secs\n", 1), "",
+			`DIR/s.yaml:16: specs[0].steps[2].wait: "61secs" is not a duration from 1ms to 1h0m0s: write a Go duration such as 61s, 1m30s or 500ms`},
+		{"unknown step", strings.Replace(good, sendStep, sendStep+"  - sleep: 1s\n", 1), "",
+			"DIR/s.yaml:16: specs[0].steps[2].sleep: unknown field: use one of: scale, break, heal, wait, warm, apply, expectEndpoints, send"},
+		{"unknown fault", strings.Replace(good, sendStep, "  - break: {workload: zone-b, fault: 503}\n"+sendStep, 1), "",
+			`DIR/s.yaml:15: specs[0].steps[1].break.fault: "503" is not a fault: use 5xx (answer 503), 500 or refuse (refuse connections); heal undoes it`},
+		{"unknown response class", strings.Replace(good, sendStep, "  - send: {by: class, expect: {'503': 1}}\n", 1), "",
+			`DIR/s.yaml:15: specs[0].steps[1].send.expect: "503" is not a response class: use one of: client-error, connect-failure, no-healthy-upstream, ok, other, server-error`},
+		{"by pod with an unknown workload", strings.Replace(good, sendStep, "  - send: {by: pod, expect: {zone-c: 1}}\n", 1), "",
+			`DIR/s.yaml:15: specs[0].steps[1].send.expect: unknown workload "zone-c": by: pod takes workload names (each share spread evenly over its pods): zone-a, zone-b`},
+		{"by pod to a scaled-down workload", strings.Replace(good, sendStep, "  - scale: {workload: zone-b, replicas: 0}\n  - send: {by: pod, expect: {zone-b: 1}}\n", 1), "",
+			`DIR/s.yaml:16: specs[0].steps[2].send.expect.zone-b: workload "zone-b" has 0 pods at this step but is expected to get 1: expect 0 for it, or scale it up first`},
+		{"endpoint row for a missing locality", strings.Replace(good, "kr/a: {priority: 1, hosts: 3}", "us/a: {priority: 1, hosts: 3}", 1), "",
+			`DIR/s.yaml:14: specs[0].steps[0].expectEndpoints.rows: no workload of the topology is in locality "us/a": use one of: kr/a, kr/b`},
+		{"endpoint row with more healthy than hosts", strings.Replace(good, "kr/a: {priority: 1, hosts: 3}", "kr/a: {priority: 1, hosts: 3, healthy: 4}", 1), "",
+			"DIR/s.yaml:14: specs[0].steps[0].expectEndpoints.rows.kr/a.healthy: 4 is out of range: write a number from 0 to 3"},
+		{"unknown view", strings.Replace(good, "expectEndpoints: {rows", "expectEndpoints: {view: pilot, rows", 1), "",
+			`DIR/s.yaml:14: specs[0].steps[0].expectEndpoints.view: "pilot" is not a view: use envoy (the client sidecar's table) or istiod (istiod's /debug/edsz)`},
+		{"duplicate spec text", good + "- it: keeps traffic local\n  steps:\n" + sendStep, "",
+			`DIR/s.yaml:16: specs[1].it: "keeps traffic local" is also the text of specs[0]: give every spec its own text (reports and fingerprints key on it)`},
+		{"anchors", strings.Replace(good, "- {name: zone-a, locality: kr/a, replicas: 3}", "- &w {name: zone-a, locality: kr/a, replicas: 3}", 1), "",
+			"DIR/s.yaml:5: YAML anchors and aliases are not supported: write the value out"},
+		{"missing rule file", good, "-",
+			"DIR/s.yaml:10: rules[0].file: open DIR/rules/dr.yaml: no such file or directory: give a path relative to the scenario file's folder"},
+		{"rule file: unknown DestinationRule field", good, strings.Replace(goodRule, "outlierDetection:", "outlierDetections:", 1),
+			`DIR/s.yaml:10: rules[0].file: DIR/rules/dr.yaml: unknown field "spec.trafficPolicy.outlierDetections": fix the spelling or remove it (see https://istio.io/latest/docs/reference/config/networking/destination-rule/)`},
+		{"rule file: distribute weights not 100", good, goodRule + "    loadBalancer:\n      localityLbSetting:\n        distribute:\n        - from: kr/b/*\n          to: {\"kr/b/*\": 90}\n",
+			`DIR/s.yaml:10: rules[0].file: DIR/rules/dr.yaml: DestinationRule "dr": trafficPolicy.loadBalancer.localityLbSetting.distribute[0].to: total locality weight 90 != 100: the weights of from "kr/b/*" must add up to exactly 100`},
+		{"rule file: not a rule", good, "apiVersion: v1\nkind: Service\nmetadata: {name: x}\n",
+			`DIR/s.yaml:10: rules[0].file: kind is "Service": a rule is a networking.istio.io/v1 DestinationRule or VirtualService (or ` + "`file:`" + ` naming one)`},
+		{"inline VirtualService with a bad retry", strings.Replace(good, "- file: rules/dr.yaml\n", "- apiVersion: networking.istio.io/v1\n  kind: VirtualService\n  metadata: {name: vs}\n  spec:\n    hosts: [helloworld-svc]\n    http:\n    - route: [{destination: {host: helloworld-svc}}]\n      retries: {attempts: -1}\n", 1), "",
+			`DIR/s.yaml:10: rules[0]: VirtualService "vs": attempts cannot be negative`},
+		{"inline rule with an unknown field", strings.Replace(good, "- file: rules/dr.yaml\n", "- apiVersion: networking.istio.io/v1\n  kind: DestinationRule\n  metadata: {name: dr}\n  spec: {host: h, trafficPolicy: {loadbalancer: {}}}\n", 1), "",
+			`DIR/s.yaml:10: rules[0]: unknown field "spec.trafficPolicy.loadbalancer": fix the spelling or remove it (see https://istio.io/latest/docs/reference/config/networking/destination-rule/)`},
+		{"file and inline fields together", strings.Replace(good, "- file: rules/dr.yaml\n", "- file: rules/dr.yaml\n  kind: DestinationRule\n", 1), "",
+			"DIR/s.yaml:10: rules[0]: has `file:` and other fields: give either `file: path` alone or the rule inline"},
+		{"no specs", strings.Split(good, "specs:")[0], "",
+			"DIR/s.yaml:1: specs: is missing: add at least one spec: - it: \"...\" with its steps"},
+		{"bad label", strings.Replace(good, "name: ok", "name: ok\nlabels: [\"a|b\"]", 1), "",
+			`DIR/s.yaml:2: labels[0]: "a|b" is not a Ginkgo label: use letters, digits, ':', '-', '_' and '.', without &|!,()/ or spaces at either end`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			switch c.rule {
+			case "-":
+			case "":
+				write(t, dir, "rules/dr.yaml", goodRule)
+			default:
+				write(t, dir, "rules/dr.yaml", c.rule)
+			}
+			path := write(t, dir, "s.yaml", c.scenario)
+			s, err := scenario.Load(path)
+			if err == nil {
+				t.Fatalf("no error; parsed %+v", s)
+			}
+			got := strings.ReplaceAll(err.Error(), dir, "DIR")
+			if got != c.want {
+				t.Errorf("error\n got: %s\nwant: %s", got, c.want)
+			}
+		})
+	}
+}
