@@ -90,7 +90,7 @@ func Traps(dr *networkingv1.DestinationRule, topo topology.Topology) []string {
 			warns = append(warns, fmt.Sprintf("%s.loadBalancer.localityLbSetting.enabled is false: locality load balancing is off, every endpoint is priority 0 and traffic spreads over every pod of every locality (outlierDetection only ejects hosts, it gives no failover)", s.path))
 			continue
 		}
-		if len(l.GetDistribute()) == 0 && s.outlier == nil {
+		if l != nil && len(l.GetDistribute()) == 0 && s.outlier == nil {
 			what := "locality failover"
 			if len(l.GetFailover()) > 0 {
 				what = "failover"

@@ -1,0 +1,77 @@
+package explain
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+
+	"github.com/localitylb/locality-e2e/framework/destinationrule"
+	"github.com/localitylb/locality-e2e/framework/topology"
+)
+
+func isBadInput(err error) bool { return errors.Is(err, ErrBadInput) }
+
+func parse(t *testing.T, spec string) *networkingv1.DestinationRule {
+	t.Helper()
+	doc := "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: r\nspec:\n  host: helloworld-svc.default.svc.cluster.local\n  trafficPolicy:\n" + spec
+	dr, err := destinationrule.Parse("test.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dr
+}
+
+func TestTraps(t *testing.T) {
+	outlier := "    outlierDetection:\n      consecutive5xxErrors: 1\n      interval: 1s\n      baseEjectionTime: 1m\n"
+	for _, tc := range []struct {
+		name string
+		spec string
+		topo topology.Topology
+		want []string // substrings, one warning each; nil: no warning
+	}{
+		{"failover without outlierDetection", "    loadBalancer:\n      localityLbSetting:\n        enabled: true\n        failover:\n        - from: kr\n          to: us\n",
+			topology.TwoRegions(), []string{"no outlierDetection", "failover does nothing"}},
+		{"failoverPriority without outlierDetection", "    loadBalancer:\n      localityLbSetting:\n        failoverPriority:\n        - topology.kubernetes.io/zone\n",
+			topology.ThreeZones(), []string{"failoverPriority does nothing"}},
+		{"distribute from no client", "    loadBalancer:\n      localityLbSetting:\n        distribute:\n        - from: us/*\n          to:\n            \"kr/a/*\": 100\n",
+			topology.ThreeZones(), []string{`distribute[0].from "us/*" matches no client (clients are in kr/b)`}},
+		{"distribute from a client: fine", "    loadBalancer:\n      localityLbSetting:\n        distribute:\n        - from: kr/*\n          to:\n            \"kr/a/*\": 100\n",
+			topology.ThreeZones(), nil},
+		{"maxEjectionPercent default", outlier, topology.ThreeZones(),
+			[]string{"maxEjectionPercent is unset (Envoy's default 10): Envoy ejects at most 0 of the cluster's 9 hosts", "locality kr/b has 3", "≥ 34"}},
+		{"maxEjectionPercent 30 of 9 hosts", outlier + "      maxEjectionPercent: 30\n", topology.ThreeZones(),
+			[]string{"maxEjectionPercent is 30: Envoy ejects at most 2 of the cluster's 9 hosts"}},
+		{"maxEjectionPercent 34 is enough", outlier + "      maxEjectionPercent: 34\n", topology.ThreeZones(), nil},
+		{"enabled false", "    loadBalancer:\n      localityLbSetting:\n        enabled: false\n", topology.ThreeZones(),
+			[]string{"enabled is false"}},
+		{"failoverPriority label no pod carries", "    loadBalancer:\n      localityLbSetting:\n        failoverPriority:\n        - tier\n        - topology.kubernetes.io/zone\n" + outlier + "      maxEjectionPercent: 100\n",
+			topology.ThreeZones(), []string{`failoverPriority[0] "tier": no pod carries label tier`}},
+		{"failoverPriority key=value no pod carries", "    loadBalancer:\n      localityLbSetting:\n        failoverPriority:\n        - tier=bronze\n" + outlier + "      maxEjectionPercent: 100\n",
+			topology.ThreeZonesTiers(), []string{"no pod carries label tier=bronze"}},
+		{"failoverPriority carried", "    loadBalancer:\n      localityLbSetting:\n        failoverPriority:\n        - tier=gold\n        - topology.kubernetes.io/region\n" + outlier + "      maxEjectionPercent: 100\n",
+			topology.ThreeZonesTiers(), nil},
+		{"port level setting without outlier", "    portLevelSettings:\n    - port:\n        number: 5000\n      loadBalancer:\n        localityLbSetting:\n          failover:\n          - from: kr\n            to: us\n",
+			topology.TwoRegions(), []string{"portLevelSettings[0] has no outlierDetection"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Traps(parse(t, tc.spec), tc.topo.WithDefaults())
+			if tc.want == nil {
+				if len(got) != 0 {
+					t.Errorf("warnings %q, want none", got)
+				}
+				return
+			}
+			all := strings.Join(got, "\n")
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("warnings lack %q:\n%s", w, all)
+				}
+			}
+		})
+	}
+	if got := Traps(nil, topology.ThreeZones()); got != nil {
+		t.Errorf("no rule: %q", got)
+	}
+}
