@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/localitylb/locality-e2e/framework/explain"
+	"github.com/localitylb/locality-e2e/framework/split"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeRule(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const head = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: r\nspec:\n  host: helloworld-svc.default.svc.cluster.local\n"
+
+// TestExplainVerify runs the command end to end on a rule file.
+func TestExplainVerify(t *testing.T) {
+	rule := writeRule(t, "ninety-ten.yaml", head+`  trafficPolicy:
+    loadBalancer:
+      localityLbSetting:
+        distribute:
+        - from: "kr/b/*"
+          to:
+            "kr/a/*": 90
+            "kr/c/*": 10
+`)
+	code, out, errs := runCLI(t, "explain", "--rule="+rule, "--topology=three-zones", "--verify")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %s\n%s", code, errs, out)
+	}
+	for _, want := range []string{"== client netshoot-b in kr/b", "(istiod view)", "(envoy view)", "-- predicted split",
+		"90.0%", "10.0%", `distribute from "kr/b/*" gives it locality weight 90`, "-- verify: prediction holds"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// A built-in rule by name, one client, scaled.
+	code, out, errs = runCLI(t, "explain", "--rule=failover", "--topology=three-zones", "--client=netshoot-b", "--scale=helloworld-zone-b=0", "--verify", "--requests=3000")
+	if code != exitOK || !strings.Contains(out, "helloworld-zone-b scaled to 0") || !strings.Contains(out, "50.0%") {
+		t.Fatalf("exit %d, stderr %s\n%s", code, errs, out)
+	}
+}
+
+// TestExplainDisagree: a verified split outside its range exits 1.
+func TestExplainDisagree(t *testing.T) {
+	defer func(f func(context.Context, explain.Input) (explain.Result, error)) { runExplain = f }(runExplain)
+	runExplain = func(ctx context.Context, in explain.Input) (explain.Result, error) {
+		res, err := explain.Run(ctx, in)
+		if err != nil {
+			return res, err
+		}
+		// Traffic as if the rule had been 50/50.
+		tbl, err := split.Report(*split.DistributionOf(map[string]int{"kr/a": 1500, "kr/c": 1500}), res.Clients[0].Expected, split.WithN(3000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Clients[0].Verified = &tbl
+		return res, nil
+	}
+	code, out, errs := runCLI(t, "explain", "--rule=distribute-90-10", "--topology=three-zones", "--verify")
+	if code != exitDisagree || !strings.Contains(out, "PREDICTION AND TRAFFIC DISAGREE") || !strings.Contains(errs, "disagree") {
+		t.Fatalf("exit %d, stderr %s\n%s", code, errs, out)
+	}
+}
+
+// TestExplainBadInput: every bad input exits 2 with a message naming the
+// flag or field.
+func TestExplainBadInput(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	unknownField := file("unknown-field.yaml", head+"  trafficPolicy:\n    loadBalancer:\n      localityLbSettings:\n        enabled: true\n")
+	badSum := file("bad-sum.yaml", head+"  trafficPolicy:\n    loadBalancer:\n      localityLbSetting:\n        distribute:\n        - from: kr/b/*\n          to:\n            \"kr/a/*\": 80\n")
+	notDR := file("vs.yaml", "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: v\nspec:\n  hosts: [x]\n")
+	notYAML := file("garbage.yaml", "{{{ not yaml")
+	empty := file("empty.yaml", "")
+	twoDocs := file("two.yaml", head+"---\n"+head)
+	both := file("both.yaml", head+"  trafficPolicy:\n    loadBalancer:\n      localityLbSetting:\n        distribute:\n        - from: kr/b/*\n          to:\n            \"kr/a/*\": 100\n        failover:\n        - from: kr\n          to: us\n")
+	badFP := file("bad-fp.yaml", head+"  trafficPolicy:\n    loadBalancer:\n      localityLbSetting:\n        failoverPriority:\n        - \"=gold\"\n    outlierDetection:\n      consecutive5xxErrors: 1\n")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", nil, "usage"},
+		{"unknown command", []string{"explian"}, `unknown command "explian"`},
+		{"unknown flag", []string{"explain", "--topolgy=three-zones"}, "topolgy"},
+		{"no topology", []string{"explain", "--rule=failover"}, "--topology is required"},
+		{"unknown topology", []string{"explain", "--topology=four-zones"}, `--topology "four-zones" is unknown`},
+		{"positional argument", []string{"explain", "--topology=three-zones", "rule.yaml"}, `unexpected argument "rule.yaml"`},
+		{"missing rule file", []string{"explain", "--topology=three-zones", "--rule=" + filepath.Join(dir, "nope.yaml")}, "--rule"},
+		{"unknown built-in rule", []string{"explain", "--topology=three-zones", "--rule=failovr"}, "nor a rule in manifests/destinationrules"},
+		{"unknown field", []string{"explain", "--topology=three-zones", "--rule=" + unknownField}, "localityLbSettings"},
+		{"weights not summing to 100", []string{"explain", "--topology=three-zones", "--rule=" + badSum}, "distribute[0]"},
+		{"not a DestinationRule", []string{"explain", "--topology=three-zones", "--rule=" + notDR}, "want DestinationRule"},
+		{"not YAML", []string{"explain", "--topology=three-zones", "--rule=" + notYAML}, "--rule"},
+		{"empty file", []string{"explain", "--topology=three-zones", "--rule=" + empty}, "empty"},
+		{"two documents", []string{"explain", "--topology=three-zones", "--rule=" + twoDocs}, "--rule"},
+		{"distribute with failover", []string{"explain", "--topology=three-zones", "--rule=" + both}, "--rule"},
+		{"bad failoverPriority", []string{"explain", "--topology=three-zones", "--rule=" + badFP}, "failoverPriority[0]"},
+		{"unknown client", []string{"explain", "--topology=three-zones", "--client=netshoot-z"}, `unknown client "netshoot-z"`},
+		{"scale without =", []string{"explain", "--topology=three-zones", "--scale=helloworld-zone-b"}, "--scale"},
+		{"scale negative", []string{"explain", "--topology=three-zones", "--scale=helloworld-zone-b=-1"}, "N ≥ 0"},
+		{"scale twice", []string{"explain", "--topology=three-zones", "--scale=helloworld-zone-b=1", "--scale=helloworld-zone-b=2"}, "given twice"},
+		{"scale unknown workload", []string{"explain", "--topology=three-zones", "--scale=helloworld-zone-z=1"}, "--scale helloworld-zone-z=1"},
+		{"fail unknown workload", []string{"explain", "--topology=three-zones", "--fail=nope=1"}, "--fail nope=1"},
+		{"requests without verify", []string{"explain", "--topology=three-zones", "--requests=100"}, "needs --verify"},
+		{"requests negative", []string{"explain", "--topology=three-zones", "--verify", "--requests=-5"}, "--requests"},
+		{"requests too many", []string{"explain", "--topology=three-zones", "--verify", "--requests=100000000"}, "--requests"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, tc.args...)
+			if code != exitBadInput {
+				t.Fatalf("exit %d, want %d; stderr %s\n%s", code, exitBadInput, errs, out)
+			}
+			if !strings.Contains(errs, tc.want) {
+				t.Errorf("stderr lacks %q:\n%s", tc.want, errs)
+			}
+			if strings.Contains(errs, "panic") {
+				t.Errorf("panic: %s", errs)
+			}
+		})
+	}
+}
