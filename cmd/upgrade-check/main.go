@@ -63,6 +63,9 @@ type deps struct {
 	kube          func(kubeconfig string) (kubernetes.Interface, error)
 	now           func() time.Time
 	poll          time.Duration
+	// startTraffic deploys the scenario kept alive across the upgrade and
+	// starts its steady traffic (startTrafficKind).
+	startTraffic func(ctx context.Context, o Options, kube kubernetes.Interface, log io.Writer) (*steadyTraffic, error)
 }
 
 func realDeps() deps {
@@ -94,8 +97,9 @@ func realDeps() deps {
 			}
 			return kubernetes.NewForConfig(rc)
 		},
-		now:  time.Now,
-		poll: 2 * time.Second,
+		now:          time.Now,
+		poll:         2 * time.Second,
+		startTraffic: startTrafficKind,
 	}
 }
 
@@ -219,6 +223,16 @@ type checker struct {
 	d    deps
 	out  io.Writer
 	kube kubernetes.Interface
+
+	traffic           *steadyTraffic
+	trafficViolations []string
+}
+
+// phase labels the steady traffic's next batches, if it runs.
+func (c *checker) phase(name string) {
+	if c.traffic != nil {
+		c.traffic.rec.Phase(name)
+	}
 }
 
 func (c *checker) client() (kubernetes.Interface, error) {
@@ -258,6 +272,12 @@ func (c *checker) run(ctx context.Context, steps []Step) (code int, err error) {
 		}
 	}
 	rev := c.o.Revision()
+	defer func() {
+		if c.traffic != nil { // a step failed before traffic-check
+			_, _ = c.traffic.rec.Stop()
+			_ = c.traffic.close(context.WithoutCancel(ctx))
+		}
+	}()
 	for _, s := range steps {
 		fmt.Fprintf(c.out, "== %s\n", s.Name)
 		if err := ctx.Err(); err != nil {
@@ -275,11 +295,45 @@ func (c *checker) run(ctx context.Context, steps []Step) (code int, err error) {
 			if _, err := os.Stat(filepath.Join(dir, fingerprint.FileName)); err != nil {
 				return exitError, fmt.Errorf("%s: the specs on Istio %s wrote no fingerprint (%v): see their output above", s.Name, version, err)
 			}
+		case StepTrafficStart:
+			kube, err := c.client()
+			if err != nil {
+				return exitError, err
+			}
+			if c.d.startTraffic == nil {
+				return exitError, fmt.Errorf("%s: no way to send traffic", s.Name)
+			}
+			t, err := c.d.startTraffic(ctx, c.o, kube, c.out)
+			if err != nil {
+				return exitError, fmt.Errorf("%s: %w", s.Name, err)
+			}
+			c.traffic = t
+			if err := t.rec.AwaitBatches(ctx, 5); err != nil {
+				return exitError, fmt.Errorf("%s: the traffic does not flow before the upgrade: %w", s.Name, err)
+			}
+			fmt.Fprintf(c.out, "upgrade: steady traffic from %s flows (phase %q)\n", trafficClient, PhaseBefore)
+		case StepTrafficCheck:
+			if c.traffic == nil {
+				return exitError, fmt.Errorf("%s without %s", s.Name, StepTrafficStart)
+			}
+			c.phase(PhaseAfter)
+			if err := c.traffic.rec.AwaitBatches(ctx, 5); err != nil {
+				fmt.Fprintf(c.out, "upgrade: %v\n", err)
+			}
+			t := c.traffic
+			c.traffic = nil
+			v, err := finishTraffic(ctx, t, c.o.ReportDir, c.out)
+			if err != nil {
+				return exitError, err
+			}
+			c.trafficViolations = v
 		case StepUpgrade:
+			c.phase(PhaseIstiod)
 			if err := c.d.runCmd(ctx, s.Argv, childEnv(c.d.environ(), s.Env), "[istioctl "+c.o.To+"]", c.out); err != nil {
 				return exitError, fmt.Errorf("upgrade Istio %s -> %s: %w", c.o.From, c.o.To, err)
 			}
 		case StepRelabel:
+			c.phase(PhaseRelabel)
 			kube, err := c.client()
 			if err != nil {
 				return exitError, err
@@ -290,6 +344,7 @@ func (c *checker) run(ctx context.Context, steps []Step) (code int, err error) {
 			}
 			fmt.Fprintf(c.out, "upgrade: %d namespaces moved to revision %s\n", len(nss), rev)
 		case StepRestart:
+			c.phase(PhaseSidecars)
 			kube, err := c.client()
 			if err != nil {
 				return exitError, err
@@ -335,6 +390,11 @@ func (c *checker) diff() (int, error) {
 		a.IstioVersion, a.Backend, len(a.Scenarios), b.IstioVersion, b.Backend, len(b.Scenarios))
 	changes := fingerprint.Diff(a, b, fingerprint.DiffOptions{})
 	fmt.Fprint(c.out, fingerprint.Format(changes))
+	if len(c.trafficViolations) > 0 {
+		fmt.Fprintf(c.out, "upgrade-check: Istio %s -> %s: the steady traffic during the upgrade broke its invariants (%d violations, %s)\n",
+			c.o.From, c.o.To, len(c.trafficViolations), filepath.Join(c.o.ReportDir, TimelineFile))
+		return exitChanged, nil
+	}
 	if len(changes) > 0 {
 		fmt.Fprintf(c.out, "upgrade-check: Istio %s -> %s changes locality load balancing behaviour (%d changes)\n", c.o.From, c.o.To, len(changes))
 		return exitChanged, nil

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,9 @@ import (
 
 	"github.com/localitylb/locality-e2e/framework/fingerprint"
 	"github.com/localitylb/locality-e2e/framework/kind"
+	"github.com/localitylb/locality-e2e/framework/mesh"
+	"github.com/localitylb/locality-e2e/framework/timeline"
+	"github.com/localitylb/locality-e2e/framework/traffic"
 )
 
 func baseOptions() Options {
@@ -48,10 +52,12 @@ func TestPlanInPlace(t *testing.T) {
 	want := []Step{
 		{Name: "specs-from", Argv: []string{"make", "specs", "BACKEND=kind", "REPORT_DIR=reports/upgrade/from"},
 			Env: specsEnv("1.27.3", "/r/bin/istioctl-1.27.3", "false", "")},
+		{Name: "traffic-start", Does: "deploy three-zones with the failover rule and send steady traffic from netshoot-b (batches of 20) until traffic-check"},
 		{Name: "upgrade-istio", Argv: []string{"/r/bin/istioctl-1.28.0", "upgrade", "-y", "--set", "profile=minimal",
 			"--set", "meshConfig.accessLogFile=/dev/stdout", "--readiness-timeout", "5m0s", "--kubeconfig", kc}},
 		{Name: "restart-deployments", Does: "rollout restart of every Deployment in the namespaces labelled istio-injection=enabled"},
 		{Name: "wait-for-upgrade", Does: "wait up to 10m0s for istio-system/istiod 1.28.0 ready, then for every sidecar in namespaces labelled istio-injection=enabled to run 1.28.0"},
+		{Name: "traffic-check", Does: "stop the traffic; no request may leave kr/b, errors ≤ 1.0‰, traffic before and after; timeline in reports/upgrade/timeline.txt (exit 1 otherwise)"},
 		{Name: "specs-to", Argv: []string{"make", "specs", "BACKEND=kind", "REPORT_DIR=reports/upgrade/to"},
 			Env: specsEnv("1.28.0", "/r/bin/istioctl-1.28.0", "true", "")},
 		{Name: "diff", Does: "fingerprint diff reports/upgrade/from/fingerprint.json reports/upgrade/to/fingerprint.json (exit 1 on a behavioural change)"},
@@ -69,11 +75,13 @@ func TestPlanCanary(t *testing.T) {
 	want := []Step{
 		{Name: "specs-from", Argv: []string{"make", "specs", "BACKEND=kind", "REPORT_DIR=reports/upgrade/from"},
 			Env: specsEnv("1.27.3", "/r/bin/istioctl-1.27.3", "false", "")},
+		{Name: "traffic-start", Does: "deploy three-zones with the failover rule and send steady traffic from netshoot-b (batches of 20) until traffic-check"},
 		{Name: "upgrade-istio", Argv: []string{"/r/bin/istioctl-1.28.0", "install", "-y", "--set", "revision=canary-1-28-0", "--set", "profile=default",
 			"--set", "meshConfig.accessLogFile=/dev/stdout", "--readiness-timeout", "5m0s", "--kubeconfig", kc}},
 		{Name: "relabel-namespaces", Does: "namespaces labelled istio-injection=enabled get istio.io/rev=canary-1-28-0 instead"},
 		{Name: "restart-deployments", Does: "rollout restart of every Deployment in the namespaces labelled istio.io/rev=canary-1-28-0"},
 		{Name: "wait-for-upgrade", Does: "wait up to 10m0s for istio-system/istiod-canary-1-28-0 1.28.0 ready, then for every sidecar in namespaces labelled istio.io/rev=canary-1-28-0 to run 1.28.0"},
+		{Name: "traffic-check", Does: "stop the traffic; no request may leave kr/b, errors ≤ 1.0‰, traffic before and after; timeline in reports/upgrade/timeline.txt (exit 1 otherwise)"},
 		{Name: "specs-to", Argv: []string{"make", "specs", "BACKEND=kind", "REPORT_DIR=reports/upgrade/to"},
 			Env: specsEnv("1.28.0", "/r/bin/istioctl-1.28.0", "true", "canary-1-28-0")},
 		{Name: "diff", Does: "fingerprint diff reports/upgrade/from/fingerprint.json reports/upgrade/to/fingerprint.json (exit 1 on a behavioural change)"},
@@ -92,7 +100,7 @@ func TestPlanExistingCluster(t *testing.T) {
 	if last := steps[len(steps)-1].Name; last != StepDiff {
 		t.Errorf("last step %s, want %s", last, StepDiff)
 	}
-	if got := steps[1].Argv[len(steps[1].Argv)-1]; got != "/home/me/kc" {
+	if got := steps[2].Argv[len(steps[2].Argv)-1]; got != "/home/me/kc" {
 		t.Errorf("istioctl kubeconfig %s", got)
 	}
 	for _, i := range []int{0, len(steps) - 2} {
@@ -181,19 +189,23 @@ func TestDryRun(t *testing.T) {
 	want := `upgrade check Istio 1.27.3 -> 1.28.0 (canary, revision canary-1-28-0) on new kind cluster locality-e2e-upgrade (kubeconfig /tmp/locality-e2e-locality-e2e-upgrade.kubeconfig), profile minimal, reports in out/up
 1. specs-from
    LOCALITY_E2E_CLUSTER_NAME=locality-e2e-upgrade ISTIO_VERSION=1.27.3 ISTIOCTL=/opt/istioctl-1.27.3 LOCALITY_E2E_KEEP_CLUSTER=true LOCALITY_E2E_REUSE_CLUSTER=false LOCALITY_E2E_ISTIO_REVISION= make specs BACKEND=kind REPORT_DIR=out/up/from
-2. upgrade-istio
+2. traffic-start
+   in-process: deploy three-zones with the failover rule and send steady traffic from netshoot-b (batches of 20) until traffic-check
+3. upgrade-istio
    /opt/istioctl-1.28.0 install -y --set revision=canary-1-28-0 --set profile=minimal --set meshConfig.accessLogFile=/dev/stdout --readiness-timeout 5m0s --kubeconfig /tmp/locality-e2e-locality-e2e-upgrade.kubeconfig
-3. relabel-namespaces
+4. relabel-namespaces
    in-process: namespaces labelled istio-injection=enabled get istio.io/rev=canary-1-28-0 instead
-4. restart-deployments
+5. restart-deployments
    in-process: rollout restart of every Deployment in the namespaces labelled istio.io/rev=canary-1-28-0
-5. wait-for-upgrade
+6. wait-for-upgrade
    in-process: wait up to 10m0s for istio-system/istiod-canary-1-28-0 1.28.0 ready, then for every sidecar in namespaces labelled istio.io/rev=canary-1-28-0 to run 1.28.0
-6. specs-to
+7. traffic-check
+   in-process: stop the traffic; no request may leave kr/b, errors ≤ 1.0‰, traffic before and after; timeline in out/up/timeline.txt (exit 1 otherwise)
+8. specs-to
    LOCALITY_E2E_CLUSTER_NAME=locality-e2e-upgrade ISTIO_VERSION=1.28.0 ISTIOCTL=/opt/istioctl-1.28.0 LOCALITY_E2E_KEEP_CLUSTER=true LOCALITY_E2E_REUSE_CLUSTER=true LOCALITY_E2E_ISTIO_REVISION=canary-1-28-0 make specs BACKEND=kind REPORT_DIR=out/up/to
-7. diff
+9. diff
    in-process: fingerprint diff out/up/from/fingerprint.json out/up/to/fingerprint.json (exit 1 on a behavioural change)
-8. delete-cluster
+10. delete-cluster
    in-process: kind delete cluster --name locality-e2e-upgrade (also when a step fails)
 `
 	if stdout.String() != want {
@@ -340,11 +352,13 @@ func TestRunCanaryWithFakes(t *testing.T) {
 		name     string
 		to       fingerprint.Fingerprint
 		specsErr error
+		leak     bool // the steady traffic leaves kr/b once the sidecars restart
 		want     int
 		out      string
 	}{
-		{"same", scenario(true), nil, exitSame, "Istio 1.27.3 -> 1.28.0: no behavioural change"},
-		{"changed", scenario(false), errors.New("exit status 2"), exitChanged, "result passed → failed"},
+		{"same", scenario(true), nil, false, exitSame, "Istio 1.27.3 -> 1.28.0: no behavioural change"},
+		{"changed", scenario(false), errors.New("exit status 2"), false, exitChanged, "result passed → failed"},
+		{"traffic left kr/b", scenario(true), nil, true, exitChanged, "the steady traffic during the upgrade broke its invariants"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -359,11 +373,13 @@ func TestRunCanaryWithFakes(t *testing.T) {
 			if _, err := fingerprint.Write(filepath.Join(rep, "to"), scenario(true)); err != nil {
 				t.Fatal(err)
 			}
+			sender := &steadySender{}
 			// the "Deployment controller": a restart replaces the pod
 			go func() {
 				for i := 0; i < 200; i++ {
 					d, err := f.kube.AppsV1().Deployments("kept").Get(context.Background(), "w", metav1.GetOptions{})
 					if err == nil && d.Spec.Template.Annotations[kind.RestartedAtAnnotation] != "" {
+						sender.leak.Store(c.leak)
 						_, _ = f.kube.CoreV1().Pods("kept").Update(context.Background(), pod("docker.io/istio/proxyv2:1.28.0"), metav1.UpdateOptions{})
 						return
 					}
@@ -379,6 +395,10 @@ func TestRunCanaryWithFakes(t *testing.T) {
 				kube:          func(string) (kubernetes.Interface, error) { return f.kube, nil },
 				now:           func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) },
 				poll:          5 * time.Millisecond,
+				startTraffic: func(ctx context.Context, o Options, _ kubernetes.Interface, _ io.Writer) (*steadyTraffic, error) {
+					return &steadyTraffic{rec: timeline.Start(ctx, sender, trafficClient, PhaseBefore, timeline.Options{}),
+						close: func(context.Context) error { sender.closed.Store(true); return nil }}, nil
+				},
 			}
 			var stdout, stderr bytes.Buffer
 			code := run(context.Background(), []string{"--from=1.27.3", "--to=1.28.0", "--canary", "--report-dir=" + rep, "--wait-timeout=10s",
@@ -390,11 +410,20 @@ func TestRunCanaryWithFakes(t *testing.T) {
 				"[from 1.27.3] running specs", "[istioctl 1.28.0] running install",
 				"upgrade: namespace kept: istio.io/rev=canary-1-28-0 replaces istio-injection=enabled",
 				"upgrade: restarted deployment kept/w", "upgrade: ok: 1/1 pods in 1 namespaces run proxy 1.28.0",
+				"== traffic-start", "upgrade: steady traffic from netshoot-b flows", "== traffic-check",
+				"steady traffic from netshoot-b, batches of 20", "before upgrade", "istiod upgrade", "sidecars restarted", "after upgrade",
 				"[to 1.28.0] running specs", c.out, "== delete-cluster",
 			} {
 				if !strings.Contains(stdout.String(), s) {
 					t.Errorf("stdout lacks %q:\n%s", s, stdout.String())
 				}
+			}
+			tl, err := os.ReadFile(filepath.Join(rep, TimelineFile))
+			if err != nil || !sender.closed.Load() {
+				t.Fatalf("timeline %v, scenario closed %v", err, sender.closed.Load())
+			}
+			if c.leak != strings.Contains(string(tl), "kr/a 20 left kr/b") {
+				t.Errorf("timeline:\n%s", tl)
 			}
 			if len(f.ran) != 3 || !reflect.DeepEqual(f.deleted, []string{"locality-e2e-upgrade"}) {
 				t.Errorf("ran %q, deleted %v", f.ran, f.deleted)
@@ -425,4 +454,27 @@ func TestNoFingerprintStops(t *testing.T) {
 		len(f.ran) != 1 || len(f.deleted) != 1 {
 		t.Errorf("code %d ran %q deleted %v\nstderr %s", code, f.ran, f.deleted, stderr.String())
 	}
+}
+
+// steadySender serves every request from kr/b's pod, or, once leak is
+// set, from kr/a's.
+type steadySender struct {
+	leak, closed atomic.Bool
+}
+
+func (s *steadySender) Send(_ context.Context, client string, n int) (traffic.Batch, error) {
+	p := "helloworld-zone-b-1"
+	if s.leak.Load() {
+		p = "helloworld-zone-a-1"
+	}
+	b := traffic.Batch{Client: client}
+	for range n {
+		b.Add(traffic.Response{Status: 200, Body: traffic.HelloBody(p), Pod: p})
+	}
+	time.Sleep(time.Millisecond)
+	return b, nil
+}
+
+func (s *steadySender) Pods(context.Context) ([]mesh.Pod, error) {
+	return []mesh.Pod{{Name: "helloworld-zone-b-1", Locality: "kr/b"}, {Name: "helloworld-zone-a-1", Locality: "kr/a"}}, nil
 }

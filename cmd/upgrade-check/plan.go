@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/localitylb/locality-e2e/framework/kind"
+	"github.com/localitylb/locality-e2e/framework/timeline"
 )
 
 // Options are the command's flags, plus what it reads from the
@@ -100,6 +101,8 @@ type Step struct {
 // Step names.
 const (
 	StepSpecsFrom     = "specs-from"
+	StepTrafficStart  = "traffic-start"
+	StepTrafficCheck  = "traffic-check"
 	StepUpgrade       = "upgrade-istio"
 	StepRelabel       = "relabel-namespaces"
 	StepRestart       = "restart-deployments"
@@ -124,7 +127,10 @@ func Plan(o Options) []Step {
 		}
 		return Step{Name: name, Argv: []string{o.Make, "specs", "BACKEND=kind", "REPORT_DIR=" + dir}, Env: env}
 	}
-	steps := []Step{specs(StepSpecsFrom, from, o.From, o.IstioctlFrom, false, "")}
+	steps := []Step{specs(StepSpecsFrom, from, o.From, o.IstioctlFrom, false, ""),
+		Step{Name: StepTrafficStart, Does: fmt.Sprintf("deploy three-zones with the %s rule and send steady traffic from %s (batches of %d) until %s",
+			trafficRule, trafficClient, timeline.DefaultBatch, StepTrafficCheck)},
+	}
 	if o.Canary {
 		steps = append(steps,
 			Step{Name: StepUpgrade, Argv: kind.IstioctlCanaryInstallArgs(o.IstioctlTo, kc, o.Profile, rev, installReadiness)},
@@ -141,6 +147,8 @@ func Plan(o Options) []Step {
 		Step{Name: StepRestart, Does: "rollout restart of every Deployment in the namespaces labelled " + injected},
 		Step{Name: StepWait, Does: fmt.Sprintf("wait up to %v for %s/%s %s ready, then for every sidecar in namespaces labelled %s to run %s",
 			o.WaitTimeout, kind.IstioNamespace, kind.IstiodDeploymentName(rev), o.To, injected, o.To)},
+		Step{Name: StepTrafficCheck, Does: fmt.Sprintf("stop the traffic; no request may leave %s, errors ≤ %.1f‰, traffic before and after; timeline in %s (exit 1 otherwise)",
+			trafficLocality, 1000*TrafficMaxErrorFraction, filepath.Join(o.ReportDir, TimelineFile))},
 		specs(StepSpecsTo, to, o.To, o.IstioctlTo, true, rev),
 		Step{Name: StepDiff, Does: fmt.Sprintf("fingerprint diff %s %s (exit 1 on a behavioural change)",
 			filepath.Join(from, "fingerprint.json"), filepath.Join(to, "fingerprint.json"))},
