@@ -147,3 +147,34 @@ func TestExplainBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestRunScenarios runs scenario files through Ginkgo (once per process:
+// the only test that reaches RunSpecs).
+func TestRunScenarios(t *testing.T) {
+	code, _, errs := runCLI(t, "run", "../../scenarios/distribute-weighted.yaml", "../../scenarios/failover-scale-down.yaml")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %s", code, errs)
+	}
+}
+
+func TestRunBadInput(t *testing.T) {
+	bad := writeRule(t, "bad.yaml", "name: x\ntopology:\n  workloads: []\nbogus: 1\n")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no files", []string{"run"}, "name at least one scenario file"},
+		{"missing file", []string{"run", "nope.yaml"}, "nope.yaml"},
+		{"bad scenario", []string{"run", bad}, "bad.yaml"},
+		{"unknown backend", []string{"run", "--backend=docker", "../../scenarios"}, `--backend "docker" is unknown`},
+		{"unknown flag", []string{"run", "--labels=x", "../../scenarios"}, "labels"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errs := runCLI(t, tc.args...)
+			if code != exitBadInput || !strings.Contains(errs, tc.want) {
+				t.Errorf("exit %d, stderr %q; want %d with %q", code, errs, exitBadInput, tc.want)
+			}
+		})
+	}
+}
