@@ -17,8 +17,8 @@ import (
 	"github.com/localitylb/locality-e2e/framework/fingerprint"
 	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/mesh"
-	"github.com/localitylb/locality-e2e/framework/split"
 	"github.com/localitylb/locality-e2e/framework/report"
+	"github.com/localitylb/locality-e2e/framework/split"
 )
 
 var (
