@@ -1,7 +1,7 @@
 // Command locality-e2e explains what a DestinationRule does to the clients
 // of a topology, on the embedded backend (the real istiod in process).
 //
-//	locality-e2e explain --rule=FILE --topology=NAME [--client=NAME]... [--scale=WORKLOAD=N]... [--fail=WORKLOAD=N]... [--verify] [--requests=N] [--seed=N]
+//	locality-e2e explain [--rule=FILE] (--topology=NAME | --scenario=FILE) [--client=NAME]... [--scale=WORKLOAD=N]... [--fail=WORKLOAD=N]... [--verify] [--requests=N] [--seed=N]
 //
 // For each client it prints istiod's endpoint table, the sidecar's Envoy
 // view, and the predicted split per locality computed from the Cluster and
@@ -29,6 +29,8 @@ import (
 
 	"github.com/localitylb/locality-e2e/framework/destinationrule"
 	"github.com/localitylb/locality-e2e/framework/explain"
+	"github.com/localitylb/locality-e2e/framework/scenario"
+	"github.com/localitylb/locality-e2e/framework/topology"
 	"github.com/localitylb/locality-e2e/framework/traffic"
 )
 
@@ -47,7 +49,7 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `usage: locality-e2e explain --rule=FILE --topology=NAME [--client=NAME]... [--scale=WORKLOAD=N]... [--fail=WORKLOAD=N]... [--verify] [--requests=N] [--seed=N]
+const usage = `usage: locality-e2e explain [--rule=FILE] (--topology=NAME | --scenario=FILE) [--client=NAME]... [--scale=WORKLOAD=N]... [--fail=WORKLOAD=N]... [--verify] [--requests=N] [--seed=N]
 
        locality-e2e run [--backend=embedded|kind] [--label-filter=EXPR] [--focus=REGEXP] [-v] [--seed=N] FILE|DIR...
 
@@ -109,6 +111,7 @@ func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.SetOutput(stderr)
 	rule := fs.String("rule", "", "DestinationRule YAML file (or the name of one in manifests/destinationrules); empty: no rule, the mesh default")
 	topo := fs.String("topology", "", "built-in topology: "+explain.TopologyNames())
+	scen := fs.String("scenario", "", "scenario file (framework/scenario): its topology, and its first DestinationRule unless --rule is given (instead of --topology)")
 	var clients multi
 	fs.Var(&clients, "client", "explain only this client (repeatable; default: every client of the topology)")
 	var scale, fail multi
@@ -124,14 +127,40 @@ func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "explain: unexpected argument %q: pass the rule with --rule=FILE\n", fs.Arg(0))
 		return exitBadInput
 	}
-	if *topo == "" {
-		fmt.Fprintf(stderr, "explain: --topology is required: one of %s\n", explain.TopologyNames())
+	var (
+		tp    topology.Topology
+		dr    *networkingv1.DestinationRule
+		notes []string
+	)
+	switch {
+	case *topo != "" && *scen != "":
+		fmt.Fprintln(stderr, "explain: give --topology or --scenario, not both")
 		return exitBadInput
-	}
-	mk, ok := explain.Topologies[*topo]
-	if !ok {
-		fmt.Fprintf(stderr, "explain: --topology %q is unknown: use one of %s\n", *topo, explain.TopologyNames())
+	case *scen != "":
+		s, err := scenario.Load(*scen)
+		if err != nil {
+			fmt.Fprintf(stderr, "explain: --scenario: %v\n", err)
+			return exitBadInput
+		}
+		tp = s.Topology
+		rules, sources := explain.ScenarioRules(s)
+		if len(rules) > 0 && *rule == "" {
+			dr = rules[0]
+			notes = append(notes, "rule from the scenario: "+sources[0])
+			for _, src := range sources[1:] {
+				notes = append(notes, "not explained (pass it with --rule): "+src)
+			}
+		}
+	case *topo == "":
+		fmt.Fprintf(stderr, "explain: --topology (or --scenario) is required: one of %s\n", explain.TopologyNames())
 		return exitBadInput
+	default:
+		mk, ok := explain.Topologies[*topo]
+		if !ok {
+			fmt.Fprintf(stderr, "explain: --topology %q is unknown: use one of %s\n", *topo, explain.TopologyNames())
+			return exitBadInput
+		}
+		tp = mk()
 	}
 	if *requests < 0 || (*requests > 0 && !*verify) {
 		fmt.Fprintf(stderr, "explain: --requests=%d: must be positive and needs --verify\n", *requests)
@@ -153,14 +182,14 @@ func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "explain: %v\n", err)
 		return exitBadInput
 	}
-	var dr *networkingv1.DestinationRule
 	if *rule != "" {
+		var err error
 		if dr, err = loadRule(*rule); err != nil {
 			fmt.Fprintf(stderr, "explain: --rule: %v\n", err)
 			return exitBadInput
 		}
 	}
-	res, err := runExplain(ctx, explain.Input{Rule: dr, Topology: mk(), Clients: clients, Verify: *verify, Requests: *requests, Seed: *seed, Scale: scales, Fail: fails})
+	res, err := runExplain(ctx, explain.Input{Rule: dr, Topology: tp, Clients: clients, Verify: *verify, Requests: *requests, Seed: *seed, Scale: scales, Fail: fails})
 	if err != nil {
 		fmt.Fprintf(stderr, "explain: %v\n", err)
 		if errors.Is(err, explain.ErrBadInput) {
@@ -168,6 +197,7 @@ func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		return exitFailed
 	}
+	res.Notes = append(notes, res.Notes...)
 	res.Write(stdout)
 	if !res.Agree() {
 		fmt.Fprintln(stderr, "explain: prediction and traffic disagree")

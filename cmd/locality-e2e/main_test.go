@@ -110,7 +110,7 @@ func TestExplainBadInput(t *testing.T) {
 		{"no command", nil, "usage"},
 		{"unknown command", []string{"explian"}, `unknown command "explian"`},
 		{"unknown flag", []string{"explain", "--topolgy=three-zones"}, "topolgy"},
-		{"no topology", []string{"explain", "--rule=failover"}, "--topology is required"},
+		{"no topology", []string{"explain", "--rule=failover"}, "--topology (or --scenario) is required"},
 		{"unknown topology", []string{"explain", "--topology=four-zones"}, `--topology "four-zones" is unknown`},
 		{"positional argument", []string{"explain", "--topology=three-zones", "rule.yaml"}, `unexpected argument "rule.yaml"`},
 		{"missing rule file", []string{"explain", "--topology=three-zones", "--rule=" + filepath.Join(dir, "nope.yaml")}, "--rule"},
@@ -176,5 +176,23 @@ func TestRunBadInput(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want %d with %q", code, errs, exitBadInput, tc.want)
 			}
 		})
+	}
+}
+
+// TestExplainScenario explains a scenario file: its topology and rule.
+func TestExplainScenario(t *testing.T) {
+	code, out, errs := runCLI(t, "explain", "--scenario=../../scenarios/failover-scale-down.yaml", "--verify")
+	if code != exitOK || !strings.Contains(out, "rule from the scenario: ") || !strings.Contains(out, "prediction holds") {
+		t.Fatalf("exit %d, stderr %s\n%s", code, errs, out)
+	}
+	bad := writeRule(t, "bad-scenario.yaml", "name: x\nbogus: 1\n")
+	for _, args := range [][]string{
+		{"explain", "--scenario=" + bad},
+		{"explain", "--scenario=../../scenarios/baseline.yaml", "--topology=three-zones"},
+		{"explain", "--scenario=nope.yaml"},
+	} {
+		if code, _, errs := runCLI(t, args...); code != exitBadInput || !strings.Contains(errs, "--") {
+			t.Errorf("%v: exit %d, stderr %s", args, code, errs)
+		}
 	}
 }

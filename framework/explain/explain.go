@@ -27,6 +27,7 @@ import (
 	"github.com/localitylb/locality-e2e/framework/envoylb"
 	"github.com/localitylb/locality-e2e/framework/locality"
 	"github.com/localitylb/locality-e2e/framework/mesh"
+	"github.com/localitylb/locality-e2e/framework/scenario"
 	"github.com/localitylb/locality-e2e/framework/split"
 	"github.com/localitylb/locality-e2e/framework/steps"
 	"github.com/localitylb/locality-e2e/framework/topology"
@@ -528,4 +529,26 @@ func sortedKeys(m map[string]int) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// ScenarioRules returns the DestinationRules a scenario file applies, in
+// order: its top-level rules, then those of `apply` steps, each with where
+// it comes from. VirtualServices are left out: the prediction counts picks,
+// which routes do not change.
+func ScenarioRules(s *scenario.Scenario) (rules []*networkingv1.DestinationRule, sources []string) {
+	for _, r := range s.Rules {
+		if r.DestinationRule != nil {
+			rules = append(rules, r.DestinationRule)
+			sources = append(sources, r.Source)
+		}
+	}
+	for _, sp := range s.Specs {
+		for _, st := range sp.Steps {
+			if st.Kind == scenario.StepApply && st.Rule != nil && st.Rule.DestinationRule != nil {
+				rules = append(rules, st.Rule.DestinationRule)
+				sources = append(sources, fmt.Sprintf("%s (apply step of %q, line %d)", st.Rule.Source, sp.It, st.Line))
+			}
+		}
+	}
+	return rules, sources
 }

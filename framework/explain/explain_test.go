@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 
 	"github.com/localitylb/locality-e2e/framework/destinationrule"
+	"github.com/localitylb/locality-e2e/framework/scenario"
 	"github.com/localitylb/locality-e2e/framework/topology"
 	"github.com/localitylb/locality-e2e/framework/traffic"
 )
@@ -273,5 +275,29 @@ func TestRunBadInput(t *testing.T) {
 				t.Errorf("err %v, want bad input with %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestVerifyEveryScenarioFile runs explain --verify for every scenario file
+// of scenarios/: its topology with each DestinationRule it applies (and
+// with none when it starts without one).
+func TestVerifyEveryScenarioFile(t *testing.T) {
+	all, err := scenario.LoadDir("../../scenarios")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) == 0 {
+		t.Fatal("no scenario files in scenarios/")
+	}
+	for _, s := range all {
+		rules, sources := ScenarioRules(s)
+		if len(s.Rules) == 0 {
+			rules, sources = append([]*networkingv1.DestinationRule{nil}, rules...), append([]string{"no-rule"}, sources...)
+		}
+		for i, dr := range rules {
+			t.Run(filepath.Base(s.File)+"/"+filepath.Base(strings.Fields(sources[i])[0]), func(t *testing.T) {
+				checkVerified(t, mustRun(t, Input{Rule: dr, Topology: s.Topology, Verify: true, Seed: 9}))
+			})
+		}
 	}
 }
