@@ -25,6 +25,8 @@
 //	unsupported.go        configuration the model refuses, with the Istio field
 //	                      that produces it
 //	state.go              admin snapshot (/clusters, config_dump)
+//	predict.go            expected shares per priority, locality and host
+//	                      (Predict, LB.Prediction) from the code above
 //
 // Paths are relative to github.com/envoyproxy/envoy source/ (common/upstream,
 // extensions/..., common/router).

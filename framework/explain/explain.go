@@ -352,10 +352,7 @@ func verify(ctx context.Context, m mesh.Mesh, c *Client, n int, podLoc map[strin
 // much traffic it gets.
 func reason(dr *networkingv1.DestinationRule, client topology.Client, topo topology.Topology, p envoylb.Prediction, pp envoylb.PriorityPrediction, ls envoylb.LocalityShare) string {
 	var why string
-	var lbs lbSetting
-	if s := settings(dr); len(s) > 0 {
-		lbs = s[0]
-	}
+	lbs := settingFor(dr, topo.Port)
 	loc, _ := locality.Parse(bucket(ls.Locality))
 	switch {
 	case dr != nil && !enabled(lbs.locality):

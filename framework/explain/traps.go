@@ -18,6 +18,7 @@ import (
 // traffic policy or a port-level one.
 type lbSetting struct {
 	path     string
+	port     uint32 // port-level: the port number; 0 for the top level
 	locality *networkingapi.LocalityLoadBalancerSetting
 	outlier  *networkingapi.OutlierDetection
 }
@@ -29,7 +30,7 @@ func settings(dr *networkingv1.DestinationRule) []lbSetting {
 	tp := dr.Spec.GetTrafficPolicy()
 	out := []lbSetting{{path: "spec.trafficPolicy", locality: tp.GetLoadBalancer().GetLocalityLbSetting(), outlier: tp.GetOutlierDetection()}}
 	for i, pl := range tp.GetPortLevelSettings() {
-		s := lbSetting{path: fmt.Sprintf("spec.trafficPolicy.portLevelSettings[%d]", i),
+		s := lbSetting{path: fmt.Sprintf("spec.trafficPolicy.portLevelSettings[%d]", i), port: pl.GetPort().GetNumber(),
 			locality: pl.GetLoadBalancer().GetLocalityLbSetting(), outlier: pl.GetOutlierDetection()}
 		if s.locality == nil {
 			s.locality = out[0].locality
@@ -40,6 +41,20 @@ func settings(dr *networkingv1.DestinationRule) []lbSetting {
 		out = append(out, s)
 	}
 	return out
+}
+
+// settingFor returns the setting that applies to the Service port.
+func settingFor(dr *networkingv1.DestinationRule, port int) lbSetting {
+	all := settings(dr)
+	if len(all) == 0 {
+		return lbSetting{}
+	}
+	for _, s := range all[1:] {
+		if int(s.port) == port {
+			return s
+		}
+	}
+	return all[0]
 }
 
 func enabled(l *networkingapi.LocalityLoadBalancerSetting) bool {
