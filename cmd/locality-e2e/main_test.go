@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -194,5 +195,16 @@ func TestExplainScenario(t *testing.T) {
 		if code, _, errs := runCLI(t, args...); code != exitBadInput || !strings.Contains(errs, "--") {
 			t.Errorf("%v: exit %d, stderr %s", args, code, errs)
 		}
+	}
+}
+
+// TestExplainRunFailure: a mesh that cannot run (not bad input) exits 3.
+func TestExplainRunFailure(t *testing.T) {
+	defer func(f func(context.Context, explain.Input) (explain.Result, error)) { runExplain = f }(runExplain)
+	runExplain = func(context.Context, explain.Input) (explain.Result, error) {
+		return explain.Result{}, errors.New("deploy topology three-zones: istiod did not start")
+	}
+	if code, _, errs := runCLI(t, "explain", "--topology=three-zones"); code != exitFailed || !strings.Contains(errs, "istiod did not start") {
+		t.Fatalf("exit %d, stderr %s", code, errs)
 	}
 }
