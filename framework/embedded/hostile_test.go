@@ -16,18 +16,30 @@ import (
 	"github.com/localitylb/locality-e2e/framework/traffic"
 )
 
-// listeners127 returns the TCP sockets listening on 127.0.0.0/8 (from
-// /proc/net/tcp), as "ip:port".
+// listeners127 returns the TCP sockets of this process listening on
+// 127.0.0.0/8 (from /proc/net/tcp, kept to the socket inodes among
+// /proc/self/fd: go test runs other packages' meshes in parallel
+// processes), as "ip:port".
 func listeners127(t testing.TB) map[string]bool {
 	t.Helper()
 	data, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
 		t.Skipf("no /proc/net/tcp: %v", err)
 	}
+	mine := map[string]bool{}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.HasPrefix(l, "socket:[") {
+			mine[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
 	out := map[string]bool{}
 	for _, line := range strings.Split(string(data), "\n")[1:] {
 		f := strings.Fields(line)
-		if len(f) < 4 || f[3] != "0A" { // LISTEN
+		if len(f) < 10 || f[3] != "0A" || !mine[f[9]] { // LISTEN, ours
 			continue
 		}
 		var ip uint32
