@@ -36,6 +36,7 @@ import (
 
 	"github.com/localitylb/locality-e2e/framework/fingerprint"
 	"github.com/localitylb/locality-e2e/framework/kind"
+	"github.com/localitylb/locality-e2e/framework/report"
 )
 
 // Exit codes.
@@ -226,13 +227,21 @@ type checker struct {
 
 	traffic           *steadyTraffic
 	trafficViolations []string
+	trafficTimeline   *report.Timeline
 }
 
 // phase labels the steady traffic's next batches, if it runs.
-func (c *checker) phase(name string) {
-	if c.traffic != nil {
-		c.traffic.rec.Phase(name)
+// phase starts the next phase of the steady traffic, once a batch has
+// completed in the current one: every phase then shows in the timeline,
+// and traffic is known to have flowed through each step.
+func (c *checker) phase(ctx context.Context, name string) {
+	if c.traffic == nil {
+		return
 	}
+	if err := c.traffic.rec.AwaitBatches(ctx, 1); err != nil {
+		fmt.Fprintf(c.out, "upgrade: %v\n", err)
+	}
+	c.traffic.rec.Phase(name)
 }
 
 func (c *checker) client() (kubernetes.Interface, error) {
@@ -316,24 +325,25 @@ func (c *checker) run(ctx context.Context, steps []Step) (code int, err error) {
 			if c.traffic == nil {
 				return exitError, fmt.Errorf("%s without %s", s.Name, StepTrafficStart)
 			}
-			c.phase(PhaseAfter)
+			c.phase(ctx, PhaseAfter)
 			if err := c.traffic.rec.AwaitBatches(ctx, 5); err != nil {
 				fmt.Fprintf(c.out, "upgrade: %v\n", err)
 			}
 			t := c.traffic
 			c.traffic = nil
-			v, err := finishTraffic(ctx, t, c.o.ReportDir, c.out)
+			tl, v, err := finishTraffic(ctx, t, c.o.ReportDir, c.out)
 			if err != nil {
 				return exitError, err
 			}
 			c.trafficViolations = v
+			c.trafficTimeline = pageTimeline(tl)
 		case StepUpgrade:
-			c.phase(PhaseIstiod)
+			c.phase(ctx, PhaseIstiod)
 			if err := c.d.runCmd(ctx, s.Argv, childEnv(c.d.environ(), s.Env), "[istioctl "+c.o.To+"]", c.out); err != nil {
 				return exitError, fmt.Errorf("upgrade Istio %s -> %s: %w", c.o.From, c.o.To, err)
 			}
 		case StepRelabel:
-			c.phase(PhaseRelabel)
+			c.phase(ctx, PhaseRelabel)
 			kube, err := c.client()
 			if err != nil {
 				return exitError, err
@@ -344,7 +354,7 @@ func (c *checker) run(ctx context.Context, steps []Step) (code int, err error) {
 			}
 			fmt.Fprintf(c.out, "upgrade: %d namespaces moved to revision %s\n", len(nss), rev)
 		case StepRestart:
-			c.phase(PhaseSidecars)
+			c.phase(ctx, PhaseSidecars)
 			kube, err := c.client()
 			if err != nil {
 				return exitError, err
@@ -390,6 +400,14 @@ func (c *checker) diff() (int, error) {
 		a.IstioVersion, a.Backend, len(a.Scenarios), b.IstioVersion, b.Backend, len(b.Scenarios))
 	changes := fingerprint.Diff(a, b, fingerprint.DiffOptions{})
 	fmt.Fprint(c.out, fingerprint.Format(changes))
+	page := report.UpgradeFromFingerprints(a, b, changes)
+	page.From.Page, page.To.Page = "from/"+report.FileName, "to/"+report.FileName
+	page.Timeline = c.trafficTimeline
+	if path, err := report.WriteUpgrade(c.o.ReportDir, page); err != nil {
+		fmt.Fprintf(c.out, "upgrade-check: the upgrade page could not be written: %v\n", err)
+	} else {
+		fmt.Fprintf(c.out, "upgrade page: %s (open it in a browser)\n", path)
+	}
 	if len(c.trafficViolations) > 0 {
 		fmt.Fprintf(c.out, "upgrade-check: Istio %s -> %s: the steady traffic during the upgrade broke its invariants (%d violations, %s)\n",
 			c.o.From, c.o.To, len(c.trafficViolations), filepath.Join(c.o.ReportDir, TimelineFile))

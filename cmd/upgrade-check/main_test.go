@@ -23,6 +23,7 @@ import (
 	"github.com/localitylb/locality-e2e/framework/fingerprint"
 	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/mesh"
+	"github.com/localitylb/locality-e2e/framework/report"
 	"github.com/localitylb/locality-e2e/framework/timeline"
 	"github.com/localitylb/locality-e2e/framework/traffic"
 )
@@ -424,6 +425,17 @@ func TestRunCanaryWithFakes(t *testing.T) {
 			}
 			if c.leak != strings.Contains(string(tl), "kr/a 20 left kr/b") {
 				t.Errorf("timeline:\n%s", tl)
+			}
+			// The upgrade page: the traffic timeline as a chart, links to
+			// both runs' pages.
+			page, err := os.ReadFile(filepath.Join(rep, report.FileName))
+			if err != nil || !strings.Contains(stdout.String(), "upgrade page: "+filepath.Join(rep, report.FileName)) {
+				t.Fatalf("upgrade page %v; stdout:\n%s", err, stdout.String())
+			}
+			for _, s := range []string{"from/" + report.FileName, "to/" + report.FileName, "steady traffic from netshoot-b", "<svg"} {
+				if !strings.Contains(string(page), s) {
+					t.Errorf("upgrade page lacks %q", s)
+				}
 			}
 			if len(f.ran) != 3 || !reflect.DeepEqual(f.deleted, []string{"locality-e2e-upgrade"}) {
 				t.Errorf("ran %q, deleted %v", f.ran, f.deleted)

@@ -6,13 +6,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/localitylb/locality-e2e/framework/destinationrule"
 	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/mesh"
+	"github.com/localitylb/locality-e2e/framework/report"
 	"github.com/localitylb/locality-e2e/framework/timeline"
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
@@ -95,7 +98,7 @@ func trafficInvariants() timeline.Invariants {
 
 // finishTraffic stops the traffic, removes the scenario, prints the
 // timeline, writes it into dir, and returns the invariants' violations.
-func finishTraffic(ctx context.Context, t *steadyTraffic, dir string, out io.Writer) ([]string, error) {
+func finishTraffic(ctx context.Context, t *steadyTraffic, dir string, out io.Writer) (timeline.Timeline, []string, error) {
 	tl, err := t.rec.Stop()
 	cerr := t.close(context.WithoutCancel(ctx))
 	var violations []string
@@ -114,15 +117,65 @@ func finishTraffic(ctx context.Context, t *steadyTraffic, dir string, out io.Wri
 	}
 	fmt.Fprint(out, text)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return violations, err
+		return tl, violations, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, TimelineFile), []byte(text), 0o644); err != nil {
-		return violations, err
+		return tl, violations, err
 	}
 	if cerr != nil {
 		fmt.Fprintf(out, "upgrade: removing the traffic scenario: %v\n", cerr)
 	}
-	return violations, nil
+	return tl, violations, nil
 }
 
 var _ timeline.Sender = mesh.Mesh(nil)
+
+// pageTimeline is the steady traffic as the upgrade page's chart: 200 OK
+// responses per batch by serving locality, errors per batch, and an event
+// where each phase began.
+func pageTimeline(tl timeline.Timeline) *report.Timeline {
+	if len(tl.Slots) == 0 {
+		return nil
+	}
+	out := &report.Timeline{
+		Title:  fmt.Sprintf("steady traffic from %s during the upgrade", tl.Client),
+		YLabel: fmt.Sprintf("responses per batch of %d", tl.Batch),
+	}
+	series := map[string]*report.Series{}
+	var order []string
+	add := func(name string, at time.Duration, v float64) {
+		s, ok := series[name]
+		if !ok {
+			s = &report.Series{Name: name}
+			series[name] = s
+			order = append(order, name)
+		}
+		s.Points = append(s.Points, report.TimePoint{At: at, Value: v})
+	}
+	var locs []string
+	seen := map[string]bool{}
+	for _, sl := range tl.Slots {
+		for l := range sl.ByLocality {
+			if !seen[l] {
+				seen[l] = true
+				locs = append(locs, l)
+			}
+		}
+	}
+	sort.Strings(locs)
+	phase := ""
+	for _, sl := range tl.Slots {
+		for _, l := range locs {
+			add("200 OK from "+l, sl.Elapsed, float64(sl.ByLocality[l]))
+		}
+		add("errors", sl.Elapsed, float64(sl.ErrorCount()))
+		if sl.Phase != phase {
+			phase = sl.Phase
+			out.Events = append(out.Events, report.Event{At: sl.Elapsed, Label: phase})
+		}
+	}
+	for _, name := range order {
+		out.Series = append(out.Series, *series[name])
+	}
+	return out
+}
