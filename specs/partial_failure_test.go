@@ -12,7 +12,7 @@ package specs
 //     a 503 the workload answered: about a third of the responses are 503.
 //   - A VirtualService with retries {attempts: 3, retryOn: 5xx} retries it
 //     on another host (istiod adds the previous_hosts predicate): the
-//     client sees no error.
+//     client sees almost no error (see the bound in the spec).
 
 import (
 	. "github.com/onsi/ginkgo/v2"
@@ -42,7 +42,13 @@ var _ = Describe("Partial failure without ejection: one of three local pods answ
 
 	It("hides the failing pod when a VirtualService retries 5xx on another host", func(ctx SpecContext) {
 		steps.ApplyVirtualService(ctx, m, "retry-5xx")
-		steps.SendAndExpectSplit(ctx, steps.SplitInput{Mesh: m, Client: client, By: steps.ByLocality,
-			Expected: split.Expected{"kr/b": 1}})
+		// Not exactly 0 errors: previous_hosts rejects the failing host at
+		// most host_selection_retry_max_attempts (5) times, then a retry
+		// takes it anyway. Its requests end fast, so LEAST_REQUEST sees it
+		// least loaded and a pick lands on it with probability up to 5/9
+		// (either of two samples); a request fails all 4 tries with
+		// probability ≤ 5/9 × ((5/9)^6)^3 ≈ 1.4e-5, 0.04 expected errors in
+		// 3000 requests. More than 3 happens with probability < 1e-8.
+		steps.SendAndExpectFewErrors(ctx, steps.FewErrorsInput{Mesh: m, Client: client, From: "kr/b", MaxErrors: 3})
 	})
 })

@@ -385,3 +385,36 @@ func Warm(ctx context.Context, m mesh.Mesh, client string, n int) {
 	Expect(err).NotTo(HaveOccurred())
 	AddReportEntry("warm-up from "+client, b.ByClass().String(), ReportEntryVisibilityFailureOrVerbose)
 }
+
+// FewErrorsInput is the input of SendAndExpectFewErrors.
+type FewErrorsInput struct {
+	Mesh     mesh.Mesh
+	Client   string
+	Requests int // default split.DefaultRequests
+	// From is the locality every 200 OK must come from.
+	From string
+	// MaxErrors is how many responses other than 200 OK are allowed: for a
+	// rate that is small but not 0 by Envoy's rules (e.g. a retry may land
+	// on the failing host again once previous_hosts' reselections run
+	// out), with the bound derived in the spec.
+	MaxErrors int
+}
+
+// SendAndExpectFewErrors sends the batch once and asserts that every 200
+// OK came from in.From and at most in.MaxErrors responses were something
+// else.
+func SendAndExpectFewErrors(ctx context.Context, in FewErrorsInput) traffic.Batch {
+	if in.Requests == 0 {
+		in.Requests = split.DefaultRequests
+	}
+	By(fmt.Sprintf("sending %d requests from %s, expecting every 200 OK from %s and at most %d other responses", in.Requests, in.Client, in.From, in.MaxErrors))
+	b, err := in.Mesh.Send(ctx, in.Client, in.Requests)
+	Expect(err).NotTo(HaveOccurred())
+	byLoc := b.ByLocality(PodLocalities(ctx, in.Mesh))
+	AddReportEntry("responses from "+in.Client, byLoc.String(), ReportEntryVisibilityFailureOrVerbose)
+	errors := b.Len() - b.ByClass().Count(traffic.ClassOK)
+	Expect(b.Len()).To(Equal(in.Requests), "responses received")
+	Expect(byLoc.Count(in.From)).To(Equal(b.Len()-errors), "every 200 OK comes from %s:\n%s", in.From, byLoc)
+	Expect(errors).To(BeNumerically("<=", in.MaxErrors), "responses other than 200 OK:\n%s", b.ByClass())
+	return b
+}
