@@ -399,6 +399,7 @@ func (c *checker) diff() (int, error) {
 	fmt.Fprintf(c.out, "old: %s on %s (%d scenarios)\nnew: %s on %s (%d scenarios)\n",
 		a.IstioVersion, a.Backend, len(a.Scenarios), b.IstioVersion, b.Backend, len(b.Scenarios))
 	changes := fingerprint.Diff(a, b, fingerprint.DiffOptions{})
+	fmt.Fprint(c.out, fingerprint.Header(a, b, fingerprint.DiffOptions{}))
 	fmt.Fprint(c.out, fingerprint.Format(changes))
 	page := report.UpgradeFromFingerprints(a, b, changes)
 	page.From.Page, page.To.Page = "from/"+report.FileName, "to/"+report.FileName
