@@ -80,13 +80,13 @@ func FromReport(r types.Report, backend, istioVersion string) (Fingerprint, erro
 			switch {
 			case strings.HasPrefix(e.Name, endpointsPrefix):
 				var t endpoints.Table
-				if err := decode(e, &t); err != nil {
+				if err := DecodeEntry(e, &t); err != nil {
 					return fp, fmt.Errorf("scenario %q: report entry %q: %w", sc.Name, e.Name, err)
 				}
 				sc.Endpoints = append(sc.Endpoints, EndpointTable{Title: e.Name, Rows: t.Summarize()})
 			case strings.HasPrefix(e.Name, splitPrefix):
 				var t split.Table
-				if err := decode(e, &t); err != nil {
+				if err := DecodeEntry(e, &t); err != nil {
 					return fp, fmt.Errorf("scenario %q: report entry %q: %w", sc.Name, e.Name, err)
 				}
 				sc.Splits = append(sc.Splits, Split{Title: e.Name, Rule: t.Rule, Check: t.Check, N: t.N, Rows: normalizePods(t.Rows)})
@@ -179,9 +179,10 @@ func (fp Fingerprint) Validate() error {
 	return nil
 }
 
-// decode reads a report entry's value: the object itself within one
-// process, its JSON when the report was merged from parallel processes.
-func decode[T any](e types.ReportEntry, into *T) error {
+// DecodeEntry reads a report entry's value: the object itself within one
+// process, its JSON when the report was merged from parallel processes or
+// read back from report.json.
+func DecodeEntry[T any](e types.ReportEntry, into *T) error {
 	if v, ok := e.GetRawValue().(T); ok {
 		*into = v
 		return nil

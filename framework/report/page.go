@@ -28,6 +28,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/localitylb/locality-e2e/framework/endpoints"
+	"github.com/localitylb/locality-e2e/framework/fingerprint"
 	"github.com/localitylb/locality-e2e/framework/split"
 )
 
@@ -175,13 +176,13 @@ func (sc *Scenario) add(e types.ReportEntry) error {
 		sc.Rules = append(sc.Rules, Rule{Kind: "VirtualService", Name: strings.TrimPrefix(e.Name, entryVirtualService), YAML: entryText(e)})
 	case strings.HasPrefix(e.Name, entryEndpoints):
 		var t endpoints.Table
-		if err := decode(e, &t); err != nil {
+		if err := fingerprint.DecodeEntry(e, &t); err != nil {
 			return err
 		}
 		sc.Endpoints = append(sc.Endpoints, EndpointTable{Title: e.Name, Table: t})
 	case strings.HasPrefix(e.Name, entrySplit):
 		var t split.Table
-		if err := decode(e, &t); err != nil {
+		if err := fingerprint.DecodeEntry(e, &t); err != nil {
 			return err
 		}
 		sc.Splits = append(sc.Splits, Split{Title: e.Name, Table: t})
@@ -215,23 +216,6 @@ func (p Page) Count(r Result) int {
 		}
 	}
 	return n
-}
-
-// decode reads a report entry's value: the object itself within one
-// process, its JSON when the report was merged from parallel processes or
-// read back from report.json.
-func decode[T any](e types.ReportEntry, into *T) error {
-	if v, ok := e.GetRawValue().(T); ok {
-		*into = v
-		return nil
-	}
-	data := e.Value.AsJSON
-	if data == "" {
-		if s, ok := e.GetRawValue().(string); ok {
-			data = s
-		}
-	}
-	return json.Unmarshal([]byte(data), into)
 }
 
 // entryText is an entry's value as text: a string value itself, anything else
