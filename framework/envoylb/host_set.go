@@ -98,32 +98,28 @@ type level struct {
 // partition is ClusterImplBase::partitionHostList applied to the priority
 // and to each locality.
 func (lv *level) partition() {
-	lv.healthy, lv.degraded, lv.excluded = lv.healthy[:0], lv.degraded[:0], 0
-	for _, h := range lv.hosts {
+	lv.healthy, lv.degraded, lv.excluded = partitionHosts(lv.hosts, lv.healthy[:0], lv.degraded[:0])
+	for _, l := range lv.localities {
+		l.healthy, l.degraded, l.excluded = partitionHosts(l.hosts, l.healthy[:0], l.degraded[:0])
+	}
+}
+
+// partitionHosts splits hosts into healthy and degraded (appended to the
+// given slices, reused) and counts the excluded ones.
+func partitionHosts(hosts, healthy, degraded []*hostState) ([]*hostState, []*hostState, int) {
+	excluded := 0
+	for _, h := range hosts {
 		if h.excluded() {
-			lv.excluded++
+			excluded++
 		}
 		switch h.health() {
 		case healthHealthy:
-			lv.healthy = append(lv.healthy, h)
+			healthy = append(healthy, h)
 		case healthDegraded:
-			lv.degraded = append(lv.degraded, h)
+			degraded = append(degraded, h)
 		}
 	}
-	for _, l := range lv.localities {
-		l.healthy, l.degraded, l.excluded = l.healthy[:0], l.degraded[:0], 0
-		for _, h := range l.hosts {
-			if h.excluded() {
-				l.excluded++
-			}
-			switch h.health() {
-			case healthHealthy:
-				l.healthy = append(l.healthy, h)
-			case healthDegraded:
-				l.degraded = append(l.degraded, h)
-			}
-		}
-	}
+	return healthy, degraded, excluded
 }
 
 // signature identifies what the priority update callbacks depend on, to
