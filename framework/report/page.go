@@ -19,6 +19,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -255,6 +256,11 @@ func ReadGinkgoReport(path string) (types.Report, error) {
 
 // Write renders the page into dir/index.html and returns its path.
 func Write(dir string, p Page) (string, error) {
+	return writePage(dir, func(w io.Writer) error { return Render(w, p) })
+}
+
+// writePage creates dir/index.html with what render writes.
+func writePage(dir string, render func(io.Writer) error) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
@@ -263,7 +269,7 @@ func Write(dir string, p Page) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := Render(f, p); err != nil {
+	if err := render(f); err != nil {
 		f.Close()
 		return "", err
 	}

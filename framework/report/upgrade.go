@@ -6,8 +6,6 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"time"
 
 	"gonum.org/v1/plot/plotter"
@@ -378,17 +376,5 @@ func RenderUpgrade(w io.Writer, p UpgradePage) error {
 
 // WriteUpgrade renders the upgrade page into dir/index.html.
 func WriteUpgrade(dir string, p UpgradePage) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, FileName)
-	f, err := os.Create(path)
-	if err != nil {
-		return "", err
-	}
-	if err := RenderUpgrade(f, p); err != nil {
-		f.Close()
-		return "", err
-	}
-	return path, f.Close()
+	return writePage(dir, func(w io.Writer) error { return RenderUpgrade(w, p) })
 }
