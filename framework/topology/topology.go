@@ -51,6 +51,9 @@ type Workload struct {
 	// Labels are extra pod labels (e.g. for failoverPriority); they may not
 	// replace app or workload.
 	Labels map[string]string
+	// Cluster is the declared cluster the workload runs in; empty: the
+	// first cluster.
+	Cluster string
 }
 
 // Client is a pod that sends requests from a locality.
@@ -58,6 +61,9 @@ type Client struct {
 	Name     string
 	Locality locality.Locality
 	Labels   map[string]string // extra pod labels
+	// Cluster is the declared cluster the client runs in; empty: the first
+	// cluster.
+	Cluster string
 }
 
 // Topology is the whole declarative test environment.
@@ -79,6 +85,11 @@ type Topology struct {
 	// TrafficDistribution sets the Service's spec.trafficDistribution
 	// (PreferClose, PreferSameZone, PreferSameNode); empty leaves it unset.
 	TrafficDistribution string
+	// Clusters declares a multi-cluster mesh (see Cluster); empty: one
+	// cluster, DefaultCluster.
+	Clusters []Cluster
+	// Mesh holds mesh-wide settings (MeshConfig) the scenario declares.
+	Mesh MeshSettings
 }
 
 // GridInput builds the workloads of a regions × zones (× subzones) grid.
@@ -129,6 +140,7 @@ func (t Topology) WithDefaults() Topology {
 	}
 	t.Workloads = append([]Workload(nil), t.Workloads...)
 	t.Clients = append([]Client(nil), t.Clients...)
+	t.Clusters = append([]Cluster(nil), t.Clusters...)
 	return t
 }
 
@@ -230,7 +242,7 @@ func (t Topology) Validate() error {
 			return fmt.Errorf("%s: Clients[%d] (%s).Locality: %w", prefix, i, c.Name, err)
 		}
 	}
-	return nil
+	return t.validateClusters(prefix)
 }
 
 // imageRef is the container image reference grammar
