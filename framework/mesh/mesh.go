@@ -59,6 +59,10 @@ type Pod struct {
 	IP       string
 	Ready    bool
 	Fault    Fault
+	// Cluster and Network are where the pod runs (topology.Placement):
+	// topology.DefaultCluster and "" in a single-cluster topology.
+	Cluster string
+	Network string
 }
 
 // Capabilities declares what a backend can do, for specs to check.
@@ -82,6 +86,10 @@ type Capabilities struct {
 	// a binomial range. 0: picks are spread over workers by connection and
 	// splits are checked as random (kind: real Envoy).
 	ScheduleWorkers int
+	// MultiCluster: the backend deploys topologies that declare Clusters
+	// (several clusters, one or several networks, east-west gateways) and
+	// mesh-wide settings (topology.MeshSettings).
+	MultiCluster bool
 }
 
 // Mesh is one deployed topology in one isolated scope (namespace or mesh).
