@@ -20,7 +20,7 @@ import (
 
 // FS holds every embedded manifest.
 //
-//go:embed workloads/*.yaml.tmpl destinationrules/*.yaml virtualservices/*.yaml
+//go:embed workloads/*.yaml.tmpl destinationrules/*.yaml virtualservices/*.yaml multicluster/*.yaml
 var FS embed.FS
 
 // Template file names inside FS.
@@ -30,6 +30,11 @@ const (
 	VirtualServiceTemplate = "workloads/virtualservice.yaml.tmpl"
 	ClientPodTemplate      = "workloads/client-pod.yaml.tmpl"
 )
+
+// ExposeServices is Istio's cross-network Gateway (AUTO_PASSTHROUGH on
+// 15443 for *.local), applied in istio-system of every cluster of a
+// multi-network mesh.
+const ExposeServices = "multicluster/expose-services.yaml"
 
 // DestinationRuleDir is the FS directory holding the DestinationRules.
 const DestinationRuleDir = "destinationrules"

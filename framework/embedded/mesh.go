@@ -24,14 +24,16 @@ import (
 	labelutil "istio.io/istio/pilot/pkg/serviceregistry/util/label"
 	"istio.io/istio/pilot/pkg/xds/endpoints"
 	"istio.io/istio/pilot/test/xds"
+	"istio.io/istio/pkg/cluster"
 	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/host"
+	istiomesh "istio.io/istio/pkg/config/mesh"
 	"istio.io/istio/pkg/config/schema/gvk"
 	kubelib "istio.io/istio/pkg/kube"
 	"istio.io/istio/pkg/kube/kclient"
+	"istio.io/istio/pkg/network"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -46,7 +48,6 @@ import (
 )
 
 const (
-	clusterID = "Kubernetes"
 	// syncTimeout bounds every wait for istiod to process a change.
 	syncTimeout = 30 * time.Second
 )
@@ -57,12 +58,14 @@ type pod struct {
 	server   *podServer
 	workload string
 	locality string
+	cluster  string
 }
 
 // client is one client pod and its simulated sidecar.
 type client struct {
 	obj      *corev1.Pod
 	locality locality.Locality
+	cluster  string
 	side     *sidecar
 	// admin is the sidecar's admin API listener, bound on the pod's
 	// address when the pod is made: binding is what reserves the address
@@ -85,18 +88,15 @@ type Mesh struct {
 	closing     atomic.Bool    // set first by Close: batches in flight stop
 	sends       sync.WaitGroup // batches in flight
 	topo        topology.Topology
-	nodes       []*corev1.Node
-	nodeByName  map[string]*corev1.Node
+	clusters    map[string]*kcluster // by name; one unless the topology declares Clusters
 	deployments map[string]*appsv1.Deployment
 	podHash     map[string]string
 	podNames    map[string]*podNamer // by workload: unique pod name suffixes
-	service     *corev1.Service
-	pods        map[string][]*pod // by workload, in creation order
+	pods        map[string][]*pod    // by workload, in creation order
 	clients     map[string]*client
 	drs         map[string]*networkingv1.DestinationRule // by "namespace/name"
 	vss         map[string]*networkingv1.VirtualService  // by "namespace/name"
 	clock       *virtualClock
-	podInformer kclient.Client[*corev1.Pod] // istiod's own (shared) pod informer
 	debug       *debugServer
 	httpClient  *http.Client
 	transport   *http.Transport
@@ -130,7 +130,7 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 		rng:         rngFor(seed),
 		seed:        seed,
 		topo:        topo,
-		nodeByName:  map[string]*corev1.Node{},
+		clusters:    map[string]*kcluster{},
 		deployments: map[string]*appsv1.Deployment{},
 		podHash:     map[string]string{},
 		podNames:    map[string]*podNamer{},
@@ -149,46 +149,58 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 	}()
 	progress(m.log, "embedded: deploying topology %s (%d workloads, %d clients)", topo.Name, len(topo.Workloads), len(topo.Clients))
 
-	// One node per locality, labelled as a kind worker would be.
-	for _, l := range topo.Localities() {
-		n := nodeFor(locality.MustParse(l))
-		m.nodes = append(m.nodes, n)
-		m.nodeByName[n.Name] = n
+	// Each cluster: one node per locality placed in it, labelled as a kind
+	// worker would be, and its istio-system Namespace (with its network).
+	for _, name := range topo.ClusterNames() {
+		m.clusters[name] = newKCluster(topo, name)
 	}
-
-	var kubeObjects []runtime.Object
+	kubeObjects := map[cluster.ID][]runtime.Object{}
 	var configs []config.Config
-	for _, n := range m.nodes {
-		kubeObjects = append(kubeObjects, n)
-	}
-	for _, o := range objs {
-		switch obj := o.(type) {
-		case *appsv1.Deployment:
-			m.deployments[obj.Name] = obj
-			m.podHash[obj.Name] = randomSuffix(m.rng, 10)
-			m.podNames[obj.Name] = newPodNamer(m.rng)
-		case *corev1.Service:
-			m.service = obj
-			m.service.Spec.ClusterIP = nextAddress() // never dialed; istiod needs one
-			kubeObjects = append(kubeObjects, obj)
-		case *networkingv1.VirtualService:
-			m.vss[obj.Namespace+"/"+obj.Name] = obj.DeepCopy()
-			configs = append(configs, config.Config{
-				Meta: config.Meta{GroupVersionKind: gvk.VirtualService, Name: obj.Name, Namespace: obj.Namespace},
-				Spec: proto.Clone(&obj.Spec),
-			})
-		case *corev1.Pod:
-			c, err := m.newClient(obj)
-			if err != nil {
-				return nil, err
-			}
-			kubeObjects = append(kubeObjects, c.obj)
-		default:
-			return nil, fmt.Errorf("embedded backend: rendered object %T is not supported", o)
+	for _, kc := range m.clusters {
+		kubeObjects[cluster.ID(kc.name)] = append(kubeObjects[cluster.ID(kc.name)], kc.systemNamespaceObject())
+		for _, n := range kc.nodes {
+			kubeObjects[cluster.ID(kc.name)] = append(kubeObjects[cluster.ID(kc.name)], n)
 		}
 	}
-	if m.service == nil {
-		return nil, fmt.Errorf("topology %q rendered no Service", topo.Name)
+	vsSeen := map[string]bool{}
+	byCluster := topo.ByCluster(objs)
+	for _, cname := range topo.ClusterNames() {
+		kc := m.clusters[cname]
+		for _, o := range byCluster[cname] {
+			switch obj := o.(type) {
+			case *appsv1.Deployment:
+				m.deployments[obj.Name] = obj
+				m.podHash[obj.Name] = randomSuffix(m.rng, 10)
+				m.podNames[obj.Name] = newPodNamer(m.rng)
+			case *corev1.Service:
+				kc.service = obj.DeepCopy()
+				kc.service.Spec.ClusterIP = nextAddress() // never dialed; istiod needs one
+				kubeObjects[cluster.ID(cname)] = append(kubeObjects[cluster.ID(cname)], kc.service)
+			case *networkingv1.VirtualService:
+				// Istio config: one istiod reads it once.
+				key := obj.Namespace + "/" + obj.Name
+				if vsSeen[key] {
+					continue
+				}
+				vsSeen[key] = true
+				m.vss[key] = obj.DeepCopy()
+				configs = append(configs, config.Config{
+					Meta: config.Meta{GroupVersionKind: gvk.VirtualService, Name: obj.Name, Namespace: obj.Namespace},
+					Spec: proto.Clone(&obj.Spec),
+				})
+			case *corev1.Pod:
+				c, err := m.newClient(kc, obj)
+				if err != nil {
+					return nil, err
+				}
+				kubeObjects[cluster.ID(cname)] = append(kubeObjects[cluster.ID(cname)], c.obj)
+			default:
+				return nil, fmt.Errorf("embedded backend: rendered object %T is not supported", o)
+			}
+		}
+		if kc.service == nil {
+			return nil, fmt.Errorf("topology %q rendered no Service for cluster %s", topo.Name, cname)
+		}
 	}
 	for _, w := range topo.Workloads {
 		for i := 0; i < w.Replicas; i++ {
@@ -196,28 +208,75 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 			if err != nil {
 				return nil, err
 			}
-			kubeObjects = append(kubeObjects, p.obj)
+			kubeObjects[cluster.ID(p.cluster)] = append(kubeObjects[cluster.ID(p.cluster)], p.obj)
 		}
 	}
-	kubeObjects = append(kubeObjects, m.endpointSlice())
+	for _, kc := range m.clusters {
+		kubeObjects[cluster.ID(kc.name)] = append(kubeObjects[cluster.ID(kc.name)], m.endpointSliceIn(kc))
+	}
+	// A multi-network mesh: an east-west gateway in every cluster that runs
+	// workloads, and Istio's cross-network Gateway config.
+	if topo.MultiNetwork() {
+		for _, kc := range m.clusters {
+			g, err := m.newEastWestGateway(kc)
+			if err != nil {
+				return nil, err
+			}
+			if g == nil {
+				continue
+			}
+			kc.gateway = g
+			kubeObjects[cluster.ID(kc.name)] = append(kubeObjects[cluster.ID(kc.name)], g.service, g.pod)
+		}
+		gw, err := exposeServicesConfig()
+		if err != nil {
+			return nil, err
+		}
+		configs = append(configs, gw)
+	}
+	meshConfig := istiomesh.DefaultMeshConfig()
+	if overlay := topo.MeshConfigOverlay(); overlay != nil {
+		proto.Merge(meshConfig, overlay)
+	}
+	clients := map[string]kubelib.Client{}
+	var clientsMu sync.Mutex
 
 	start := time.Now()
 	if err := m.life.run(func() {
 		m.fake = xds.NewFakeDiscoveryServer(m.life, xds.FakeOptions{
-			KubernetesObjects: kubeObjects,
-			Configs:           configs,
+			DefaultClusterName:         cluster.ID(topo.ClusterNames()[0]),
+			KubernetesObjectsByCluster: kubeObjects,
+			Configs:                    configs,
+			MeshConfig:                 meshConfig,
+			// The discovery server builds one fake client per cluster;
+			// keep each, found by its marked istio-system Namespace.
+			KubeClientBuilder: func(objs ...runtime.Object) kubelib.Client {
+				c := kubelib.NewFakeClientWithVersion("", objs...)
+				clientsMu.Lock()
+				clients[clusterOfObjects(objs)] = c
+				clientsMu.Unlock()
+				return c
+			},
 		})
 	}); err != nil {
 		return nil, fmt.Errorf("start istiod (in process): %w", err)
 	}
-	m.podInformer = kclient.NewFiltered[*corev1.Pod](m.fake.KubeClient(), kclient.Filter{
-		// The key of istiod's kube controller's pod informer, so this is
-		// the same informer (informerfactory shares one per key).
-		ObjectFilter:    m.fake.KubeClient().ObjectFilter(),
-		ObjectTransform: kubelib.StripPodUnusedFields,
-		FieldSelector:   "status.phase!=Failed",
-	})
+	for _, kc := range m.clusters {
+		if kc.kube = clients[kc.name]; kc.kube == nil {
+			return nil, fmt.Errorf("start istiod (in process): no Kubernetes client was built for cluster %s", kc.name)
+		}
+		kc.podInformer = kclient.NewFiltered[*corev1.Pod](kc.kube, kclient.Filter{
+			// The key of istiod's kube controller's pod informer, so this is
+			// the same informer (informerfactory shares one per key).
+			ObjectFilter:    kc.kube.ObjectFilter(),
+			ObjectTransform: kubelib.StripPodUnusedFields,
+			FieldSelector:   "status.phase!=Failed",
+		})
+	}
 	if err := m.waitEndpoints(ctx, 0); err != nil {
+		return nil, err
+	}
+	if err := m.waitGateways(ctx); err != nil {
 		return nil, err
 	}
 	if m.debug, err = startDebugServer(m.fake.DiscoveryDebug); err != nil {
@@ -226,6 +285,11 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 	for _, name := range m.clientNames() {
 		c := m.clients[name]
 		if c.side, err = connectSidecar(m, c); err != nil {
+			return nil, err
+		}
+	}
+	for _, g := range m.gateways() {
+		if err := g.start(m); err != nil {
 			return nil, err
 		}
 	}
@@ -241,8 +305,8 @@ func rngFor(seed uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
-func (m *Mesh) newClient(obj *corev1.Pod) (*client, error) {
-	node, err := scheduleTo(obj.Spec.NodeSelector, m.nodes)
+func (m *Mesh) newClient(kc *kcluster, obj *corev1.Pod) (*client, error) {
+	node, err := scheduleTo(obj.Spec.NodeSelector, kc.nodes)
 	if err != nil {
 		return nil, fmt.Errorf("client pod %s: %w", obj.Name, err)
 	}
@@ -258,7 +322,8 @@ func (m *Mesh) newClient(obj *corev1.Pod) (*client, error) {
 	}
 	tmpl := corev1.PodTemplateSpec{ObjectMeta: obj.ObjectMeta, Spec: obj.Spec}
 	p := runningPod(tmpl, obj.Name, obj.Namespace, node, ip, "")
-	c := &client{obj: p, locality: loc, admin: admin}
+	injectLabels(p, kc.network)
+	c := &client{obj: p, locality: loc, cluster: kc.name, admin: admin}
 	m.clients[obj.Name] = c
 	return c, nil
 }
@@ -273,7 +338,9 @@ func (m *Mesh) newPod(workload string) (*pod, error) {
 		return nil, fmt.Errorf("workload %s: %w", workload, err)
 	}
 	name := fmt.Sprintf("%s-%s-%s", workload, m.podHash[workload], suffix)
-	node, err := scheduleTo(d.Spec.Template.Spec.NodeSelector, m.nodes)
+	w, _ := m.topo.Workload(workload)
+	kc := m.clusters[m.topo.ClusterOfWorkload(w)]
+	node, err := scheduleTo(d.Spec.Template.Spec.NodeSelector, kc.nodes)
 	if err != nil {
 		return nil, fmt.Errorf("workload %s: %w", workload, err)
 	}
@@ -283,8 +350,8 @@ func (m *Mesh) newPod(workload string) (*pod, error) {
 	}
 	obj := runningPod(d.Spec.Template, name, d.Namespace, node, srv.ip, workload)
 	obj.Labels["pod-template-hash"] = m.podHash[workload]
-	w, _ := m.topo.Workload(workload)
-	p := &pod{obj: obj, server: srv, workload: workload, locality: w.Locality.String()}
+	injectLabels(obj, kc.network)
+	p := &pod{obj: obj, server: srv, workload: workload, locality: w.Locality.String(), cluster: kc.name}
 	m.pods[workload] = append(m.pods[workload], p)
 	return p, nil
 }
@@ -299,14 +366,6 @@ func (m *Mesh) allPods() []*pod {
 
 func (m *Mesh) podCount() int { return len(m.allPods()) }
 
-func (m *Mesh) endpointSlice() *discoveryv1.EndpointSlice {
-	var objs []*corev1.Pod
-	for _, p := range m.allPods() {
-		objs = append(objs, p.obj)
-	}
-	return endpointSlice(m.service, objs, m.nodeByName)
-}
-
 // waitEndpoints waits until istiod's endpoint index holds exactly the
 // current pods' addresses, at least minInbound updates arrived and every
 // one is committed to the push context (the discovery server's sync
@@ -316,7 +375,7 @@ func (m *Mesh) waitEndpoints(ctx context.Context, minInbound int64) error {
 	for _, p := range m.allPods() {
 		want[p.obj.Status.PodIP] = true
 	}
-	return m.poll(ctx, "istiod to see the endpoints of "+m.service.Name, func() bool {
+	return m.poll(ctx, "istiod to see the endpoints of "+m.topo.Service, func() bool {
 		got := m.indexedAddresses()
 		if len(got) != len(want) {
 			return false
@@ -377,7 +436,8 @@ func (m *Mesh) poll(ctx context.Context, what string, cond func() bool) error {
 // proxy is the model.Proxy istiod would build for the client's sidecar.
 func (m *Mesh) proxy(c *client) *model.Proxy {
 	loc := c.locality
-	labels := labelutil.AugmentLabels(c.obj.Labels, clusterID, loc.String(), c.obj.Spec.NodeName, "")
+	kc := m.clusters[c.cluster]
+	labels := labelutil.AugmentLabels(c.obj.Labels, cluster.ID(kc.name), loc.String(), c.obj.Spec.NodeName, network.ID(kc.network))
 	p := &model.Proxy{
 		Type:            model.SidecarProxy,
 		ID:              c.obj.Name + "." + c.obj.Namespace,
@@ -389,7 +449,8 @@ func (m *Mesh) proxy(c *client) *model.Proxy {
 		Metadata: &model.NodeMetadata{
 			Namespace:    c.obj.Namespace,
 			Labels:       labels,
-			ClusterID:    clusterID,
+			ClusterID:    cluster.ID(kc.name),
+			Network:      network.ID(kc.network),
 			NodeName:     c.obj.Spec.NodeName,
 			IstioVersion: proxyVersion,
 		},
@@ -402,8 +463,13 @@ func (m *Mesh) proxy(c *client) *model.Proxy {
 // EDS and RDS would push now. It is used only to know when the pushes have
 // arrived (converge); the sidecar's model is fed by the pushes themselves.
 func (m *Mesh) expected(c *client) (*clusterv3.Cluster, *endpointv3.ClusterLoadAssignment, *routev3.RouteConfiguration, error) {
-	p := m.proxy(c)
-	name := m.topo.ClusterName()
+	return m.expectedFor(m.proxy(c), c.side, c.obj.Name)
+}
+
+// expectedFor is istiod's current answer for one proxy (a client sidecar
+// or an east-west gateway) following side.cluster.
+func (m *Mesh) expectedFor(p *model.Proxy, side *sidecar, who string) (*clusterv3.Cluster, *endpointv3.ClusterLoadAssignment, *routev3.RouteConfiguration, error) {
+	name := side.cluster
 	var cl *clusterv3.Cluster
 	var rc *routev3.RouteConfiguration
 	if err := m.life.run(func() {
@@ -413,15 +479,15 @@ func (m *Mesh) expected(c *client) (*clusterv3.Cluster, *endpointv3.ClusterLoadA
 			}
 		}
 		for _, r := range m.fake.Routes(p) {
-			if r.Name == c.side.routeName {
+			if side.routeName != "" && r.Name == side.routeName {
 				rc = r
 			}
 		}
 	}); err != nil {
-		return nil, nil, nil, fmt.Errorf("generate config for %s: %w", c.obj.Name, err)
+		return nil, nil, nil, fmt.Errorf("generate config for %s: %w", who, err)
 	}
 	if cl == nil {
-		return nil, nil, nil, fmt.Errorf("istiod generates no cluster %s for client %s", name, c.obj.Name)
+		return nil, nil, nil, fmt.Errorf("istiod generates no cluster %s for %s", name, who)
 	}
 	b := endpoints.NewEndpointBuilder(name, p, m.fake.PushContext())
 	cla := b.BuildClusterLoadAssignment(m.fake.Discovery.Env.EndpointIndex)
@@ -444,6 +510,15 @@ func (m *Mesh) converge(ctx context.Context) error {
 			cl, cla, rc, err := m.expected(c)
 			if err != nil || !c.side.holds(cl, cla, rc) {
 				stale = append(stale, n)
+			}
+		}
+		for _, g := range m.gateways() {
+			if g.side == nil {
+				continue
+			}
+			cl, cla, rc, err := m.expectedFor(m.gatewayProxy(g), g.side, g.pod.Name)
+			if err != nil || !g.side.holds(cl, cla, rc) {
+				stale = append(stale, g.pod.Name)
 			}
 		}
 		return len(stale) == 0
@@ -477,7 +552,7 @@ func (m *Mesh) Topology() topology.Topology {
 // Capabilities: everything; locality weighted picks follow the envoylb
 // model's deterministic per-worker EDF schedules.
 func (m *Mesh) Capabilities() mesh.Capabilities {
-	return mesh.Capabilities{Fault5xx: true, ServiceTrafficDistribution: true, TrafficDistributionPreferSameZone: true, ScheduleWorkers: m.opts.Workers}
+	return mesh.Capabilities{Fault5xx: true, ServiceTrafficDistribution: true, TrafficDistributionPreferSameZone: true, ScheduleWorkers: m.opts.Workers, MultiCluster: true}
 }
 
 // IstioVersion is the pinned istio.io/istio module.
@@ -639,13 +714,13 @@ func (m *Mesh) Scale(ctx context.Context, workload string, replicas int) error {
 		if err := m.addPods(kctx, workload, replicas-len(cur)); err != nil {
 			return err
 		}
-		if err := m.updateEndpointSlice(kctx); err != nil {
+		if err := m.updateEndpointSlice(kctx, workload); err != nil {
 			return err
 		}
 	case replicas < len(cur):
 		stopped := cur[replicas:]
 		m.pods[workload] = cur[:replicas:replicas]
-		if err := m.updateEndpointSlice(kctx); err != nil {
+		if err := m.updateEndpointSlice(kctx, workload); err != nil {
 			return err
 		}
 		err := m.deletePods(kctx, stopped)
@@ -675,7 +750,9 @@ func (m *Mesh) Scale(ctx context.Context, workload string, replicas int) error {
 // addPods starts n pods of the workload and creates them, podChunk at a
 // time. On any error it removes what it added: the mesh is as before.
 func (m *Mesh) addPods(ctx context.Context, workload string, n int) error {
-	kube := m.fake.KubeClient().Kube()
+	w, _ := m.topo.Workload(workload)
+	kc := m.clusters[m.topo.ClusterOfWorkload(w)]
+	kube := kc.kube.Kube()
 	prev := m.pods[workload]
 	var added []*pod
 	fail := func(err error) error {
@@ -702,7 +779,7 @@ func (m *Mesh) addPods(ctx context.Context, workload string, n int) error {
 			added = append(added, p)
 			chunk = append(chunk, p.obj.Name)
 		}
-		if err := m.waitPodInformer(ctx, chunk, true); err != nil {
+		if err := m.waitPodInformer(ctx, kc, chunk, true); err != nil {
 			return fail(err)
 		}
 	}
@@ -712,9 +789,17 @@ func (m *Mesh) addPods(ctx context.Context, workload string, n int) error {
 // deletePods deletes the pods' objects podChunk at a time, each chunk
 // seen by istiod's pod informer before the next.
 func (m *Mesh) deletePods(ctx context.Context, pods []*pod) error {
-	kube := m.fake.KubeClient().Kube()
 	for len(pods) > 0 {
+		// A chunk is of one cluster (a workload's pods all are).
+		kc := m.clusters[pods[0].cluster]
+		kube := kc.kube.Kube()
 		k := min(podChunk, len(pods))
+		for i, p := range pods[:k] {
+			if p.cluster != kc.name {
+				k = i
+				break
+			}
+		}
 		var chunk []string
 		for _, p := range pods[:k] {
 			if err := kube.CoreV1().Pods(p.obj.Namespace).Delete(ctx, p.obj.Name, metav1.DeleteOptions{}); err != nil {
@@ -722,7 +807,7 @@ func (m *Mesh) deletePods(ctx context.Context, pods []*pod) error {
 			}
 			chunk = append(chunk, p.obj.Name)
 		}
-		if err := m.waitPodInformer(ctx, chunk, false); err != nil {
+		if err := m.waitPodInformer(ctx, kc, chunk, false); err != nil {
 			return err
 		}
 		pods = pods[k:]
@@ -732,10 +817,10 @@ func (m *Mesh) deletePods(ctx context.Context, pods []*pod) error {
 
 // waitPodInformer waits until istiod's pod informer holds (present) or no
 // longer holds every named pod of the topology's namespace.
-func (m *Mesh) waitPodInformer(ctx context.Context, names []string, present bool) error {
-	return m.poll(ctx, "istiod's pod informer to see the pod changes", func() bool {
+func (m *Mesh) waitPodInformer(ctx context.Context, kc *kcluster, names []string, present bool) error {
+	return m.poll(ctx, "istiod's pod informer of "+kc.name+" to see the pod changes", func() bool {
 		for _, n := range names {
-			if (m.podInformer.Get(n, m.topo.Namespace) != nil) != present {
+			if (kc.podInformer.Get(n, m.topo.Namespace) != nil) != present {
 				return false
 			}
 		}
@@ -743,10 +828,16 @@ func (m *Mesh) waitPodInformer(ctx context.Context, names []string, present bool
 	})
 }
 
-func (m *Mesh) updateEndpointSlice(ctx context.Context) error {
-	kube := m.fake.KubeClient().Kube()
-	if _, err := kube.DiscoveryV1().EndpointSlices(m.service.Namespace).Update(ctx, m.endpointSlice(), metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("update EndpointSlice: %w", err)
+// updateEndpointSlice republishes the EndpointSlice of the workload's
+// cluster.
+func (m *Mesh) updateEndpointSlice(ctx context.Context, workload string) error {
+	w, err := m.topo.Workload(workload)
+	if err != nil {
+		return err
+	}
+	kc := m.clusters[m.topo.ClusterOfWorkload(w)]
+	if _, err := kc.kube.Kube().DiscoveryV1().EndpointSlices(kc.service.Namespace).Update(ctx, m.endpointSliceIn(kc), metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("update EndpointSlice in %s: %w", kc.name, err)
 	}
 	return nil
 }
@@ -801,7 +892,7 @@ func (m *Mesh) Endpoints(ctx context.Context, clientName string, view eps.View) 
 	}
 	return eps.Read(ctx, fetcher{m}, eps.ReadInput{
 		Client: clientName, ProxyID: c.side.ProxyID(), Cluster: m.topo.ClusterName(),
-		View: view, PodByIP: m.podByIP(),
+		View: view, PodByIP: m.podByIP(), Places: m.places(),
 	})
 }
 
@@ -822,6 +913,9 @@ func (m *Mesh) podByIP() map[string]string {
 	out := map[string]string{}
 	for _, p := range m.allPods() {
 		out[p.obj.Status.PodIP] = p.obj.Name
+	}
+	for _, g := range m.gateways() {
+		out[g.ip] = g.pod.Name
 	}
 	return out
 }
@@ -957,6 +1051,9 @@ func (m *Mesh) get(ctx context.Context, h envoylb.Host) (int, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
+	// The Host the client's curl sends (helloworld:5000) is kept by Envoy;
+	// the FQDN stands for it here. Pods ignore it.
+	req.Host = m.topo.Host()
 	resp, err := m.httpClient.Do(req)
 	if err != nil {
 		return 0, "", err
@@ -978,6 +1075,7 @@ func (m *Mesh) Pods(ctx context.Context) ([]mesh.Pod, error) {
 		out = append(out, mesh.Pod{
 			Name: p.obj.Name, Workload: p.workload, Locality: p.locality,
 			IP: p.obj.Status.PodIP, Ready: true, Fault: p.server.currentFault(),
+			Cluster: p.cluster, Network: m.clusters[p.cluster].network,
 		})
 	}
 	names := make([]string, 0, len(m.clients))
@@ -987,7 +1085,8 @@ func (m *Mesh) Pods(ctx context.Context) ([]mesh.Pod, error) {
 	sort.Strings(names)
 	for _, n := range names {
 		c := m.clients[n]
-		out = append(out, mesh.Pod{Name: n, Locality: c.locality.String(), IP: c.obj.Status.PodIP, Ready: true})
+		out = append(out, mesh.Pod{Name: n, Locality: c.locality.String(), IP: c.obj.Status.PodIP, Ready: true,
+			Cluster: c.cluster, Network: m.clusters[c.cluster].network})
 	}
 	return out, nil
 }
@@ -1031,6 +1130,9 @@ func (m *Mesh) Close(ctx context.Context) error {
 			c.side.close()
 		}
 		_ = c.admin.Close() // already closed by the admin server if it served
+	}
+	for _, g := range m.gateways() {
+		g.close()
 	}
 	if m.debug != nil {
 		m.debug.close()
@@ -1193,4 +1295,52 @@ func (m *Mesh) pushedVirtualService(ns, name string, spec proto.Message) bool {
 		return found == nil
 	}
 	return found != nil && proto.Equal(found, spec)
+}
+
+// injectLabels adds the labels Istio's sidecar injector gives every
+// injected pod that the embedded backend's istiod reads:
+// security.istio.io/tlsMode=istio (the endpoint speaks Istio mTLS, which
+// cross-network routing requires: pilot/pkg/xds/endpoints/ep_filters.go)
+// and, on a cluster installed with values.global.network,
+// topology.istio.io/network.
+func injectLabels(p *corev1.Pod, netw string) {
+	p.Labels["security.istio.io/tlsMode"] = "istio"
+	if netw != "" {
+		p.Labels[topology.LabelNetwork] = netw
+	}
+}
+
+// gateways lists the east-west gateways, by cluster name.
+func (m *Mesh) gateways() []*eastWestGateway {
+	var out []*eastWestGateway
+	for _, name := range m.topo.ClusterNames() {
+		if kc := m.clusters[name]; kc != nil && kc.gateway != nil {
+			out = append(out, kc.gateway)
+		}
+	}
+	return out
+}
+
+// waitGateways waits until istiod knows every east-west gateway (its
+// NetworkManager, which EDS takes gateway endpoints from).
+func (m *Mesh) waitGateways(ctx context.Context) error {
+	want := len(m.gateways())
+	if want == 0 {
+		return nil
+	}
+	return m.poll(ctx, fmt.Sprintf("istiod to discover %d east-west gateways", want), func() bool {
+		return len(m.fake.Discovery.Env.NetworkManager.AllGateways()) == want && m.synced(0)
+	})
+}
+
+// places says where every pod and gateway address is (cluster, network).
+func (m *Mesh) places() map[string]eps.Place {
+	out := map[string]eps.Place{}
+	for _, p := range m.allPods() {
+		out[p.obj.Status.PodIP] = eps.Place{Cluster: p.cluster, Network: m.clusters[p.cluster].network}
+	}
+	for _, g := range m.gateways() {
+		out[g.ip] = eps.Place{Cluster: g.cluster, Network: g.network, Gateway: true}
+	}
+	return out
 }

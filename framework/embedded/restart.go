@@ -42,14 +42,14 @@ func (m *Mesh) RestartWorkload(ctx context.Context, workload string) error {
 			if err := m.addPods(kctx, workload, 1); err != nil {
 				return err
 			}
-			return m.updateEndpointSlice(kctx)
+			return m.updateEndpointSlice(kctx, workload)
 		}); err != nil {
 			return fmt.Errorf("RestartWorkload %s: start pod %d of %d: %w", workload, i+1, len(old), err)
 		}
 		// Then the old pod leaves the endpoints, everywhere, and stops.
 		if err := m.restartStep(ctx, func(kctx context.Context) error {
 			m.pods[workload] = slices.DeleteFunc(slices.Clone(m.pods[workload]), func(q *pod) bool { return q == p })
-			return m.updateEndpointSlice(kctx)
+			return m.updateEndpointSlice(kctx, workload)
 		}); err != nil {
 			return fmt.Errorf("RestartWorkload %s: withdraw %s: %w", workload, p.obj.Name, err)
 		}

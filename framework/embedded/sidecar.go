@@ -40,8 +40,11 @@ type sidecar struct {
 	namespace string
 	cluster   string // outbound|<port>||<host>
 	routeName string // the outbound HTTP route config for the port, e.g. "5000"
-	host      string // the Service's FQDN
-	opts      envoylb.Options
+	// passthrough: a gateway's TCP passthrough (AUTO_PASSTHROUGH by SNI):
+	// no route, no retries, one connection attempt.
+	passthrough bool
+	host        string // the Service's FQDN
+	opts        envoylb.Options
 
 	ads      *adsc.ADSC
 	locality *corev3.Locality // the client's own locality
@@ -75,21 +78,41 @@ type routeConfig struct {
 // ProxyID is how istiod names the sidecar (its debug endpoints' proxyID).
 func (s *sidecar) ProxyID() string { return s.name + "." + s.namespace }
 
+// proxySpec is what an ADS client needs to stand for one Envoy: a client
+// pod's sidecar or an east-west gateway.
+type proxySpec struct {
+	proxy     *model.Proxy // as istiod would build it (Mesh.proxy, Mesh.gatewayProxy)
+	name      string       // pod name
+	namespace string
+	cluster   string // the Envoy cluster the model follows
+	routeName string // the route config naming that cluster; "" for a TCP passthrough (gateway)
+	admin     net.Listener
+}
+
 // connectSidecar starts the ADS stream of a client's sidecar to istiod.
 func connectSidecar(m *Mesh, c *client) (*sidecar, error) {
+	return connectProxy(m, proxySpec{
+		proxy: m.proxy(c), name: c.obj.Name, namespace: c.obj.Namespace,
+		cluster: m.topo.ClusterName(), routeName: fmt.Sprint(m.topo.Port), admin: c.admin,
+	})
+}
+
+// connectProxy starts the ADS stream of one proxy to istiod.
+func connectProxy(m *Mesh, ps proxySpec) (*sidecar, error) {
 	s := &sidecar{
-		name:      c.obj.Name,
-		namespace: c.obj.Namespace,
-		cluster:   m.topo.ClusterName(),
-		routeName: fmt.Sprint(m.topo.Port),
-		host:      m.topo.Host(),
+		name:        ps.name,
+		namespace:   ps.namespace,
+		cluster:     ps.cluster,
+		routeName:   ps.routeName,
+		passthrough: ps.routeName == "",
+		host:        m.topo.Host(),
 		opts: envoylb.Options{
-			Seed:    m.seed + uint64(len(c.obj.Name)),
+			Seed:    m.seed + uint64(len(ps.name)),
 			Workers: m.opts.Workers,
 			Clock:   m.clock.Now,
 		},
 	}
-	p := m.proxy(c)
+	p := ps.proxy
 	s.locality = p.Locality
 	s.opts.LocalLocality = p.Locality.GetRegion() + "/" + p.Locality.GetZone() + "/" + p.Locality.GetSubZone()
 	dial := grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) {
@@ -99,7 +122,7 @@ func connectSidecar(m *Mesh, c *client) (*sidecar, error) {
 		Config: adsc.Config{
 			ClientName: s.ProxyID(),
 			IP:         p.IPAddresses[0],
-			NodeType:   model.SidecarProxy,
+			NodeType:   p.Type,
 			Meta:       p.Metadata.ToStruct(),
 			Locality:   p.Locality,
 			Namespace:  s.namespace,
@@ -110,14 +133,16 @@ func connectSidecar(m *Mesh, c *client) (*sidecar, error) {
 		ResponseHandler:          s,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sidecar of %s: connect to istiod: %w", s.name, err)
+		return nil, fmt.Errorf("proxy %s: connect to istiod: %w", s.ProxyID(), err)
 	}
 	s.ads = ads
 	if err := ads.Run(); err != nil {
 		ads.Close()
-		return nil, fmt.Errorf("sidecar of %s: start ADS stream: %w", s.name, err)
+		return nil, fmt.Errorf("proxy %s: start ADS stream: %w", s.ProxyID(), err)
 	}
-	s.serveAdmin(c.admin)
+	if ps.admin != nil {
+		s.serveAdmin(ps.admin)
+	}
 	return s, nil
 }
 
@@ -218,6 +243,10 @@ func (s *sidecar) applyLocked() {
 		return
 	}
 	rc, err := routeFor(s.rds, s.host, s.cluster)
+	if s.passthrough {
+		// Envoy's tcp_proxy: no route and no retry policy.
+		rc, err = routeConfig{known: true}, nil
+	}
 	if err != nil {
 		s.err = fmt.Errorf("sidecar of %s: %w", s.name, err)
 		return

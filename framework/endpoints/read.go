@@ -31,6 +31,9 @@ type ReadInput struct {
 	Cluster string // e.g. outbound|5000||helloworld-svc.<ns>.svc.cluster.local
 	View    View   // Envoy (default) or Raw
 	PodByIP map[string]string
+	// Places, when set, says where each address is (cluster, network,
+	// east-west gateway); hosts get Cluster, Network and Gateway from it.
+	Places map[string]Place
 }
 
 // Read returns one client's endpoint table, the same way for every backend.
@@ -71,8 +74,12 @@ func Read(ctx context.Context, f Fetcher, in ReadInput) (Table, error) {
 	}
 	for i := range t.Rows {
 		for j := range t.Rows[i].Hosts {
-			if p, ok := in.PodByIP[t.Rows[i].Hosts[j].Address]; ok {
-				t.Rows[i].Hosts[j].Pod = p
+			h := &t.Rows[i].Hosts[j]
+			if p, ok := in.PodByIP[h.Address]; ok {
+				h.Pod = p
+			}
+			if pl, ok := in.Places[h.Address]; ok {
+				h.Cluster, h.Network, h.Gateway = pl.Cluster, pl.Network, pl.Gateway
 			}
 		}
 	}

@@ -40,6 +40,20 @@ type Host struct {
 	Port    uint32
 	Pod     string // pod name when known
 	Health  Health
+	// Cluster and Network are where the host is, when the backend knows
+	// (ReadInput.Places). For an east-west gateway endpoint they are the
+	// gateway's, and Gateway is set.
+	Cluster string
+	Network string
+	Gateway bool
+}
+
+// Place is where an address is: a pod's or an east-west gateway's cluster
+// and network.
+type Place struct {
+	Cluster string
+	Network string
+	Gateway bool
 }
 
 // Locality is one row: all hosts of one locality at one priority.
@@ -128,13 +142,23 @@ func (t Table) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cluster %s (%s view)\n", t.Cluster, t.View)
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "locality\tpriority\tweight\tendpoints(ip|status|pod)")
+	header := "endpoints(ip|status|pod)"
+	if t.placed() {
+		header = "endpoints(ip|status|pod|cluster/network)"
+	}
+	fmt.Fprintln(w, "locality\tpriority\tweight\t"+header)
 	for _, r := range t.Rows {
 		hosts := make([]string, 0, len(r.Hosts))
 		for _, h := range r.Hosts {
 			s := h.Address + "|" + string(h.Health)
 			if h.Pod != "" {
 				s += "|" + h.Pod
+			}
+			if h.Cluster != "" {
+				s += "|" + h.Cluster
+				if h.Network != "" {
+					s += "/" + h.Network
+				}
 			}
 			hosts = append(hosts, s)
 		}
@@ -160,4 +184,16 @@ func (s Summary) String() string {
 		fmt.Fprintf(&b, "%s: %s\n", k, s[k])
 	}
 	return b.String()
+}
+
+// placed reports whether any host carries its cluster.
+func (t Table) placed() bool {
+	for _, r := range t.Rows {
+		for _, h := range r.Hosts {
+			if h.Cluster != "" {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -86,3 +86,46 @@ func Subzones() Topology {
 		Clients:   []Client{{Name: "sleep-r1-z1-s1", Locality: locality.MustParse("region1/zone1/subzone1")}},
 	}.WithDefaults()
 }
+
+// LocalityTask is the environment of istio.io's locality load balancing
+// tasks (tasks/traffic-management/locality-load-balancing, "Before you
+// begin"): HelloWorld in region1.zone1, region1.zone2, region2.zone3 and
+// region3.zone4, each in its own cluster (cluster1…cluster4), Service
+// helloworld:5000 in namespace sample, and the curl client in
+// region1.zone1 (cluster1). replicas is the pods per locality (the task
+// runs 1). With multiNetwork, cluster1 and cluster2 are network1 and
+// cluster3 and cluster4 network2, so region2 and region3 are reached
+// through their clusters' east-west gateways; otherwise all four share
+// one flat network.
+func LocalityTask(replicas int, multiNetwork bool) Topology {
+	clusters := []Cluster{{Name: "cluster1"}, {Name: "cluster2"}, {Name: "cluster3"}, {Name: "cluster4"}}
+	if multiNetwork {
+		for i := range clusters {
+			clusters[i].Network = "network1"
+			if i >= 2 {
+				clusters[i].Network = "network2"
+			}
+		}
+	}
+	var ws []Workload
+	for i, l := range []string{"region1/zone1", "region1/zone2", "region2/zone3", "region3/zone4"} {
+		loc := locality.MustParse(l)
+		ws = append(ws, Workload{
+			Name: "helloworld-" + loc.Region + "-" + loc.Zone, Locality: loc, Replicas: replicas,
+			Cluster: clusters[i].Name,
+		})
+	}
+	name := "locality-task"
+	if multiNetwork {
+		name = "locality-task-multinetwork"
+	}
+	return Topology{
+		Name:      name,
+		Namespace: "sample",
+		Service:   "helloworld",
+		Port:      5000,
+		Workloads: ws,
+		Clients:   []Client{{Name: "curl", Locality: locality.MustParse("region1/zone1"), Cluster: "cluster1"}},
+		Clusters:  clusters,
+	}.WithDefaults()
+}

@@ -1,0 +1,55 @@
+package embedded
+
+import (
+	"context"
+	"testing"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/localitylb/locality-e2e/framework/endpoints"
+	"github.com/localitylb/locality-e2e/framework/topology"
+	"github.com/localitylb/locality-e2e/framework/traffic"
+)
+
+// TestMultiNetworkGateway: from cluster1 (network1), region2/zone3 and
+// region3/zone4 (network2) are reached through their clusters' east-west
+// gateways: one gateway endpoint per remote locality, whose weight is the
+// sum of the weights of the endpoints behind it (ep_filters.go
+// EndpointsByNetworkFilter), and requests really cross the gateways.
+func TestMultiNetworkGateway(t *testing.T) {
+	g := NewWithT(t)
+	topo := topology.LocalityTask(2, true)
+	topo.Workloads[2].Replicas = 3
+	m := deployT(t, topo)
+	tbl, err := m.Endpoints(context.Background(), "curl", endpoints.Envoy)
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Log(tbl.String())
+	local, _ := tbl.Row("region1/zone1")
+	g.Expect(local.Hosts).To(HaveLen(2))
+	for _, h := range local.Hosts {
+		g.Expect(h.Gateway).To(BeFalse())
+		g.Expect(h.Cluster).To(Equal("cluster1"))
+	}
+	r23, _ := tbl.Row("region2/zone3")
+	g.Expect(r23.Hosts).To(HaveLen(1), tbl.String())
+	g.Expect(r23.Hosts[0].Gateway).To(BeTrue())
+	g.Expect(r23.Hosts[0].Cluster).To(Equal("cluster3"))
+	// istiod's view carries the weights: one endpoint weighs
+	// local.Weight/2, the gateway of region2/zone3 stands for 3 of them.
+	raw, err := m.Endpoints(context.Background(), "curl", endpoints.Raw)
+	g.Expect(err).NotTo(HaveOccurred())
+	rl, _ := raw.Row("region1/zone1")
+	rr, _ := raw.Row("region2/zone3")
+	g.Expect(rl.Weight).To(BeNumerically(">", 0), raw.String())
+	g.Expect(rr.Weight).To(Equal(rl.Weight/2*3), raw.String())
+	t.Log(raw.String())
+
+	b, err := m.Send(context.Background(), "curl", 400)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(b.ByClass().Count(traffic.ClassOK)).To(Equal(400), b.ByClass().String())
+	var crossed int64
+	for _, gw := range m.gateways() {
+		crossed += gw.forwarded.Load()
+	}
+	g.Expect(crossed).To(BeNumerically(">", 0), "no request crossed an east-west gateway")
+}
