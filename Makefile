@@ -20,6 +20,7 @@ help:
 	@echo "make specs   - ginkgo ./specs on BACKEND=$(BACKEND), reports in $(REPORT_DIR)/ (index.html: the page to open)"
 	@echo "make e2e     - the specs on a kind cluster (needs Docker, kind node image, istioctl)"
 	@echo "make e2e-plan - print what make e2e does to build and load the workload image"
+	@echo "make e2e-multicluster-plan - print every step of the multi-cluster kind setup (nothing is run)"
 	@echo "make workload-image WORKLOAD_IMAGE=<ref> - build cmd/workload's image to push for an existing cluster"
 	@echo "make upgrade-check FROM=<v> TO=<v> [CANARY=1] - specs before/after an Istio upgrade on kind, fingerprint diff"
 	@echo "make lint    - gofmt and go vet"
@@ -66,7 +67,7 @@ ISTIO_ASSET := istioctl-$(ISTIO_VERSION)-$(if $(filter osx-amd64,$(ISTIO_OS)-$(I
 WORKLOAD_IMAGE  ?= locality-e2e.local/workload:dev
 WORKLOAD_GOARCH ?= $(ISTIO_ARCH)
 
-.PHONY: istioctl docker-check upgrade-check workload-image e2e-plan
+.PHONY: istioctl docker-check upgrade-check workload-image e2e-plan e2e-multicluster-plan
 
 # The specs on a kind cluster the suite creates (Docker needed), or on the
 # cluster of LOCALITY_E2E_KUBECONFIG. See README "Running on kind".
@@ -77,6 +78,13 @@ e2e: docker-check istioctl
 # WorkloadImagePlan; the suite logs each step as "kind: workload image N:").
 e2e-plan:
 	@$(GO) test ./framework/kind -run '^TestWorkloadImagePlan$$' -count=1 -v | sed -n 's/^ *workload_test.go:[0-9]*: /  /p'
+
+# What a multi-cluster setup (LOCALITY_E2E_KIND_MULTICLUSTER=1) runs, in
+# order: every kind config, istioctl and kubectl argv and rendered YAML,
+# for the example topology of TestMultiClusterPlanOrder (three-zones over
+# cluster1/network1 and cluster2/network2). Nothing is run.
+e2e-multicluster-plan:
+	@$(GO) test ./framework/kind -run '^TestMultiClusterPlanOrder$$' -count=1 -v | sed -n '/multicluster_test.go:[0-9]*: *$$/,/^--- /p' | sed '1d;$$d' | sed 's/^        //'
 
 workload-image:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \

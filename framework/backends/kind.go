@@ -10,10 +10,28 @@ import (
 // kindSetup is what process 1 created, kept for Teardown.
 var kindSetup *kind.Setup
 
+// kindMultiSetup is the same for the multi-cluster setup
+// (kind.EnvKindMultiCluster).
+var kindMultiSetup *kind.MultiClusterSetup
+
 func prepareKind(ctx context.Context, o Options) ([]byte, error) {
 	cfg, err := kind.ConfigFromEnv()
 	if err != nil {
 		return nil, err
+	}
+	if multi, err := kind.MultiClusterEnabled(); err != nil {
+		return nil, err
+	} else if multi {
+		topos := cfg.Topologies
+		if len(topos) == 0 {
+			topos = kind.SuiteTopologies()
+		}
+		s, err := kind.PrepareMultiClusterTopologies(ctx, cfg, topos, o.Log)
+		if err != nil {
+			return nil, err
+		}
+		kindMultiSetup = s
+		return s.Marshal(), nil
 	}
 	s, err := kind.Prepare(ctx, cfg, o.Log)
 	if err != nil {
@@ -28,6 +46,15 @@ func connectKind(ctx context.Context, o Options, shared []byte) (mesh.Backend, e
 	if err != nil {
 		return nil, err
 	}
+	if multi, err := kind.MultiClusterEnabled(); err != nil {
+		return nil, err
+	} else if multi {
+		s, err := kind.UnmarshalMultiClusterSetup(shared)
+		if err != nil {
+			return nil, err
+		}
+		return kind.ConnectMultiCluster(ctx, cfg, s, o.Log)
+	}
 	s, err := kind.UnmarshalSetup(shared)
 	if err != nil {
 		return nil, err
@@ -36,12 +63,15 @@ func connectKind(ctx context.Context, o Options, shared []byte) (mesh.Backend, e
 }
 
 func teardownKind(ctx context.Context, o Options) error {
-	if kindSetup == nil {
+	if kindSetup == nil && kindMultiSetup == nil {
 		return nil
 	}
 	cfg, err := kind.ConfigFromEnv()
 	if err != nil {
 		return err
+	}
+	if kindMultiSetup != nil {
+		return kind.TeardownMultiCluster(ctx, cfg, kindMultiSetup, o.Log)
 	}
 	return kind.Teardown(ctx, cfg, kindSetup, o.Log)
 }

@@ -71,17 +71,11 @@ func (b *backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh
 	if err := topo.Validate(); err != nil {
 		return nil, err
 	}
-	topo.Image = workloadImageOf(topo, b.cfg.WorkloadImageRef())
-	if !IsHelloworldImage(topo.Image) && topo.HealthPort == 0 {
-		topo.HealthPort = workload.DefaultHealthPort
+	if topo.MultiCluster() {
+		return nil, fmt.Errorf("deploy topology %q: it declares %d Clusters %v, and this kind backend is one cluster: run it on the multi-cluster kind setup (%s=1, see README \"Multi-cluster on kind\"), or declare at most one cluster in Clusters",
+			topo.Name, len(topo.Clusters), topo.ClusterNames(), EnvKindMultiCluster)
 	}
-	topo = topo.WithDefaults()
-	if why := b.unservedTrafficDistribution(topo.TrafficDistribution); why != "" {
-		// Deploy without it rather than fail the whole scenario: the
-		// mesh's Capabilities say so, and the spec skips with the reason.
-		fmt.Fprintf(b.log, "kind: topology %q: Service deployed without trafficDistribution %s: %s\n", topo.Name, topo.TrafficDistribution, why)
-		topo.TrafficDistribution = ""
-	}
+	topo = b.deployable(topo)
 	ns := NamespaceName(topo.Name)
 	topo.Namespace = ns
 	fmt.Fprintf(b.log, "kind: deploying topology %q into namespace %s\n", topo.Name, ns)
@@ -111,6 +105,24 @@ func (b *backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh
 	}
 	b.track(m)
 	return m, nil
+}
+
+// deployable is the topology as Deploy runs it: workloads on the
+// configured workload image (with its readiness port), defaults filled,
+// and a trafficDistribution the API server cannot take dropped.
+func (b *backend) deployable(topo topology.Topology) topology.Topology {
+	topo.Image = workloadImageOf(topo, b.cfg.WorkloadImageRef())
+	if !IsHelloworldImage(topo.Image) && topo.HealthPort == 0 {
+		topo.HealthPort = workload.DefaultHealthPort
+	}
+	topo = topo.WithDefaults()
+	if why := b.unservedTrafficDistribution(topo.TrafficDistribution); why != "" {
+		// Deploy without it rather than fail the whole scenario: the
+		// mesh's Capabilities say so, and the spec skips with the reason.
+		fmt.Fprintf(b.log, "kind: topology %q: Service deployed without trafficDistribution %s: %s\n", topo.Name, topo.TrafficDistribution, why)
+		topo.TrafficDistribution = ""
+	}
+	return topo
 }
 
 func kindOf(o client.Object) string {

@@ -34,6 +34,10 @@ type kindMesh struct {
 	b  *backend
 	ns string
 
+	// cluster and network are the declared cluster and network of a
+	// multi-cluster setup (multiMesh); "" on one cluster.
+	cluster, network string
+
 	mu     sync.Mutex
 	topo   topology.Topology     // current replicas
 	faults map[string]mesh.Fault // pod name → fault
@@ -43,6 +47,15 @@ type kindMesh struct {
 var _ mesh.Mesh = (*kindMesh)(nil)
 
 func (m *kindMesh) Backend() string { return Name }
+
+// clusterID is the pods' cluster: the declared one, or istiod's default
+// (topology.DefaultCluster) on one cluster.
+func (m *kindMesh) clusterID() string {
+	if m.cluster == "" {
+		return topology.DefaultCluster
+	}
+	return m.cluster
+}
 
 // Namespace is where the topology lives.
 func (m *kindMesh) Namespace() string { return m.ns }
@@ -311,6 +324,8 @@ func (m *kindMesh) Pods(ctx context.Context) ([]mesh.Pod, error) {
 			IP:       p.Status.PodIP,
 			Ready:    ready,
 			Fault:    m.faults[p.Name],
+			Cluster:  m.clusterID(),
+			Network:  m.network,
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

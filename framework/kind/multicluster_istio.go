@@ -1,0 +1,439 @@
+package kind
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	meshconfig "istio.io/api/mesh/v1alpha1"
+	networkingapi "istio.io/api/networking/v1alpha3"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	"istio.io/istio/operator/pkg/apis"
+	"istio.io/istio/pkg/config/mesh"
+	"istio.io/istio/pkg/config/validation/agent"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/localitylb/locality-e2e/framework/topology"
+)
+
+// Names of what the multi-cluster install creates in istio-system.
+const (
+	// CACertsSecret is the plugged-in CA secret istiod reads at start
+	// (Istio's "Plug in CA certificates": kubectl create secret generic
+	// cacerts -n istio-system --from-file=ca-cert.pem ... ).
+	CACertsSecret = "cacerts"
+	// EastWestGateway is the east-west gateway's Deployment and Service
+	// (gen-eastwest-gateway.sh's ingressGateways[0].name).
+	EastWestGateway = "istio-eastwestgateway"
+	// CrossNetworkGateway is expose-services.yaml's Gateway.
+	CrossNetworkGateway = "cross-network-gateway"
+)
+
+// IstiodIstioOperator is the IstioOperator one cluster's istiod is
+// installed with (Istio's "Install Multi-Primary" guides, cluster1.yaml):
+//
+//	spec:
+//	  profile: <Config.IstioProfile>
+//	  meshConfig: {accessLogFile: /dev/stdout, localityLbSetting, serviceSettings}
+//	  values:
+//	    global:
+//	      meshID: mesh1
+//	      multiCluster: {clusterName: <cluster>}
+//	      network: <network>        # only when networks are declared
+//
+// meshConfig is mc (MultiClusterMeshConfig), marshalled with protojson;
+// values are the operator's own Values proto (istio.io/istio/operator/pkg/apis).
+func IstiodIstioOperator(profile, meshID string, c topology.Cluster, mc *meshconfig.MeshConfig) (*apis.IstioOperator, error) {
+	mcJSON, err := protojson.Marshal(mc)
+	if err != nil {
+		return nil, fmt.Errorf("marshal meshConfig: %w", err)
+	}
+	vals := &apis.Values{Global: &apis.GlobalConfig{
+		MeshID:       meshID,
+		MultiCluster: &apis.MultiClusterConfig{ClusterName: c.Name},
+		Network:      c.Network,
+	}}
+	vJSON, err := protojson.Marshal(vals)
+	if err != nil {
+		return nil, fmt.Errorf("marshal values: %w", err)
+	}
+	return &apis.IstioOperator{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "install.istio.io/v1alpha1", Kind: "IstioOperator"},
+		ObjectMeta: metav1.ObjectMeta{Name: c.Name},
+		Spec: apis.IstioOperatorSpec{
+			Profile:    profile,
+			MeshConfig: json.RawMessage(mcJSON),
+			Values:     json.RawMessage(vJSON),
+		},
+	}, nil
+}
+
+// EastWestIstioOperator is the east-west gateway of one network, as
+// samples/multicluster/gen-eastwest-gateway.sh --network <network> renders
+// it (istio/istio at the commit in multicluster.go): profile empty, the
+// gateway istio-eastwestgateway labelled istio=eastwestgateway,
+// app=istio-eastwestgateway and topology.istio.io/network=<network> (the
+// label istiod reads on the gateway Service), env
+// ISTIO_META_REQUESTED_NETWORK_VIEW=<network>, Service ports status-port
+// 15021, tls 15443, tls-istiod 15012, tls-webhook 15017, values
+// gateways.istio-ingressgateway.injectionTemplate gateway and
+// global.network. testdata/eastwest-network1.yaml is the script's own
+// output; the test compares the two.
+func EastWestIstioOperator(network string) (*apis.IstioOperator, error) {
+	var enabled apis.BoolValue
+	if err := json.Unmarshal([]byte("true"), &enabled); err != nil {
+		return nil, err
+	}
+	vals := &apis.Values{
+		Gateways: &apis.GatewaysConfig{IstioIngressgateway: &apis.IngressGatewayConfig{InjectionTemplate: "gateway"}},
+		Global:   &apis.GlobalConfig{Network: network},
+	}
+	vJSON, err := protojson.Marshal(vals)
+	if err != nil {
+		return nil, fmt.Errorf("marshal values: %w", err)
+	}
+	port := func(name string, p int32) corev1.ServicePort {
+		return corev1.ServicePort{Name: name, Port: p, TargetPort: intstr.FromInt32(p)}
+	}
+	return &apis.IstioOperator{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "install.istio.io/v1alpha1", Kind: "IstioOperator"},
+		ObjectMeta: metav1.ObjectMeta{Name: "eastwest"},
+		Spec: apis.IstioOperatorSpec{
+			Profile: "empty",
+			Components: &apis.IstioComponentSpec{IngressGateways: []apis.GatewayComponentSpec{{
+				Name: EastWestGateway,
+				Label: map[string]string{
+					"istio":               "eastwestgateway",
+					"app":                 EastWestGateway,
+					topology.LabelNetwork: network,
+				},
+				ComponentSpec: apis.ComponentSpec{
+					Enabled: &enabled,
+					Kubernetes: &apis.KubernetesResources{
+						// traffic through this gateway should be routed inside the network
+						Env: []*corev1.EnvVar{{Name: "ISTIO_META_REQUESTED_NETWORK_VIEW", Value: network}},
+						Service: &corev1.ServiceSpec{Ports: []corev1.ServicePort{
+							port("status-port", 15021),
+							port("tls", topology.EastWestGatewayPort),
+							port("tls-istiod", 15012),
+							port("tls-webhook", 15017),
+						}},
+					},
+				},
+			}}},
+			Values: json.RawMessage(vJSON),
+		},
+	}, nil
+}
+
+// IstioOperatorYAML marshals an IstioOperator (sigs.k8s.io/yaml) and
+// checks it as istioctl would read it: the YAML decodes into the pinned
+// istio's IstioOperator type with unknown fields refused (what
+// operator/pkg/apis/validation.ParseAndValidateIstioOperator starts
+// with), values decode strictly into its Values proto, and meshConfig,
+// merged over Istio's default mesh config, passes Istio's own
+// ValidateMeshConfig. (The validation package itself pulls modules this
+// module does not require.)
+func IstioOperatorYAML(iop *apis.IstioOperator) ([]byte, error) {
+	b, err := yaml.Marshal(iop)
+	if err != nil {
+		return nil, fmt.Errorf("IstioOperator %s: marshal: %w", iop.Name, err)
+	}
+	if err := checkIstioOperatorYAML(b); err != nil {
+		return nil, fmt.Errorf("IstioOperator %s is not valid for istioctl: %w", iop.Name, err)
+	}
+	return b, nil
+}
+
+func checkIstioOperatorYAML(b []byte) error {
+	j, err := yaml.YAMLToJSON(b)
+	if err != nil {
+		return err
+	}
+	var iop apis.IstioOperator
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&iop); err != nil {
+		return fmt.Errorf("could not unmarshal: %w", err)
+	}
+	if len(iop.Spec.Values) > 0 {
+		if err := protojson.Unmarshal(iop.Spec.Values, &apis.Values{}); err != nil {
+			return fmt.Errorf("values: %w", err)
+		}
+	}
+	if len(iop.Spec.MeshConfig) > 0 {
+		mc, err := mesh.ApplyMeshConfigDefaults(string(iop.Spec.MeshConfig))
+		if err != nil {
+			return fmt.Errorf("meshConfig: %w", err)
+		}
+		if _, err := agent.ValidateMeshConfig(mc); err != nil {
+			return fmt.Errorf("meshConfig: %w", err)
+		}
+	}
+	return nil
+}
+
+// MultiClusterMeshConfig is the meshConfig of every cluster's install:
+// accessLogFile /dev/stdout (as on one cluster, IstioctlInstallArgs) and
+// the topologies' mesh settings (Topology.MeshConfigOverlay):
+// localityLbSetting, and one serviceSettings entry {clusterLocal: true}
+// per topology that makes its Service cluster-local, its host in
+// MultiClusterNamespace. MultiClusterTopology has checked that they agree
+// on localityLbSetting.
+func MultiClusterMeshConfig(topos []topology.Topology) *meshconfig.MeshConfig {
+	mc := &meshconfig.MeshConfig{AccessLogFile: "/dev/stdout"}
+	seen := map[string]bool{}
+	for _, t := range topos {
+		t.Namespace = MultiClusterNamespace(t.Name)
+		ov := t.MeshConfigOverlay()
+		if ov == nil {
+			continue
+		}
+		if ov.LocalityLbSetting != nil && mc.LocalityLbSetting == nil {
+			mc.LocalityLbSetting = ov.LocalityLbSetting
+		}
+		for _, s := range ov.ServiceSettings {
+			key := strings.Join(s.Hosts, ",")
+			if !seen[key] {
+				seen[key] = true
+				mc.ServiceSettings = append(mc.ServiceSettings, s)
+			}
+		}
+	}
+	return mc
+}
+
+// checkInstalledMesh says why a topology cannot be deployed on a mesh
+// installed with mc: its mesh settings are install-time.
+func checkInstalledMesh(t topology.Topology, mc *meshconfig.MeshConfig) error {
+	if t.Mesh.LocalityLbSetting != nil && !proto.Equal(t.Mesh.LocalityLbSetting, mc.GetLocalityLbSetting()) {
+		return fmt.Errorf("topology %q: Mesh.LocalityLbSetting differs from the meshConfig the clusters were installed with: mesh settings are set at install time; prepare the setup with this topology (PrepareMultiCluster, or Config.Topologies)", t.Name)
+	}
+	local := false
+	for _, s := range mc.GetServiceSettings() {
+		for _, h := range s.Hosts {
+			if h == t.Host() && s.GetSettings().GetClusterLocal() {
+				local = true
+			}
+		}
+	}
+	if local != t.Mesh.ClusterLocal {
+		return fmt.Errorf("topology %q: Mesh.ClusterLocal is %v but the clusters were installed with it %v for %s: mesh settings are set at install time; prepare the setup with this topology (PrepareMultiCluster, or Config.Topologies)", t.Name, t.Mesh.ClusterLocal, local, t.Host())
+	}
+	return nil
+}
+
+// CrossNetworkGatewayObject is samples/multicluster/expose-services.yaml
+// (Gateway cross-network-gateway: selector istio=eastwestgateway, port
+// 15443 tls TLS, AUTO_PASSTHROUGH, hosts "*.local"), in istio-system;
+// testdata/expose-services.yaml is the upstream file, the test compares.
+func CrossNetworkGatewayObject() *networkingv1.Gateway {
+	return &networkingv1.Gateway{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "Gateway"},
+		ObjectMeta: metav1.ObjectMeta{Name: CrossNetworkGateway, Namespace: IstioNamespace},
+		Spec: networkingapi.Gateway{
+			Selector: map[string]string{"istio": "eastwestgateway"},
+			Servers: []*networkingapi.Server{{
+				Port:  &networkingapi.Port{Number: topology.EastWestGatewayPort, Name: "tls", Protocol: "TLS"},
+				Tls:   &networkingapi.ServerTLSSettings{Mode: networkingapi.ServerTLSSettings_AUTO_PASSTHROUGH},
+				Hosts: []string{"*.local"},
+			}},
+		},
+	}
+}
+
+// IstioSystemNamespace is istio-system of one cluster, labelled
+// topology.istio.io/network=<network> when networks are declared (the
+// multi-network guides: kubectl label namespace istio-system
+// topology.istio.io/network=network1).
+func IstioSystemNamespace(network string) *corev1.Namespace {
+	ns := &corev1.Namespace{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: IstioNamespace},
+	}
+	if network != "" {
+		ns.Labels = map[string]string{topology.LabelNetwork: network}
+	}
+	return ns
+}
+
+// MetalLBPool is the IPAddressPool and L2Advertisement install_metallb
+// applies (default-pool, default-l2 in metallb-system), as unstructured
+// objects: MetalLB's Go types are not a dependency.
+func MetalLBPool(addresses []string) []*unstructured.Unstructured {
+	addrs := make([]any, len(addresses))
+	for i, a := range addresses {
+		addrs[i] = a
+	}
+	pool := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+		"metadata": map[string]any{"name": "default-pool", "namespace": "metallb-system"},
+		"spec":     map[string]any{"addresses": addrs},
+	}}
+	l2 := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement",
+		"metadata": map[string]any{"name": "default-l2", "namespace": "metallb-system"},
+		"spec":     map[string]any{"ipAddressPools": []any{"default-pool"}},
+	}}
+	return []*unstructured.Unstructured{pool, l2}
+}
+
+// multiDocYAML joins objects as one YAML stream.
+func multiDocYAML(objs ...any) ([]byte, error) {
+	var parts []string
+	for _, o := range objs {
+		b, err := yaml.Marshal(o)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, string(b))
+	}
+	return []byte(strings.Join(parts, "---\n")), nil
+}
+
+// Argv of the multi-cluster setup. Every command is an argv, never a shell
+// string.
+
+// IstioctlInstallFileArgs installs the IstioOperator in file into the
+// cluster of kubeconfig (the guides' istioctl install -f cluster1.yaml).
+func IstioctlInstallFileArgs(istioctl, kubeconfig, file string, readiness time.Duration) []string {
+	return []string{istioctl, "install", "-y", "-f", file, "--readiness-timeout", readiness.String(), "--kubeconfig", kubeconfig}
+}
+
+// CreateRemoteSecretArgs prints the remote secret through which the other
+// clusters' istiods read cluster name's API server: istioctl connects
+// with kubeconfig (the host's), and --server puts the API server's
+// address on the kind network into the secret (istioctl's own hint:
+// "if you're using Kubernetes in Docker, pass --server with the container
+// IP for the API Server", istioctl/pkg/multicluster/remote_secret.go).
+// That is what kind get kubeconfig --internal gives, with the control
+// plane's IP for its host name as setup_kind_clusters writes it.
+func CreateRemoteSecretArgs(istioctl, kubeconfig, name, server string) []string {
+	return []string{istioctl, "create-remote-secret", "--kubeconfig=" + kubeconfig, "--name=" + name, "--server=" + server}
+}
+
+// KubectlApplyArgs applies a file or URL in the cluster of kubeconfig.
+func KubectlApplyArgs(kubectl, kubeconfig, file string) []string {
+	return []string{kubectl, "--kubeconfig=" + kubeconfig, "apply", "-f", file}
+}
+
+// KubectlWaitMetalLBArgs waits for MetalLB's pods (install_metallb).
+func KubectlWaitMetalLBArgs(kubectl, kubeconfig string) []string {
+	return []string{kubectl, "--kubeconfig=" + kubeconfig, "wait", "-n", "metallb-system", "pod", "--timeout=120s", "-l", "app=metallb", "--for=condition=Ready"}
+}
+
+// IPRouteArgs adds a route inside a kind node (connect_kind_clusters:
+// docker exec <node> ip route add <cidr> via <ip>).
+func IPRouteArgs(node, cidr, via string) []string {
+	return []string{"docker", "exec", node, "ip", "route", "add", cidr, "via", via}
+}
+
+// CA is a PEM-encoded certificate and key.
+type CA struct {
+	CertPEM, KeyPEM []byte
+	Cert            *x509.Certificate
+	key             *rsa.PrivateKey
+}
+
+// NewRootCA is tools/certs' root-ca: an RSA key of bits, a self-signed
+// certificate O=Istio, CN=Root CA, valid 3650 days, basicConstraints
+// critical CA:true, keyUsage critical digitalSignature, nonRepudiation,
+// keyEncipherment, keyCertSign (common.mk root-ca.conf); Go adds the
+// subjectKeyIdentifier.
+func NewRootCA(bits int, now time.Time) (*CA, error) {
+	tmpl := &x509.Certificate{
+		Subject:               pkix.Name{Organization: []string{"Istio"}, CommonName: "Root CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(3650 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              caKeyUsage,
+	}
+	return newCA(bits, tmpl, nil)
+}
+
+const caKeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment | x509.KeyUsageKeyEncipherment | x509.KeyUsageCertSign
+
+// NewIntermediateCA is tools/certs' <cluster>-cacerts: an RSA key of bits
+// and a certificate signed by root, O=Istio, CN=Intermediate CA,
+// L=<cluster>, valid 730 days, CA:true pathlen:0, the root's key usage,
+// subjectAltName DNS istiod.istio-system.svc (common.mk intermediate.conf).
+func NewIntermediateCA(root *CA, cluster string, bits int, now time.Time) (*CA, error) {
+	if root == nil || root.key == nil {
+		return nil, fmt.Errorf("intermediate CA of %s: no root CA key", cluster)
+	}
+	tmpl := &x509.Certificate{
+		Subject:               pkix.Name{Organization: []string{"Istio"}, CommonName: "Intermediate CA", Locality: []string{cluster}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(730 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		MaxPathLen:            0,
+		MaxPathLenZero:        true,
+		KeyUsage:              caKeyUsage,
+		DNSNames:              []string{"istiod.istio-system.svc"},
+	}
+	return newCA(bits, tmpl, root)
+}
+
+func newCA(bits int, tmpl *x509.Certificate, parent *CA) (*CA, error) {
+	key, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		return nil, fmt.Errorf("generate %d-bit RSA key: %w", bits, err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, err
+	}
+	tmpl.SerialNumber = serial
+	signer, signerCert := key, tmpl
+	if parent != nil {
+		signer, signerCert = parent.key, parent.Cert
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, signerCert, &key.PublicKey, signer)
+	if err != nil {
+		return nil, fmt.Errorf("sign %s: %w", tmpl.Subject.CommonName, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	return &CA{
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
+		Cert:    cert,
+		key:     key,
+	}, nil
+}
+
+// CACertsSecretObject is one cluster's cacerts secret in istio-system,
+// with the four files of the guide's kubectl create secret generic
+// cacerts: ca-cert.pem, ca-key.pem (the intermediate's), root-cert.pem,
+// cert-chain.pem (intermediate then root, as tools/certs concatenates).
+func CACertsSecretObject(root, intermediate *CA) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: CACertsSecret, Namespace: IstioNamespace},
+		Type:       corev1.SecretTypeOpaque,
+		Data: map[string][]byte{
+			"ca-cert.pem":    intermediate.CertPEM,
+			"ca-key.pem":     intermediate.KeyPEM,
+			"root-cert.pem":  root.CertPEM,
+			"cert-chain.pem": append(append([]byte(nil), intermediate.CertPEM...), root.CertPEM...),
+		},
+	}
+}

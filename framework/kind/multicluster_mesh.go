@@ -1,0 +1,436 @@
+package kind
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	meshconfig "istio.io/api/mesh/v1alpha1"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+
+	"github.com/localitylb/locality-e2e/framework/endpoints"
+	"github.com/localitylb/locality-e2e/framework/mesh"
+	"github.com/localitylb/locality-e2e/framework/topology"
+	"github.com/localitylb/locality-e2e/framework/traffic"
+)
+
+// multiBackend is the kind backend on a multi-cluster setup: one
+// single-cluster backend per cluster (its clients, exec and logs), and
+// meshes that span them.
+type multiBackend struct {
+	cfg     Config
+	log     io.Writer
+	setup   *MultiClusterSetup
+	mc      *meshconfig.MeshConfig
+	members []MultiClusterMember
+	per     map[string]*backend // by declared cluster
+	owner   bool                // Close runs TeardownMultiCluster
+
+	mu     sync.Mutex
+	meshes map[*multiMesh]bool
+}
+
+var _ mesh.Backend = (*multiBackend)(nil)
+
+// ConnectMultiCluster returns a backend on a prepared multi-cluster setup:
+// it connects to every cluster's API server. Like Connect, it creates
+// nothing cluster-wide.
+func ConnectMultiCluster(ctx context.Context, cfg Config, s *MultiClusterSetup, log io.Writer) (mesh.Backend, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	if s == nil || len(s.Clusters) < 2 {
+		return nil, fmt.Errorf("kind multi-cluster: ConnectMultiCluster needs PrepareMultiCluster's setup")
+	}
+	per := map[string]*backend{}
+	for _, m := range s.Clusters {
+		b := &backend{cfg: cfg, log: log, meshes: map[*kindMesh]bool{}}
+		if err := b.connectKubeconfig(ctx, m.Kubeconfig); err != nil {
+			return nil, fmt.Errorf("kind multi-cluster: cluster %s: %w", m.Name, err)
+		}
+		b.cl = &cluster{name: m.KindCluster, kubeconfig: m.Kubeconfig,
+			provider: kindcluster.NewProvider(kindcluster.ProviderWithLogger(newKindLogger(log)))}
+		per[m.Name] = b
+	}
+	return newMultiBackend(cfg, s, per, log)
+}
+
+// NewMultiCluster is PrepareMultiCluster and ConnectMultiCluster for one
+// process: the backend's Close also deletes the clusters.
+func NewMultiCluster(ctx context.Context, cfg Config, topo topology.Topology, log io.Writer) (mesh.Backend, error) {
+	s, err := PrepareMultiCluster(ctx, cfg, topo, log)
+	if err != nil {
+		return nil, err
+	}
+	mb, err := ConnectMultiCluster(ctx, cfg, s, log)
+	if err != nil {
+		if terr := TeardownMultiCluster(ctx, cfg, s, log); terr != nil {
+			err = fmt.Errorf("%w; %v", err, terr)
+		}
+		return nil, err
+	}
+	b := mb.(*multiBackend)
+	b.owner = true
+	return b, nil
+}
+
+func newMultiBackend(cfg Config, s *MultiClusterSetup, per map[string]*backend, log io.Writer) (*multiBackend, error) {
+	mc, err := s.meshConfig()
+	if err != nil {
+		return nil, err
+	}
+	return &multiBackend{cfg: cfg, log: log, setup: s, mc: mc, members: s.Clusters, per: per, meshes: map[*multiMesh]bool{}}, nil
+}
+
+func (b *multiBackend) Name() string { return Name }
+
+// Deploy deploys a topology over the clusters: in each, the namespace
+// MultiClusterNamespace(topo.Name), the Service (and VirtualService) and
+// the workloads and clients placed there (Topology.ByCluster), then waits
+// for each cluster's pods. The topology must declare the setup's Clusters
+// and its mesh settings must be the installed ones.
+func (b *multiBackend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh, error) {
+	if err := topo.Validate(); err != nil {
+		return nil, err
+	}
+	var want []topology.Cluster
+	for _, m := range b.members {
+		want = append(want, topology.Cluster{Name: m.Name, Network: m.Network})
+	}
+	if !sameClusters(topo.Clusters, want) {
+		return nil, fmt.Errorf("deploy topology %q: it declares Clusters %v, the multi-cluster kind setup has %v: declare the same Clusters, or prepare a setup for these (PrepareMultiCluster)", topo.Name, topo.Clusters, want)
+	}
+	first := b.per[b.members[0].Name]
+	topo = first.deployable(topo)
+	ns := MultiClusterNamespace(topo.Name)
+	topo.Namespace = ns
+	if err := checkInstalledMesh(topo, b.mc); err != nil {
+		return nil, fmt.Errorf("deploy: %w", err)
+	}
+	for _, m := range b.members {
+		if err := checkExistingCluster(ctx, b.per[m.Name].kube, []topology.Topology{clusterPart(topo, m.Name)}); err != nil {
+			return nil, fmt.Errorf("deploy topology %q: cluster %s: %w", topo.Name, m.Name, err)
+		}
+	}
+	objs, err := topology.Render(topo)
+	if err != nil {
+		return nil, fmt.Errorf("deploy topology %q: %w", topo.Name, err)
+	}
+	split := topo.ByCluster(objs)
+	mm := &multiMesh{b: b, ns: ns, topo: topo, parts: map[string]*kindMesh{}}
+	fail := func(err error) (mesh.Mesh, error) {
+		for _, m := range b.members {
+			if p := mm.parts[m.Name]; p != nil {
+				p.b.diagnose(ctx, ns)
+			}
+		}
+		if cerr := mm.Close(context.WithoutCancel(ctx)); cerr != nil {
+			err = fmt.Errorf("%w; cleanup: %v", err, cerr)
+		}
+		return nil, fmt.Errorf("deploy topology %q: %w", topo.Name, err)
+	}
+	fmt.Fprintf(b.log, "kind: deploying topology %q into namespace %s of %d clusters\n", topo.Name, ns, len(b.members))
+	for _, m := range b.members {
+		kb := b.per[m.Name]
+		if _, err := kb.kube.CoreV1().Namespaces().Create(ctx, namespaceObject(ns, topo.Name, ""), metav1.CreateOptions{}); err != nil {
+			return fail(fmt.Errorf("cluster %s: create namespace %s: %w", m.Name, ns, err))
+		}
+		mm.parts[m.Name] = &kindMesh{b: kb, ns: ns, topo: clusterPart(topo, m.Name), faults: map[string]mesh.Fault{}, cluster: m.Name, network: m.Network}
+		for _, o := range split[m.Name] {
+			o.SetNamespace(ns)
+			if err := kb.create(ctx, o); err != nil {
+				return fail(fmt.Errorf("cluster %s: create %s %s: %w", m.Name, kindOf(o), o.GetName(), err))
+			}
+		}
+	}
+	for _, m := range b.members {
+		if err := mm.parts[m.Name].waitReady(ctx, b.cfg.Timeouts.Deploy); err != nil {
+			return fail(fmt.Errorf("cluster %s: %w", m.Name, err))
+		}
+	}
+	b.mu.Lock()
+	b.meshes[mm] = true
+	b.mu.Unlock()
+	return mm, nil
+}
+
+// clusterPart is the topology restricted to the workloads and clients of
+// one cluster: what that cluster's kindMesh waits for, scales and sends from.
+func clusterPart(t topology.Topology, cluster string) topology.Topology {
+	p := t
+	p.Workloads, p.Clients = nil, nil
+	for _, w := range t.Workloads {
+		if t.ClusterOfWorkload(w) == cluster {
+			p.Workloads = append(p.Workloads, w)
+		}
+	}
+	for _, c := range t.Clients {
+		if t.ClusterOfClient(c) == cluster {
+			p.Clients = append(p.Clients, c)
+		}
+	}
+	return p
+}
+
+// Close closes the meshes still open; for a backend from NewMultiCluster
+// it then deletes the clusters.
+func (b *multiBackend) Close(ctx context.Context) error {
+	b.mu.Lock()
+	open := make([]*multiMesh, 0, len(b.meshes))
+	for m := range b.meshes {
+		open = append(open, m)
+	}
+	b.mu.Unlock()
+	var errs []string
+	for _, m := range open {
+		if err := m.Close(ctx); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if b.owner {
+		if err := TeardownMultiCluster(ctx, b.cfg, b.setup, b.log); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("kind multi-cluster close: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// multiMesh is one topology over the clusters: a kindMesh per cluster
+// (same namespace, that cluster's pods), each step sent to the cluster of
+// the workload or client it names, rules to every primary.
+type multiMesh struct {
+	b  *multiBackend
+	ns string
+
+	mu     sync.Mutex
+	topo   topology.Topology // the whole topology (replicas from the parts)
+	parts  map[string]*kindMesh
+	closed bool
+}
+
+var _ mesh.Mesh = (*multiMesh)(nil)
+
+func (m *multiMesh) Backend() string { return Name }
+
+// Namespace is where the topology lives in every cluster.
+func (m *multiMesh) Namespace() string { return m.ns }
+
+func (m *multiMesh) Topology() topology.Topology {
+	m.mu.Lock()
+	t := m.topo
+	m.mu.Unlock()
+	t.Workloads = append([]topology.Workload(nil), t.Workloads...)
+	t.Clients = append([]topology.Client(nil), t.Clients...)
+	for i, w := range t.Workloads {
+		if p := m.parts[t.ClusterOfWorkload(w)]; p != nil {
+			if pw, err := p.topology().Workload(w.Name); err == nil {
+				t.Workloads[i].Replicas = pw.Replicas
+			}
+		}
+	}
+	return t
+}
+
+func (m *multiMesh) first() *kindMesh { return m.parts[m.b.members[0].Name] }
+
+func (m *multiMesh) Capabilities() mesh.Capabilities {
+	c := m.first().Capabilities()
+	c.MultiCluster = true
+	return c
+}
+
+func (m *multiMesh) IstioVersion() string { return m.b.cfg.IstioVersion }
+
+// each runs f on every cluster's part, in declaration order.
+func (m *multiMesh) each(f func(c string, p *kindMesh) error) error {
+	for _, mem := range m.b.members {
+		if err := f(mem.Name, m.parts[mem.Name]); err != nil {
+			return fmt.Errorf("cluster %s: %w", mem.Name, err)
+		}
+	}
+	return nil
+}
+
+// ApplyDestinationRule applies the rule in every cluster (each primary's
+// istiod reads its own cluster's config) and waits for the clients of each.
+func (m *multiMesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.DestinationRule) error {
+	return m.each(func(_ string, p *kindMesh) error { return p.ApplyDestinationRule(ctx, dr) })
+}
+
+func (m *multiMesh) DeleteDestinationRule(ctx context.Context, name string) error {
+	return m.each(func(_ string, p *kindMesh) error { return p.DeleteDestinationRule(ctx, name) })
+}
+
+func (m *multiMesh) ApplyVirtualService(ctx context.Context, vs *networkingv1.VirtualService) error {
+	return m.each(func(_ string, p *kindMesh) error { return p.ApplyVirtualService(ctx, vs) })
+}
+
+func (m *multiMesh) DeleteVirtualService(ctx context.Context, name string) error {
+	return m.each(func(_ string, p *kindMesh) error { return p.DeleteVirtualService(ctx, name) })
+}
+
+func (m *multiMesh) Wait(ctx context.Context, d time.Duration) error { return m.first().Wait(ctx, d) }
+
+// workloadPart is the part of the cluster a workload runs in.
+func (m *multiMesh) workloadPart(workload string) (*kindMesh, error) {
+	t := m.Topology()
+	w, err := t.Workload(workload)
+	if err != nil {
+		return nil, err
+	}
+	return m.parts[t.ClusterOfWorkload(w)], nil
+}
+
+// clientPart is the part of the cluster a client runs in.
+func (m *multiMesh) clientPart(client string) (*kindMesh, error) {
+	t := m.Topology()
+	c, err := t.Client(client)
+	if err != nil {
+		return nil, err
+	}
+	return m.parts[t.ClusterOfClient(c)], nil
+}
+
+func (m *multiMesh) Scale(ctx context.Context, workload string, replicas int) error {
+	p, err := m.workloadPart(workload)
+	if err != nil {
+		return err
+	}
+	return p.Scale(ctx, workload, replicas)
+}
+
+func (m *multiMesh) RestartWorkload(ctx context.Context, workload string) error {
+	p, err := m.workloadPart(workload)
+	if err != nil {
+		return err
+	}
+	return p.RestartWorkload(ctx, workload)
+}
+
+func (m *multiMesh) SetFault(ctx context.Context, workload string, n int, f mesh.Fault) error {
+	p, err := m.workloadPart(workload)
+	if err != nil {
+		return err
+	}
+	return p.SetFault(ctx, workload, n, f)
+}
+
+// Endpoints reads the client's sidecar (and its cluster's istiod) with
+// endpoints.Read, as on one cluster; hosts are named after the pods of
+// every cluster (on one network the other clusters' pod addresses appear
+// as they are; across networks, as the east-west gateway's address).
+func (m *multiMesh) Endpoints(ctx context.Context, client string, view endpoints.View) (endpoints.Table, error) {
+	p, err := m.clientPart(client)
+	if err != nil {
+		return endpoints.Table{}, err
+	}
+	byIP := map[string]string{}
+	_ = m.each(func(_ string, q *kindMesh) error {
+		ips, _ := q.podsByIP(ctx) // best effort, as on one cluster
+		for ip, pod := range ips {
+			byIP[ip] = pod
+		}
+		return nil
+	})
+	return endpoints.Read(ctx, kindFetcher{p}, endpoints.ReadInput{
+		Client: client, ProxyID: client + "." + m.ns, Cluster: m.Topology().ClusterName(), View: view, PodByIP: byIP,
+	})
+}
+
+func (m *multiMesh) Send(ctx context.Context, client string, n int) (traffic.Batch, error) {
+	p, err := m.clientPart(client)
+	if err != nil {
+		return traffic.Batch{}, err
+	}
+	return p.Send(ctx, client, n)
+}
+
+// Pods lists every cluster's pods, each with its cluster and network.
+func (m *multiMesh) Pods(ctx context.Context) ([]mesh.Pod, error) {
+	var out []mesh.Pod
+	err := m.each(func(_ string, p *kindMesh) error {
+		ps, err := p.Pods(ctx)
+		out = append(out, ps...)
+		return err
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, err
+}
+
+// DestinationRules lists the first cluster's rules (every cluster has the same).
+func (m *multiMesh) DestinationRules(ctx context.Context) ([]*networkingv1.DestinationRule, error) {
+	return m.first().DestinationRules(ctx)
+}
+
+// CollectLogs saves every cluster's logs under dir/<cluster>.
+func (m *multiMesh) CollectLogs(ctx context.Context, dir string) (string, error) {
+	if dir == "" {
+		dir = m.b.cfg.LogsDir
+	}
+	var errs []string
+	_ = m.each(func(c string, p *kindMesh) error {
+		if _, err := p.CollectLogs(ctx, filepath.Join(dir, c)); err != nil {
+			errs = append(errs, c+": "+err.Error())
+		}
+		return nil
+	})
+	if len(errs) > 0 {
+		return dir, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return dir, nil
+}
+
+// Close deletes the namespace in every cluster and, since the next
+// Deploy of this topology reuses its name, waits until it is gone.
+func (m *multiMesh) Close(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	m.mu.Unlock()
+	m.b.mu.Lock()
+	delete(m.b.meshes, m)
+	m.b.mu.Unlock()
+	var errs []string
+	for _, mem := range m.b.members {
+		p := m.parts[mem.Name]
+		if p == nil {
+			continue
+		}
+		if err := p.Close(ctx); err != nil {
+			errs = append(errs, mem.Name+": "+err.Error())
+			continue
+		}
+		if m.b.cfg.KeepNamespaces {
+			continue
+		}
+		kube := p.b.kube
+		err := Poll(context.WithoutCancel(ctx), "namespace "+m.ns+" of "+mem.Name+" gone", m.b.cfg.Timeouts.Poll, m.b.cfg.Timeouts.Deploy, func(ctx context.Context) (bool, string, error) {
+			_, err := kube.CoreV1().Namespaces().Get(ctx, m.ns, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return true, "", nil
+			}
+			return false, "still there", err
+		})
+		if err != nil {
+			errs = append(errs, mem.Name+": "+err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("close %s: %s", m.ns, strings.Join(errs, "; "))
+	}
+	return nil
+}
