@@ -97,6 +97,7 @@ type Mesh struct {
 	drs         map[string]*networkingv1.DestinationRule // by "namespace/name"
 	vss         map[string]*networkingv1.VirtualService  // by "namespace/name"
 	clock       *virtualClock
+	gatewayIPs  map[string]bool // east-west gateway addresses; fixed at deploy
 	debug       *debugServer
 	httpClient  *http.Client
 	transport   *http.Transport
@@ -131,6 +132,7 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 		seed:        seed,
 		topo:        topo,
 		clusters:    map[string]*kcluster{},
+		gatewayIPs:  map[string]bool{},
 		deployments: map[string]*appsv1.Deployment{},
 		podHash:     map[string]string{},
 		podNames:    map[string]*podNamer{},
@@ -226,6 +228,7 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 				continue
 			}
 			kc.gateway = g
+			m.gatewayIPs[g.ip] = true
 			kubeObjects[cluster.ID(kc.name)] = append(kubeObjects[cluster.ID(kc.name)], g.service, g.pod)
 		}
 		gw, err := exposeServicesConfig()
@@ -1054,6 +1057,14 @@ func (m *Mesh) get(ctx context.Context, h envoylb.Host) (int, string, error) {
 	// The Host the client's curl sends (helloworld:5000) is kept by Envoy;
 	// the FQDN stands for it here. Pods ignore it.
 	req.Host = m.topo.Host()
+	if m.gatewayIPs[h.Address] {
+		// A new connection to an east-west gateway for every request: the
+		// gateway picks its upstream per request (eastWestGateway.handler),
+		// and a gateway that drops the connection must surface as a
+		// connection failure, which net/http would hide by silently
+		// replaying the GET on a new connection when a reused one closes.
+		req.Close = true
+	}
 	resp, err := m.httpClient.Do(req)
 	if err != nil {
 		return 0, "", err

@@ -6,6 +6,7 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -50,6 +51,11 @@ func (f Fault) Workload() (workload.Fault, error) {
 	}
 	return workload.Fault{}, fmt.Errorf("unknown fault %q: use mesh.Fail5xx, mesh.Fail500, mesh.RefuseConnections or mesh.NoFault", string(f))
 }
+
+// ErrTopologyUnsupported is wrapped by a Backend's Deploy error when the
+// backend cannot run a kind of topology at all (e.g. several clusters on a
+// single-cluster kind setup); specs skip on it instead of failing.
+var ErrTopologyUnsupported = errors.New("the backend cannot deploy this kind of topology")
 
 // Pod is one running pod as the mesh knows it.
 type Pod struct {

@@ -8,6 +8,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -46,6 +47,9 @@ func Deploy(ctx context.Context, in DeployInput) mesh.Mesh {
 	Expect(in.Backend).NotTo(BeNil(), "DeployInput.Backend is nil: the suite must create a backend first")
 	By(fmt.Sprintf("deploying topology %s on %s: %s", in.Topology.Name, in.Backend.Name(), describeTopology(in.Topology)))
 	m, err := in.Backend.Deploy(ctx, in.Topology)
+	if errors.Is(err, mesh.ErrTopologyUnsupported) {
+		Skip(fmt.Sprintf("backend %s cannot deploy topology %s: %v", in.Backend.Name(), in.Topology.Name, err))
+	}
 	Expect(err).NotTo(HaveOccurred(), "deploy topology %s", in.Topology.Name)
 	DeferCleanup(func(ctx SpecContext) {
 		By("tearing down topology " + in.Topology.Name)
@@ -56,11 +60,20 @@ func Deploy(ctx context.Context, in DeployInput) mesh.Mesh {
 
 func describeTopology(t topology.Topology) string {
 	var parts []string
+	where := func(cluster string) string {
+		if !t.MultiCluster() {
+			return ""
+		}
+		return " (" + topology.Placement{Cluster: cluster, Network: t.NetworkOf(cluster)}.String() + ")"
+	}
 	for _, w := range t.Workloads {
-		parts = append(parts, fmt.Sprintf("%s×%d in %s", w.Name, w.Replicas, w.Locality))
+		parts = append(parts, fmt.Sprintf("%s×%d in %s%s", w.Name, w.Replicas, w.Locality, where(t.ClusterOfWorkload(w))))
 	}
 	for _, c := range t.Clients {
-		parts = append(parts, fmt.Sprintf("client %s in %s", c.Name, c.Locality))
+		parts = append(parts, fmt.Sprintf("client %s in %s%s", c.Name, c.Locality, where(t.ClusterOfClient(c))))
+	}
+	if !t.Mesh.IsZero() {
+		parts = append(parts, fmt.Sprintf("meshConfig %v", t.MeshConfigOverlay()))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -159,6 +172,9 @@ const (
 	ByLocality Bucketing = "locality"
 	ByPod      Bucketing = "pod"
 	ByClass    Bucketing = "response class"
+	// ByCluster counts by the cluster of the serving pod (multi-cluster
+	// topologies).
+	ByCluster Bucketing = "cluster"
 )
 
 // SplitInput is the input of SendAndExpectSplit.
@@ -211,12 +227,14 @@ func SendAndExpectSplit(ctx context.Context, in SplitInput) (traffic.Batch, *spl
 	switch in.By {
 	case ByLocality:
 		d = batch.ByLocality(PodLocalities(ctx, in.Mesh))
+	case ByCluster:
+		d = batch.ByLocality(PodClusters(ctx, in.Mesh))
 	case ByPod:
 		d = batch.ByPod()
 	case ByClass:
 		d = batch.ByClass()
 	default:
-		Fail(fmt.Sprintf("SplitInput.By %q is unknown: use ByLocality, ByPod or ByClass", in.By))
+		Fail(fmt.Sprintf("SplitInput.By %q is unknown: use ByLocality, ByCluster, ByPod or ByClass", in.By))
 	}
 	if tbl, err := split.Report(*d, in.Expected, opts...); err == nil {
 		AddReportEntry(fmt.Sprintf("split by %s from %s", in.By, in.Client), tbl, ReportEntryVisibilityFailureOrVerbose)
@@ -303,6 +321,17 @@ func PodLocalities(ctx context.Context, m mesh.Mesh) map[string]string {
 	return out
 }
 
+// PodClusters maps pod name → cluster.
+func PodClusters(ctx context.Context, m mesh.Mesh) map[string]string {
+	pods, err := m.Pods(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	out := map[string]string{}
+	for _, p := range pods {
+		out[p.Name] = p.Cluster
+	}
+	return out
+}
+
 // Diagnose adds, when the current spec failed, both endpoint views of every
 // client, the applied DestinationRules and the pods to the report. Call it
 // from an AfterEach (or JustAfterEach) of a scenario.
@@ -339,7 +368,11 @@ func Diagnose(ctx context.Context, m mesh.Mesh) {
 			if fault == "" {
 				fault = "-"
 			}
-			fmt.Fprintf(&b, "  %-45s %-8s %-16s ready=%v fault=%s\n", p.Name, p.Locality, p.IP, p.Ready, fault)
+			where := ""
+			if topo.MultiCluster() {
+				where = " " + topology.Placement{Cluster: p.Cluster, Network: p.Network}.String()
+			}
+			fmt.Fprintf(&b, "  %-45s %-8s %-16s ready=%v fault=%s%s\n", p.Name, p.Locality, p.IP, p.Ready, fault, where)
 		}
 	}
 	if lc, ok := m.(mesh.LogCollector); ok {
