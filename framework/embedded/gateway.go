@@ -8,7 +8,6 @@ import (
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	"istio.io/istio/pilot/pkg/model"
 	labelutil "istio.io/istio/pilot/pkg/serviceregistry/util/label"
 	"istio.io/istio/pkg/cluster"
@@ -20,12 +19,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"sigs.k8s.io/yaml"
 
 	"github.com/localitylb/locality-e2e/framework/envoylb"
 	"github.com/localitylb/locality-e2e/framework/locality"
 	"github.com/localitylb/locality-e2e/framework/topology"
-	"github.com/localitylb/locality-e2e/manifests"
 )
 
 // Names and labels of an east-west gateway, as Istio's
@@ -103,15 +100,12 @@ func (m *Mesh) newEastWestGateway(kc *kcluster) (*eastWestGateway, error) {
 	return g, nil
 }
 
-// exposeServicesConfig is manifests.ExposeServices as istiod config.
+// exposeServicesConfig is topology.CrossNetworkGateway (Istio's
+// expose-services.yaml, what the kind backend applies) as istiod config.
 func exposeServicesConfig() (config.Config, error) {
-	b, err := manifests.FS.ReadFile(manifests.ExposeServices)
+	gw, err := topology.CrossNetworkGateway()
 	if err != nil {
 		return config.Config{}, err
-	}
-	var gw networkingv1.Gateway
-	if err := yaml.UnmarshalStrict(b, &gw); err != nil {
-		return config.Config{}, fmt.Errorf("%s: %w", manifests.ExposeServices, err)
 	}
 	return config.Config{
 		Meta: config.Meta{GroupVersionKind: gvk.Gateway, Name: gw.Name, Namespace: gw.Namespace},

@@ -1344,8 +1344,13 @@ func (m *Mesh) waitGateways(ctx context.Context) error {
 	})
 }
 
-// places says where every pod and gateway address is (cluster, network).
+// places says where every pod and gateway address is (cluster, network),
+// for a multi-cluster topology; nil for a single cluster, whose tables
+// need no cluster column.
 func (m *Mesh) places() map[string]eps.Place {
+	if !m.topo.MultiCluster() {
+		return nil
+	}
 	out := map[string]eps.Place{}
 	for _, p := range m.allPods() {
 		out[p.obj.Status.PodIP] = eps.Place{Cluster: p.cluster, Network: m.clusters[p.cluster].network}

@@ -72,8 +72,14 @@ func (b *backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh
 		return nil, err
 	}
 	if topo.MultiCluster() {
-		return nil, fmt.Errorf("deploy topology %q: it declares %d Clusters %v, and this kind backend is one cluster: run it on the multi-cluster kind setup (%s=1, see README \"Multi-cluster on kind\"), or declare at most one cluster in Clusters",
-			topo.Name, len(topo.Clusters), topo.ClusterNames(), EnvKindMultiCluster)
+		return nil, fmt.Errorf("deploy topology %q: it declares %d Clusters %v, and this kind backend is one cluster: run it on the multi-cluster kind setup (%s=1, see README \"Multi-cluster on kind\"), or declare at most one cluster in Clusters: %w",
+			topo.Name, len(topo.Clusters), topo.ClusterNames(), EnvKindMultiCluster, mesh.ErrTopologyUnsupported)
+	}
+	if !topo.Mesh.IsZero() {
+		// meshConfig is set when Istio is installed; the suite's cluster
+		// runs the installed defaults.
+		return nil, fmt.Errorf("deploy topology %q: it declares mesh-wide settings (Mesh: %v), which are installed with Istio; this kind cluster runs Istio's defaults: run it on a multi-cluster kind setup prepared for these settings (%s=1), or drop Mesh: %w",
+			topo.Name, topo.MeshConfigOverlay(), EnvKindMultiCluster, mesh.ErrTopologyUnsupported)
 	}
 	topo = b.deployable(topo)
 	ns := NamespaceName(topo.Name)

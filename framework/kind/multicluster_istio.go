@@ -16,7 +16,6 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	meshconfig "istio.io/api/mesh/v1alpha1"
-	networkingapi "istio.io/api/networking/v1alpha3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	"istio.io/istio/operator/pkg/apis"
 	"istio.io/istio/pkg/config/mesh"
@@ -239,21 +238,16 @@ func checkInstalledMesh(t topology.Topology, mc *meshconfig.MeshConfig) error {
 
 // CrossNetworkGatewayObject is samples/multicluster/expose-services.yaml
 // (Gateway cross-network-gateway: selector istio=eastwestgateway, port
-// 15443 tls TLS, AUTO_PASSTHROUGH, hosts "*.local"), in istio-system;
+// 15443 tls TLS, AUTO_PASSTHROUGH, hosts "*.local"), in istio-system: the
+// one object both backends apply (topology.CrossNetworkGateway);
 // testdata/expose-services.yaml is the upstream file, the test compares.
-func CrossNetworkGatewayObject() *networkingv1.Gateway {
-	return &networkingv1.Gateway{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "Gateway"},
-		ObjectMeta: metav1.ObjectMeta{Name: CrossNetworkGateway, Namespace: IstioNamespace},
-		Spec: networkingapi.Gateway{
-			Selector: map[string]string{"istio": "eastwestgateway"},
-			Servers: []*networkingapi.Server{{
-				Port:  &networkingapi.Port{Number: topology.EastWestGatewayPort, Name: "tls", Protocol: "TLS"},
-				Tls:   &networkingapi.ServerTLSSettings{Mode: networkingapi.ServerTLSSettings_AUTO_PASSTHROUGH},
-				Hosts: []string{"*.local"},
-			}},
-		},
+func CrossNetworkGatewayObject() (*networkingv1.Gateway, error) {
+	gw, err := topology.CrossNetworkGateway()
+	if err != nil {
+		return nil, err
 	}
+	gw.TypeMeta = metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "Gateway"}
+	return gw, nil
 }
 
 // IstioSystemNamespace is istio-system of one cluster, labelled

@@ -106,14 +106,14 @@ func (b *multiBackend) Deploy(ctx context.Context, topo topology.Topology) (mesh
 		want = append(want, topology.Cluster{Name: m.Name, Network: m.Network})
 	}
 	if !sameClusters(topo.Clusters, want) {
-		return nil, fmt.Errorf("deploy topology %q: it declares Clusters %v, the multi-cluster kind setup has %v: declare the same Clusters, or prepare a setup for these (PrepareMultiCluster)", topo.Name, topo.Clusters, want)
+		return nil, fmt.Errorf("deploy topology %q: it declares Clusters %v, the multi-cluster kind setup has %v: declare the same Clusters, or prepare a setup for these (PrepareMultiCluster): %w", topo.Name, topo.Clusters, want, mesh.ErrTopologyUnsupported)
 	}
 	first := b.per[b.members[0].Name]
 	topo = first.deployable(topo)
 	ns := MultiClusterNamespace(topo.Name)
 	topo.Namespace = ns
 	if err := checkInstalledMesh(topo, b.mc); err != nil {
-		return nil, fmt.Errorf("deploy: %w", err)
+		return nil, fmt.Errorf("deploy: %w: %w", err, mesh.ErrTopologyUnsupported)
 	}
 	for _, m := range b.members {
 		if err := checkExistingCluster(ctx, b.per[m.Name].kube, []topology.Topology{clusterPart(topo, m.Name)}); err != nil {
@@ -345,7 +345,40 @@ func (m *multiMesh) Endpoints(ctx context.Context, client string, view endpoints
 	})
 	return endpoints.Read(ctx, kindFetcher{p}, endpoints.ReadInput{
 		Client: client, ProxyID: client + "." + m.ns, Cluster: m.Topology().ClusterName(), View: view, PodByIP: byIP,
+		Places: m.places(ctx, byIP),
 	})
+}
+
+// places says where each pod and east-west gateway address is, as the
+// embedded backend says it: pods from Pods, gateways from the LoadBalancer
+// address of each cluster's istio-eastwestgateway Service (the address
+// istiod puts in EDS). byIP gains the gateways' names. Best effort: an
+// address it cannot place is printed without a cluster.
+func (m *multiMesh) places(ctx context.Context, byIP map[string]string) map[string]endpoints.Place {
+	out := map[string]endpoints.Place{}
+	if pods, err := m.Pods(ctx); err == nil {
+		for _, p := range pods {
+			out[p.IP] = endpoints.Place{Cluster: p.Cluster, Network: p.Network}
+		}
+	}
+	topo := m.Topology()
+	if !topo.MultiNetwork() {
+		return out
+	}
+	_ = m.each(func(c string, q *kindMesh) error {
+		svc, err := q.b.kube.CoreV1().Services(IstioNamespace).Get(ctx, EastWestGateway, metav1.GetOptions{})
+		if err != nil {
+			return nil
+		}
+		for _, in := range svc.Status.LoadBalancer.Ingress {
+			if in.IP != "" {
+				out[in.IP] = endpoints.Place{Cluster: c, Network: topo.NetworkOf(c), Gateway: true}
+				byIP[in.IP] = EastWestGateway + " (" + c + ")"
+			}
+		}
+		return nil
+	})
+	return out
 }
 
 func (m *multiMesh) Send(ctx context.Context, client string, n int) (traffic.Batch, error) {

@@ -208,7 +208,11 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 					Argv: IstioctlInstallFileArgs(cfg.IstioctlPath, kc, ewFile, cfg.Timeouts.IstioInstall)},
 				MultiClusterStep{Cluster: c.Name, op: opWaitGatewayIP, What: "wait for a LoadBalancer address on " + IstioNamespace + "/" + EastWestGateway + " (client-go)"},
 			)
-			gw, err := yaml.Marshal(CrossNetworkGatewayObject())
+			gwObj, err := CrossNetworkGatewayObject()
+			if err != nil {
+				return nil, err
+			}
+			gw, err := yaml.Marshal(gwObj)
 			if err != nil {
 				return nil, err
 			}

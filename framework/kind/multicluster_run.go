@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -345,7 +346,10 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 		case opWaitGatewayIP:
 			err = Poll(ctx, "a LoadBalancer address on "+EastWestGateway+" of "+st.Cluster, t.Poll, t.IstioInstall, LoadBalancerAddress(cls[st.Cluster].kube, IstioNamespace, EastWestGateway))
 		case opGateway:
-			_, err = cls[st.Cluster].istio.NetworkingV1().Gateways(IstioNamespace).Create(ctx, CrossNetworkGatewayObject(), metav1.CreateOptions{})
+			var gw *networkingv1.Gateway
+			if gw, err = CrossNetworkGatewayObject(); err == nil {
+				_, err = cls[st.Cluster].istio.NetworkingV1().Gateways(IstioNamespace).Create(ctx, gw, metav1.CreateOptions{})
+			}
 		default:
 			err = fmt.Errorf("unknown step kind %d", st.op)
 		}

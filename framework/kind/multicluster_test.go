@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"fmt"
+	"github.com/localitylb/locality-e2e/framework/mesh"
 	"io"
 	"math/big"
 	"net/url"
@@ -209,7 +211,11 @@ func TestCrossNetworkGatewayMatchesUpstream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := yaml.Marshal(CrossNetworkGatewayObject())
+	gw, err := CrossNetworkGatewayObject()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := yaml.Marshal(gw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -594,8 +600,13 @@ func TestRunMultiClusterWithFakes(t *testing.T) {
 func TestSingleClusterBackendRefusesClusters(t *testing.T) {
 	_, b := newFakeCluster(t)
 	_, err := b.Deploy(context.Background(), twoClusters("", ""))
-	if err == nil || !strings.Contains(err.Error(), "Clusters") || !strings.Contains(err.Error(), EnvKindMultiCluster+"=1") {
+	if err == nil || !strings.Contains(err.Error(), "Clusters") || !strings.Contains(err.Error(), EnvKindMultiCluster+"=1") || !errors.Is(err, mesh.ErrTopologyUnsupported) {
 		t.Fatalf("got %v", err)
+	}
+	withMesh := topology.ThreeZones()
+	withMesh.Mesh.ClusterLocal = true
+	if _, err := b.Deploy(context.Background(), withMesh); err == nil || !strings.Contains(err.Error(), "mesh-wide settings") || !errors.Is(err, mesh.ErrTopologyUnsupported) {
+		t.Fatalf("mesh settings on the single-cluster backend: got %v", err)
 	}
 }
 
@@ -659,10 +670,10 @@ func TestMultiClusterDeployWithFakes(t *testing.T) {
 	// a topology with other mesh settings than the installed ones
 	other := twoClusters("", "")
 	other.Mesh.ClusterLocal = true
-	if _, err := mb.Deploy(ctx, other); err == nil || !strings.Contains(err.Error(), "Mesh.ClusterLocal") {
+	if _, err := mb.Deploy(ctx, other); err == nil || !strings.Contains(err.Error(), "Mesh.ClusterLocal") || !errors.Is(err, mesh.ErrTopologyUnsupported) {
 		t.Errorf("mesh settings: %v", err)
 	}
-	if _, err := mb.Deploy(ctx, topology.ThreeZones()); err == nil || !strings.Contains(err.Error(), "Clusters") {
+	if _, err := mb.Deploy(ctx, topology.ThreeZones()); err == nil || !strings.Contains(err.Error(), "Clusters") || !errors.Is(err, mesh.ErrTopologyUnsupported) {
 		t.Errorf("single-cluster topology: %v", err)
 	}
 	if err := mb.Close(ctx); err != nil {

@@ -6,11 +6,14 @@ import (
 
 	meshconfig "istio.io/api/mesh/v1alpha1"
 	networkingapi "istio.io/api/networking/v1alpha3"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	"istio.io/istio/pkg/config/validation/agent"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/localitylb/locality-e2e/manifests"
 )
 
 // DefaultCluster is the cluster ID of a topology that declares no
@@ -259,4 +262,25 @@ func (t Topology) NodesIn(cluster string) []NodeSpec {
 		}
 	}
 	return sub.Nodes()
+}
+
+// CrossNetworkGateway is Istio's samples/multicluster/expose-services.yaml
+// (manifests.ExposeServices): the Gateway cross-network-gateway in
+// istio-system, AUTO_PASSTHROUGH on 15443 for *.local, which every cluster
+// of a multi-network mesh applies so that its east-west gateway passes
+// mTLS traffic through by SNI. Both backends apply this one object.
+func CrossNetworkGateway() (*networkingv1.Gateway, error) {
+	b, err := manifests.FS.ReadFile(manifests.ExposeServices)
+	if err != nil {
+		return nil, err
+	}
+	obj, _, err := decoder.Decode(b, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", manifests.ExposeServices, err)
+	}
+	gw, ok := obj.(*networkingv1.Gateway)
+	if !ok {
+		return nil, fmt.Errorf("%s decodes to %T, not a Gateway", manifests.ExposeServices, obj)
+	}
+	return gw, nil
 }
