@@ -27,6 +27,12 @@
 //     empty health_check_config; policy.overprovisioning_factor).
 //     addResourceToDump / addAllConfigToDump / trimResourceMessage give the
 //     resource=, mask= and name_regex= behaviour and the error answers.
+//
+// Both documents come from the host sets (envoylb.State), not from the
+// ClusterLoadAssignment as sent: an address EDS listed more than once is
+// one host, its first copy (source/extensions/clusters/eds/eds.cc,
+// BatchUpdateHelper::updateLocalityEndpoints), and a locality that copy
+// dropping left without hosts is in neither.
 package envoyadmin
 
 import (
@@ -380,6 +386,8 @@ func LoadAssignment(c Cluster) *endpointv3.ClusterLoadAssignment {
 		})
 		for _, g := range groups {
 			le := &endpointv3.LocalityLbEndpoints{Locality: g.loc, Priority: uint32(p)}
+			// (*host_set->localityWeights())[index]: the locality's weight
+			// in this priority, the same for every host of the group.
 			if c.State.LocalityWeighted {
 				le.LoadBalancingWeight = wrapperspb.UInt32(g.hosts[0].LocalityWeight)
 			}

@@ -292,3 +292,57 @@ func TestHandler(t *testing.T) {
 		t.Errorf("%d %s", code, body)
 	}
 }
+
+// TestRenderDuplicateAddressOnlyFirst: Envoy's EDS keeps only the first
+// lb_endpoint of an address across the ClusterLoadAssignment
+// (source/extensions/clusters/eds/eds.cc,
+// BatchUpdateHelper::updateLocalityEndpoints), so /clusters
+// (host_statuses) and config_dump?include_eds (dumpEndpointConfigs, built
+// from the host sets) show one host, in the locality of the first copy,
+// with that locality's weight; a locality left without hosts is in
+// neither (envoyproxy/envoy#22417: "only one endpoint is actually
+// preserved"). This is istiod's multi-network shape: the east-west gateway
+// listed once per remote locality (istio/istio#56355).
+func TestRenderDuplicateAddressOnlyFirst(t *testing.T) {
+	cla := envoyadmintest.CLA(ns, envoyadmintest.Row{Zone: "b", Weight: 2, Hosts: 2}, envoyadmintest.Row{Zone: "a", Weight: 5, Hosts: 1})
+	dup := envoyadmintest.HostIP("a", 0)
+	// kr/c lists only kr/a's host again, with its own weights and health.
+	extra := envoyadmintest.CLA(ns, envoyadmintest.Row{Zone: "a", Weight: 9, Hosts: 1}).GetEndpoints()[0]
+	extra.Locality.Zone = "c"
+	extra.LbEndpoints[0].HealthStatus = corev3.HealthStatus_UNHEALTHY
+	extra.LbEndpoints[0].LoadBalancingWeight.Value = 7
+	cla.Endpoints = append(cla.Endpoints, extra)
+	m, err := envoyadmintest.Model(envoyadmintest.Cluster(ns, true), cla)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eds, live := parseBoth(t, m)
+	want := endpoints.Summary{"kr/b": {Weight: 2, Hosts: 2, Healthy: 2}, "kr/a": {Weight: 5, Hosts: 1, Healthy: 1}}
+	if got := eds.Summarize(); !reflect.DeepEqual(got, want) {
+		t.Errorf("config_dump\n%s\nwant\n%s", got, want)
+	}
+	for k, v := range want {
+		v.Weight = 0
+		want[k] = v
+	}
+	if got := live.Summarize(); !reflect.DeepEqual(got, want) {
+		t.Errorf("/clusters\n%s\nwant\n%s", got, want)
+	}
+	d, err := envoyadmintest.Render(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := `"address": "` + dup + `"`
+	for name, doc := range map[string][]byte{"/clusters": d.Clusters, "config_dump": d.ConfigDump} {
+		if n := strings.Count(string(doc), addr); n != 1 {
+			t.Errorf("%s: %s %d times, want once\n%s", name, dup, n, doc)
+		}
+		if strings.Contains(string(doc), `"zone": "c"`) {
+			t.Errorf("%s shows the locality left without hosts\n%s", name, doc)
+		}
+	}
+	text := string(envoyadmin.RenderClustersText([]envoyadmin.Cluster{m}))
+	if n := strings.Count(text, cluster+"::"+dup+":5000::zone::"); n != 1 || !strings.Contains(text, cluster+"::"+dup+":5000::zone::a\n") || !strings.Contains(text, cluster+"::"+dup+":5000::weight::1\n") {
+		t.Errorf("/clusters text: want %s once, zone a, weight 1 (the first copy)\n%s", dup, text)
+	}
+}

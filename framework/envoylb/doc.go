@@ -8,9 +8,12 @@
 // package is laid out the same way:
 //
 //	lb.go                 cluster glue: CDS/EDS updates, workers, router try loop
-//	                      (cluster_manager_impl.cc, eds.cc, router.cc)
+//	                      (cluster_manager_impl.cc, extensions/clusters/eds/eds.cc,
+//	                      router.cc)
 //	host_set.go           host health flags, healthy/degraded/excluded partition,
-//	                      locality grouping (upstream_impl.cc)
+//	                      locality grouping and weights, EDS duplicate addresses
+//	                      (only the first is kept) (upstream_impl.cc
+//	                      PriorityStateManager, eds.cc BatchUpdateHelper)
 //	priority_load.go      priority load, degraded load, panic
 //	                      (load_balancing_policies/common/load_balancer_impl.cc)
 //	locality_scheduler.go EDF scheduler with initial picks, locality WRR

@@ -1,14 +1,16 @@
 // Envoy counterpart: source/common/upstream/upstream_impl.cc (host health
 // flags, coarseHealth, ClusterImplBase::partitionHostList,
 // excludeBasedOnHealthFlag, PriorityStateManager::updateClusterPrioritySet)
-// and source/common/upstream/eds.cc (building the priority set from a
-// ClusterLoadAssignment).
+// and source/extensions/clusters/eds/eds.cc (building the priority set from a
+// ClusterLoadAssignment: EdsClusterImpl::BatchUpdateHelper, including its
+// duplicate-address rule, see buildLevels).
 
 package envoylb
 
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -19,10 +21,12 @@ import (
 // across EDS updates while its address stays in the ClusterLoadAssignment.
 type hostState struct {
 	Host
-	key       string
-	eds       corev3.HealthStatus
-	locProto  *corev3.Locality
-	weight    uint32
+	key      string
+	eds      corev3.HealthStatus
+	locProto *corev3.Locality
+	weight   uint32
+	// locWeight is the weight Envoy holds for the host's locality in its
+	// priority (what PriorityStateManager recorded, see buildLevels).
 	locWeight uint32
 	stats     HostStats
 
@@ -146,26 +150,52 @@ func localityLess(a, b *corev3.Locality) int {
 		cmp.Compare(a.GetSubZone(), b.GetSubZone()))
 }
 
-// buildLevels turns a ClusterLoadAssignment into host sets, reusing host
-// objects of old by address (BaseDynamicClusterImpl::updateDynamicHostList
-// keeps a host whose address is still present, updating its health flags and
-// weight). Per priority, hosts are grouped by locality in LocalityLess order
-// with the local locality first (PriorityStateManager::updateClusterPrioritySet);
-// a locality listed twice in one priority is merged and the last
-// load_balancing_weight wins.
+// buildLevels turns a ClusterLoadAssignment into host sets, as
+// EdsClusterImpl::BatchUpdateHelper::batchUpdate does
+// (source/extensions/clusters/eds/eds.cc) with the PriorityStateManager of
+// source/common/upstream/upstream_impl.cc:
+//
+//   - LocalityLbEndpoints are walked in ClusterLoadAssignment order (not
+//     priority order). For each one, initializePriorityFor creates its
+//     priority and, when the LocalityLbEndpoints has a locality and a
+//     load_balancing_weight, records that weight for the locality in that
+//     priority (the last one listed wins; an unset weight records nothing,
+//     a locality never given one has weight 0). This happens before any of
+//     its hosts is looked at, so it holds even when every host of the
+//     LocalityLbEndpoints is dropped as a duplicate below.
+//   - Duplicate addresses: updateLocalityEndpoints keeps only the FIRST
+//     lb_endpoint of a given address across the whole assignment (all
+//     localities and priorities), keyed by address->asString() ("ip:port",
+//     "[ipv6]:port"): "When the configuration contains duplicate hosts,
+//     only the first one will be retained". A later copy is dropped whole:
+//     its health_status and load_balancing_weight are ignored and it is
+//     registered for no locality (registerHostForPriority is not called).
+//     Envoy accepts the update and logs or counts nothing for it
+//     (envoyproxy/envoy#22417; #23445 proposes a NACK instead).
+//     Istio produces such copies in multi-network meshes: the east-west
+//     gateway endpoint once per remote locality (istio/istio#56355).
+//   - updateClusterPrioritySet groups each priority's hosts by their
+//     locality (LocalityLess order, local locality first) and takes the
+//     locality weights from the recorded map. A locality all of whose hosts
+//     were dropped has no hosts, so it is not in the host set at all: its
+//     weight is not used.
+//
+// Host objects of old are reused by address
+// (BaseDynamicClusterImpl::updateDynamicHostList keeps a host whose address
+// is still present, updating its health flags and weight).
 func buildLevels(cla *endpointv3.ClusterLoadAssignment, old map[string]*hostState, localLocality string,
 	localityWeighted bool) (levels []*level, hosts map[string]*hostState, order []*hostState) {
 	hosts = map[string]*hostState{}
+	allNewHosts := map[string]bool{} // eds.cc all_new_hosts: address->asString()
 	type locAcc struct {
 		proto  *corev3.Locality
 		weight uint32
 		hosts  []*hostState
 	}
 	perPriority := map[uint32]map[string]*locAcc{}
-	maxP := uint32(0)
 	for _, lle := range cla.GetEndpoints() {
+		// initializePriorityFor.
 		p := lle.GetPriority()
-		maxP = max(maxP, p)
 		for uint32(len(levels)) <= p {
 			levels = append(levels, &level{priority: uint32(len(levels))})
 		}
@@ -179,14 +209,19 @@ func buildLevels(cla *endpointv3.ClusterLoadAssignment, old map[string]*hostStat
 			acc = &locAcc{proto: lle.GetLocality()}
 			perPriority[p][name] = acc
 		}
-		acc.weight = lle.GetLoadBalancingWeight().GetValue()
+		if lle.GetLocality() != nil && lle.GetLoadBalancingWeight() != nil {
+			acc.weight = lle.GetLoadBalancingWeight().GetValue()
+		}
+		// updateLocalityEndpoints for each lb_endpoint.
 		for _, lbe := range lle.GetLbEndpoints() {
 			sa := lbe.GetEndpoint().GetAddress().GetSocketAddress()
+			addr := addressString(sa.GetAddress(), sa.GetPortValue())
+			if allNewHosts[addr] {
+				continue // a duplicate: only the first one is retained
+			}
+			allNewHosts[addr] = true
 			h := Host{Address: sa.GetAddress(), Port: sa.GetPortValue(), Locality: name, Priority: p}
 			key := h.Key()
-			if _, dup := hosts[key]; dup {
-				continue
-			}
 			hs := old[key]
 			if hs == nil {
 				hs = &hostState{key: key}
@@ -199,7 +234,6 @@ func buildLevels(cla *endpointv3.ClusterLoadAssignment, old map[string]*hostStat
 			if w := lbe.GetLoadBalancingWeight(); w != nil && w.GetValue() > 0 {
 				hs.weight = w.GetValue()
 			}
-			hs.locWeight = lle.GetLoadBalancingWeight().GetValue()
 			hosts[key] = hs
 			order = append(order, hs)
 			lv.hosts = append(lv.hosts, hs)
@@ -209,6 +243,7 @@ func buildLevels(cla *endpointv3.ClusterLoadAssignment, old map[string]*hostStat
 	if len(levels) == 0 {
 		levels = append(levels, &level{})
 	}
+	// updateClusterPrioritySet.
 	for p, lv := range levels {
 		accs := perPriority[uint32(p)]
 		names := make([]string, 0, len(accs))
@@ -228,10 +263,25 @@ func buildLevels(cla *endpointv3.ClusterLoadAssignment, old map[string]*hostStat
 		})
 		for _, n := range names {
 			a := accs[n]
+			for _, h := range a.hosts {
+				h.locWeight = a.weight
+			}
 			lv.localities = append(lv.localities, &locality{name: n, proto: a.proto, weight: a.weight, hosts: a.hosts})
 		}
 		lv.hasLocalityWeights = localityWeighted && len(lv.localities) > 0
 		lv.partition()
 	}
 	return levels, hosts, order
+}
+
+// addressString is Envoy's Address::Instance::asString() for a socket
+// address, the key of eds.cc's duplicate check: the IP in canonical form
+// ("[ipv6]:port" for IPv6), so that two spellings of one IP are one
+// address. An address that is not an IP literal (Envoy NACKs those for EDS
+// clusters: "malformed IP address") is kept as written.
+func addressString(addr string, port uint32) string {
+	if a, err := netip.ParseAddr(addr); err == nil && port <= 0xffff {
+		return netip.AddrPortFrom(a, uint16(port)).String()
+	}
+	return fmt.Sprintf("%s:%d", addr, port)
 }

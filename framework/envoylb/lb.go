@@ -1,6 +1,6 @@
 // The cluster glue. Envoy counterparts: source/common/upstream/cluster_manager_impl.cc
-// (ClusterManagerImpl::addOrUpdateCluster: CDS updates), source/common/upstream/eds.cc
-// (EDS updates), source/common/router/router.cc (Filter::doRetry and the
+// (ClusterManagerImpl::addOrUpdateCluster: CDS updates),
+// source/extensions/clusters/eds/eds.cc (EDS updates), source/common/router/router.cc (Filter::doRetry and the
 // upstream try loop) and source/common/upstream/upstream_impl.cc (host stats).
 
 package envoylb
@@ -149,9 +149,13 @@ func New(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment, opts Optio
 // state and counters start fresh), a new outlier detector and new per-worker
 // load balancers.
 //
-// EDS (eds.cc / updateDynamicHostList): hosts whose address remains keep
-// their host object (outlier state, counters); priorities never disappear
-// from a priority set, they become empty.
+// EDS (eds.cc EdsClusterImpl::BatchUpdateHelper / updateDynamicHostList):
+// an address listed more than once in cla (in any localities and
+// priorities) is one host, the first lb_endpoint in ClusterLoadAssignment
+// order; the later copies are dropped (BatchUpdateHelper::
+// updateLocalityEndpoints, see buildLevels). Hosts whose address remains
+// keep their host object (outlier state, counters); priorities never
+// disappear from a priority set, they become empty.
 func (lb *LB) Update(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment) error {
 	if c == nil {
 		return errors.New("envoylb: nil Cluster")

@@ -68,7 +68,9 @@ type PriorityPrediction struct {
 // LocalityShare is one locality of one priority.
 type LocalityShare struct {
 	Locality string // region/zone/subzone
-	// Weight is the EDS load_balancing_weight (0 when unset).
+	// Weight is the locality's weight in this priority: the
+	// load_balancing_weight of the last LocalityLbEndpoints of it that set
+	// one (0 when none did), see buildLevels.
 	Weight uint32
 	// EffectiveWeight is weight × min(1, overprovisioning × healthy/hosts)
 	// for the healthy scheduler, only under locality_weighted_lb_config

@@ -17,8 +17,12 @@ type HostStatus struct {
 	LocalityProto *corev3.Locality
 	// Weight is the lb_endpoint's load_balancing_weight (1 when unset).
 	Weight uint32
-	// LocalityWeight is the load_balancing_weight of the host's
-	// LocalityLbEndpoints as EDS sent it (0 when unset).
+	// LocalityWeight is the weight Envoy holds for the host's locality in
+	// its priority, what config_dump prints from the host set's
+	// localityWeights() (config_dump_handler.cc): the load_balancing_weight
+	// of the last LocalityLbEndpoints of that locality and priority that set
+	// one, including one whose hosts were all dropped as duplicates
+	// (PriorityStateManager::initializePriorityFor); 0 when none did.
 	LocalityWeight uint32
 	// EDSHealth is the lb_endpoint's health_status as EDS sent it.
 	EDSHealth corev3.HealthStatus
@@ -42,7 +46,9 @@ type State struct {
 	LocalityWeighted bool
 	// OverprovisioningFactor in percent (EDS policy, default 140).
 	OverprovisioningFactor uint32
-	// Hosts in EDS order (priority, then locality, then lb_endpoint order).
+	// Hosts in ClusterLoadAssignment order (LocalityLbEndpoints, then
+	// lb_endpoint order), one per address: a duplicate address is not a
+	// host (eds.cc keeps only the first, see buildLevels).
 	Hosts []HostStatus
 }
 
