@@ -38,8 +38,10 @@ var (
 )
 
 // goldenFalseChangeRate is the golden check's share of the run's
-// false-failure budget.
-const goldenFalseChangeRate = split.RunFalseFailureBudget * 0.4
+// false-failure budget: 0.03%, next to the 0.068% the specs' own split
+// assertions spend (TestSuiteFalseFailureRate), within the 0.1% of
+// split.RunFalseFailureBudget.
+const goldenFalseChangeRate = split.RunFalseFailureBudget * 0.3
 
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
@@ -127,7 +129,7 @@ var _ = ReportAfterSuite("summary", func(r Report) {
 	// Only scenarios that ran are compared, so label filters still work.
 	// The golden check runs on every commit, so its false-change rate comes
 	// out of the run's false-failure budget (split.RunFalseFailureBudget,
-	// 0.1%: the specs' own assertions spend 0.057%, TestSuiteFalseFailureRate),
+	// 0.1%: the specs' own assertions spend 0.068%, TestSuiteFalseFailureRate),
 	// not the 1% of a one-off upgrade diff.
 	changes := fingerprint.Diff(golden, fp, fingerprint.DiffOptions{OnlyCommon: true, FamilyWiseRate: goldenFalseChangeRate})
 	Expect(changes).To(BeEmpty(), "the pinned istio.io/istio behaves differently from %s:\n%s\nIf this is expected, run make golden and review the diff.",

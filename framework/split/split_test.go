@@ -1,6 +1,8 @@
 package split
 
 import (
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -210,7 +212,7 @@ func TestPowerGuard(t *testing.T) {
 	g := NewWithT(t)
 	small := dist(map[string]int{"kr/a": 45, "kr/b": 5})
 	_, err := MatchSplit(split9010).Match(small)
-	g.Expect(err).To(MatchError(MatchRegexp(`N=50 is too small to detect a 5-point shift with power 0.9 at confidence 0.99995833\d*: need at least \d+`)))
+	g.Expect(err).To(MatchError(MatchRegexp(`N=50 is too small to detect a 5-point shift with power 0\.9 at confidence %s: need at least \d+`, regexp.QuoteMeta(fmt.Sprint(DefaultConfidence)))))
 	g.Expect(MatchSplit(split9010, WithoutPowerGuard()).Match(small)).To(BeTrue())
 	g.Expect(CheckPower(split9010, 50)).To(HaveOccurred())
 	// WithN is what the guard checks.

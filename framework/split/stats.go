@@ -18,7 +18,7 @@ const (
 	// assertions in one run; the budget is split evenly over them
 	// (TestRandomChecksPerRunCoversTheSuite counts them in the golden
 	// fingerprint). Raise it when the suite grows past it.
-	RandomChecksPerRun = 24
+	RandomChecksPerRun = 32
 	// DefaultConfidence is the family-wise confidence of one split
 	// assertion's binomial acceptance intervals: 1 - budget/checks, so a
 	// correct split fails at most RunFalseFailureBudget/RandomChecksPerRun
