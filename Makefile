@@ -79,12 +79,12 @@ e2e: docker-check istioctl
 e2e-plan:
 	@$(GO) test ./framework/kind -run '^TestWorkloadImagePlan$$' -count=1 -v | sed -n 's/^ *workload_test.go:[0-9]*: /  /p'
 
-# What a multi-cluster setup (LOCALITY_E2E_KIND_MULTICLUSTER=1) runs, in
-# order: every kind config, istioctl and kubectl argv and rendered YAML,
-# for the example topology of TestMultiClusterPlanOrder (three-zones over
-# cluster1/network1 and cluster2/network2). Nothing is run.
+# What a multi-cluster setup runs, in order: every kind config, istioctl
+# and kubectl argv and rendered YAML, for the suite's multi-cluster
+# topologies that LOCALITY_E2E_KIND_MULTICLUSTER selects (a topology name;
+# unset or 1: the first one). Nothing is run.
 e2e-multicluster-plan:
-	@$(GO) test ./framework/kind -run '^TestMultiClusterPlanOrder$$' -count=1 -v | sed -n '/multicluster_test.go:[0-9]*: *$$/,/^--- /p' | sed '1d;$$d' | sed 's/^        //'
+	@$(GO) run ./cmd/locality-e2e kind-plan
 
 workload-image:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \

@@ -51,11 +51,15 @@ func main() {
 
 const usage = `usage: locality-e2e explain [--rule=FILE] (--topology=NAME | --scenario=FILE) [--client=NAME]... [--scale=WORKLOAD=N]... [--fail=WORKLOAD=N]... [--verify] [--requests=N] [--seed=N]
 
+       locality-e2e kind-plan
+
        locality-e2e run [--backend=embedded|kind] [--label-filter=EXPR] [--focus=REGEXP] [-v] [--seed=N] FILE|DIR...
 
 Commands:
   explain   predict (and with --verify check) what a DestinationRule does to each client
   run       run scenario files (framework/scenario) under Ginkgo; exit 1 when a spec fails
+  kind-plan print every step of the multi-cluster kind setup for the suite (runs nothing);
+            LOCALITY_E2E_KIND_MULTICLUSTER=<topology> picks which setup
 
 Exit codes: 0 ok, 1 prediction and traffic disagree, 2 bad input, 3 the mesh could not be run.
 `
@@ -70,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return explainCmd(ctx, args[1:], stdout, stderr)
 	case "run":
 		return runCmd(ctx, args[1:], stdout, stderr)
+	case "kind-plan":
+		return kindPlanCmd(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

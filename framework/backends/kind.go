@@ -2,6 +2,7 @@ package backends
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/mesh"
@@ -25,6 +26,18 @@ func prepareKind(ctx context.Context, o Options) ([]byte, error) {
 		topos := cfg.Topologies
 		if len(topos) == 0 {
 			topos = kind.SuiteTopologies()
+		}
+		want, err := kind.MultiClusterSelection()
+		if err != nil {
+			return nil, err
+		}
+		topos, skipped, err := kind.SelectMultiCluster(topos, want)
+		if err != nil {
+			return nil, err
+		}
+		if len(skipped) > 0 && o.Log != nil {
+			fmt.Fprintf(o.Log, "kind multi-cluster: this setup serves %s; specs of %v (other clusters or mesh settings) will be skipped: run again with %s=<one of them>\n",
+				topos[0].Name, skipped, kind.EnvKindMultiCluster)
 		}
 		s, err := kind.PrepareMultiClusterTopologies(ctx, cfg, topos, o.Log)
 		if err != nil {

@@ -8,16 +8,16 @@ import (
 	"github.com/localitylb/locality-e2e/framework/kind"
 )
 
-// TestKindMultiClusterSelectedByEnv: LOCALITY_E2E_KIND_MULTICLUSTER=1
-// routes Prepare to the multi-cluster setup, which stops before Docker
-// when no suite topology declares Clusters; a bad value names the variable.
+// TestKindMultiClusterSelectedByEnv: LOCALITY_E2E_KIND_MULTICLUSTER
+// routes Prepare to the multi-cluster setup, which selects the suite
+// topology it names before touching Docker; a bad value names the variable.
 func TestKindMultiClusterSelectedByEnv(t *testing.T) {
-	t.Setenv(kind.EnvKindMultiCluster, "1")
+	t.Setenv(kind.EnvKindMultiCluster, "no-such-topology")
 	_, err := Prepare(context.Background(), Options{Name: "kind"})
-	if err == nil || !strings.Contains(err.Error(), "Topology.Clusters") || !strings.Contains(err.Error(), kind.EnvKindMultiCluster) {
+	if err == nil || !strings.Contains(err.Error(), "no multi-cluster topology of that name") || !strings.Contains(err.Error(), "locality-task-multinetwork") {
 		t.Fatalf("got %v", err)
 	}
-	t.Setenv(kind.EnvKindMultiCluster, "maybe")
+	t.Setenv(kind.EnvKindMultiCluster, "Not A Name!")
 	if _, err := Prepare(context.Background(), Options{Name: "kind"}); err == nil || !strings.Contains(err.Error(), kind.EnvKindMultiCluster) {
 		t.Fatalf("bad value: %v", err)
 	}

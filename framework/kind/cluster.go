@@ -24,7 +24,8 @@ import (
 
 // ClusterTopology merges topologies into one whose localities are the
 // union of theirs (one workload per distinct locality), named name: what
-// the suite's single cluster needs nodes for.
+// the suite's single cluster needs nodes for. Multi-cluster topologies
+// are left out: they run on the multi-cluster setup.
 func ClusterTopology(name string, topos []topology.Topology) topology.Topology {
 	u := topology.Topology{Name: name, Service: "nodes"}
 	seen := map[string]bool{}
@@ -35,6 +36,9 @@ func ClusterTopology(name string, topos []topology.Topology) topology.Topology {
 		}
 	}
 	for _, t := range topos {
+		if t.MultiCluster() {
+			continue // deployed on the multi-cluster setup, never here
+		}
 		for _, w := range t.Workloads {
 			add(w.Locality)
 		}

@@ -355,6 +355,8 @@ func SuiteTopologies() []topology.Topology {
 		topology.ThreeZonesEveryClient(),
 		topology.ThreeZonesTiers(),
 		topology.Subzones(),
+		topology.LocalityTask(1, false),
+		topology.LocalityTask(1, true),
 	}
 }
 

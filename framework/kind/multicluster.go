@@ -21,6 +21,7 @@ package kind
 
 import (
 	"fmt"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -95,20 +96,73 @@ func DefaultMultiClusterOptions() MultiClusterOptions {
 	return MultiClusterOptions{Kubectl: "kubectl", MetalLBManifest: DefaultMetalLBManifest, MeshID: DefaultMeshID, CAKeyBits: DefaultCAKeyBits}
 }
 
-// MultiClusterEnabled reads EnvKindMultiCluster: false when unset or
-// empty, an error naming the variable when it is not a boolean.
+// MultiClusterEnabled reads EnvKindMultiCluster: false when unset, empty,
+// 0 or false; true for 1, true, or the name of a topology (which selects
+// the setup, see SelectMultiCluster).
 func MultiClusterEnabled() (bool, error) { return multiClusterEnabled(os.LookupEnv) }
 
 func multiClusterEnabled(lookup func(string) (string, bool)) (bool, error) {
+	on, _, err := multiClusterSelection(lookup)
+	return on, err
+}
+
+// MultiClusterSelection is the topology name EnvKindMultiCluster names, ""
+// for 1/true (the first multi-cluster topology of the suite).
+func MultiClusterSelection() (string, error) {
+	_, name, err := multiClusterSelection(os.LookupEnv)
+	return name, err
+}
+
+func multiClusterSelection(lookup func(string) (string, bool)) (on bool, name string, err error) {
 	v, ok := lookup(EnvKindMultiCluster)
-	if !ok || strings.TrimSpace(v) == "" {
-		return false, nil
+	v = strings.TrimSpace(v)
+	if !ok || v == "" {
+		return false, "", nil
 	}
-	b, err := strconv.ParseBool(strings.TrimSpace(v))
-	if err != nil {
-		return false, fmt.Errorf("%s=%q is not a boolean: use 1 (true) or 0 (false)", EnvKindMultiCluster, v)
+	if b, err := strconv.ParseBool(v); err == nil {
+		return b, "", nil
 	}
-	return b, nil
+	if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
+		return false, "", fmt.Errorf("%s=%q is neither a boolean nor a topology name: use 1 (the suite's first multi-cluster topology), 0, or a topology name such as locality-task-multinetwork", EnvKindMultiCluster, v)
+	}
+	return true, v, nil
+}
+
+// SelectMultiCluster picks, among topos, those one multi-cluster kind
+// setup serves: the Clusters and mesh settings (installed with Istio) of
+// the topology named want, or of the first multi-cluster topology when
+// want is "", and every topology that declares the same. The others are
+// returned in skipped: on this setup their Deploy is refused with
+// mesh.ErrTopologyUnsupported and the specs skip them (run the suite again
+// with EnvKindMultiCluster naming one of them).
+func SelectMultiCluster(topos []topology.Topology, want string) (selected []topology.Topology, skipped []string, err error) {
+	var ref *topology.Topology
+	for i, t := range topos {
+		if t.MultiCluster() && (want == "" || t.Name == want) {
+			ref = &topos[i]
+			break
+		}
+	}
+	if ref == nil {
+		var names []string
+		for _, t := range topos {
+			if t.MultiCluster() {
+				names = append(names, t.Name)
+			}
+		}
+		if want != "" {
+			return nil, nil, fmt.Errorf("%s=%s: no multi-cluster topology of that name: use one of %v", EnvKindMultiCluster, want, names)
+		}
+		return nil, nil, fmt.Errorf("multi-cluster kind setup: no topology declares more than one cluster (Topology.Clusters): declare Clusters in the topology, or unset %s for the single kind cluster", EnvKindMultiCluster)
+	}
+	for _, t := range topos {
+		if t.MultiCluster() && sameClusters(t.Clusters, ref.Clusters) && proto.Equal(t.MeshConfigOverlay(), ref.MeshConfigOverlay()) {
+			selected = append(selected, t)
+		} else if t.MultiCluster() {
+			skipped = append(skipped, t.Name)
+		}
+	}
+	return selected, skipped, nil
 }
 
 // MultiClusterOptionsFromEnv is DefaultMultiClusterOptions overridden by

@@ -685,3 +685,33 @@ func TestMultiClusterDeployWithFakes(t *testing.T) {
 		}
 	}
 }
+
+// TestSelectMultiCluster: one setup serves the topologies that declare the
+// reference's Clusters and mesh settings; the env value picks the
+// reference by name.
+func TestSelectMultiCluster(t *testing.T) {
+	flat, multi := topology.LocalityTask(1, false), topology.LocalityTask(1, true)
+	local := topology.LocalityTask(2, false)
+	local.Name, local.Mesh.ClusterLocal = "cluster-local", true
+	topos := []topology.Topology{topology.ThreeZones(), flat, multi, local}
+	names := func(ts []topology.Topology) (out []string) {
+		for _, t := range ts {
+			out = append(out, t.Name)
+		}
+		return out
+	}
+	sel, skipped, err := SelectMultiCluster(topos, "")
+	if err != nil || !reflect.DeepEqual(names(sel), []string{flat.Name}) || !reflect.DeepEqual(skipped, []string{multi.Name, "cluster-local"}) {
+		t.Fatalf("default: %v skipped %v err %v", names(sel), skipped, err)
+	}
+	sel, skipped, err = SelectMultiCluster(topos, multi.Name)
+	if err != nil || !reflect.DeepEqual(names(sel), []string{multi.Name}) || !reflect.DeepEqual(skipped, []string{flat.Name, "cluster-local"}) {
+		t.Fatalf("%s: %v skipped %v err %v", multi.Name, names(sel), skipped, err)
+	}
+	if _, _, err := SelectMultiCluster(topos, "nope"); err == nil || !strings.Contains(err.Error(), EnvKindMultiCluster+"=nope") {
+		t.Fatalf("unknown name: %v", err)
+	}
+	if _, _, err := SelectMultiCluster([]topology.Topology{topology.ThreeZones()}, ""); err == nil || !strings.Contains(err.Error(), "Topology.Clusters") {
+		t.Fatalf("no multi-cluster topology: %v", err)
+	}
+}
