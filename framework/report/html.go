@@ -63,6 +63,16 @@ func hostsText(r endpoints.Locality) string {
 		if h.Pod != "" {
 			s += " " + h.Pod
 		}
+		if h.Cluster != "" {
+			where := h.Cluster
+			if h.Network != "" {
+				where += "/" + h.Network
+			}
+			if h.Gateway {
+				where += " (east-west gateway)"
+			}
+			s += " [" + where + "]"
+		}
 		parts[i] = s
 	}
 	return strings.Join(parts, "\n")

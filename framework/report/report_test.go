@@ -440,3 +440,19 @@ func TestReadGinkgoReportRejectsOtherFiles(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestHostsTextPlacement: a multi-cluster table's hosts show their
+// cluster/network, gateway endpoints marked; single-cluster hosts do not.
+func TestHostsTextPlacement(t *testing.T) {
+	r := endpoints.Locality{Locality: "region2/zone3", Hosts: []endpoints.Host{
+		{Address: "127.20.0.9", Health: endpoints.Healthy, Pod: "istio-eastwestgateway-x", Cluster: "cluster3", Network: "network2", Gateway: true},
+		{Address: "127.20.0.10", Health: endpoints.Healthy, Pod: "helloworld-1", Cluster: "cluster1"},
+		{Address: "127.20.0.11", Health: endpoints.Healthy, Pod: "helloworld-2"},
+	}}
+	want := "127.20.0.9 HEALTHY istio-eastwestgateway-x [cluster3/network2 (east-west gateway)]\n" +
+		"127.20.0.10 HEALTHY helloworld-1 [cluster1]\n" +
+		"127.20.0.11 HEALTHY helloworld-2"
+	if got := hostsText(r); got != want {
+		t.Errorf("hostsText:\n%s\nwant\n%s", got, want)
+	}
+}
