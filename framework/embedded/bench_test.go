@@ -89,3 +89,46 @@ func BenchmarkPlainHTTP(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }
+
+// BenchmarkMeshStartMultiNetwork: deploy istio.io's locality task on four
+// clusters and two networks (one istiod, four fake API servers, four
+// east-west gateways with their own ADS streams) and close it.
+func BenchmarkMeshStartMultiNetwork(b *testing.B) {
+	ctx := context.Background()
+	be := New(Options{Seed: 1})
+	for b.Loop() {
+		m, err := be.Deploy(ctx, topology.LocalityTask(1, true))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = m.Close(ctx)
+	}
+}
+
+// BenchmarkSendThroughGateway: requests per second when every request
+// crosses an east-west gateway (region1 scaled to 0, so curl's traffic
+// fails over to network2: sidecar model → gateway listener → gateway model
+// → pod, a new connection to the gateway per request).
+func BenchmarkSendThroughGateway(b *testing.B) {
+	ctx := context.Background()
+	m, err := New(Options{Seed: 1}).Deploy(ctx, topology.LocalityTask(1, true))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close(ctx)
+	for _, w := range []string{"helloworld-region1-zone1", "helloworld-region1-zone2"} {
+		if err := m.Scale(ctx, w, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	batch, err := m.Send(ctx, "curl", b.N)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if ok := batch.ByClass().Count("200 OK"); ok != b.N {
+		b.Fatalf("%d of %d requests answered 200 OK: %s", ok, b.N, batch.ByClass())
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
