@@ -6,7 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+	networkingapi "istio.io/api/networking/v1alpha3"
+
 	"github.com/localitylb/locality-e2e/framework/scenario"
+	"github.com/localitylb/locality-e2e/framework/steps"
+	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
 // A valid scenario; the table's cases break one thing each.
@@ -52,6 +58,67 @@ func TestGoodScenario(t *testing.T) {
 	}
 	if st := s.Specs[0].Steps[1]; st.Client != "client-b" || st.By != "locality" || st.Expect["kr/b"] != 1 {
 		t.Fatalf("send step %+v", st)
+	}
+}
+
+// A valid multi-cluster scenario; the bad-input table's multi-cluster rows
+// break one thing each.
+const goodMultiCluster = `name: mc
+topology:
+  service: helloworld-svc
+  clusters:
+  - {name: cluster1, network: network1}
+  - {name: cluster2, network: network2}
+  mesh:
+    clusterLocal: true
+    localityLbSetting:
+      enabled: true
+      failover:
+      - {from: kr, to: us}
+  workloads:
+  - {name: zone-a, locality: kr/a, replicas: 3, cluster: cluster1}
+  - {name: zone-b, locality: us/b, replicas: 3, cluster: cluster2}
+  clients:
+  - {name: client-a, locality: kr/a, cluster: cluster1}
+specs:
+- it: stays in cluster1
+  steps:
+  - send: {by: cluster, expect: {cluster1: 1, cluster2: 0}}
+`
+
+func TestGoodMultiClusterScenario(t *testing.T) {
+	s, err := scenario.Load(write(t, t.TempDir(), "s.yaml", goodMultiCluster))
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo := s.Topology
+	if want := []topology.Cluster{{Name: "cluster1", Network: "network1"}, {Name: "cluster2", Network: "network2"}}; len(topo.Clusters) != 2 || topo.Clusters[0] != want[0] || topo.Clusters[1] != want[1] {
+		t.Errorf("clusters %+v, want %+v", topo.Clusters, want)
+	}
+	if topo.Workloads[0].Cluster != "cluster1" || topo.Workloads[1].Cluster != "cluster2" || topo.Clients[0].Cluster != "cluster1" {
+		t.Errorf("placements: workloads %+v, clients %+v", topo.Workloads, topo.Clients)
+	}
+	wantLB := &networkingapi.LocalityLoadBalancerSetting{
+		Enabled:  wrapperspb.Bool(true),
+		Failover: []*networkingapi.LocalityLoadBalancerSetting_Failover{{From: "kr", To: "us"}},
+	}
+	if !topo.Mesh.ClusterLocal || !proto.Equal(topo.Mesh.LocalityLbSetting, wantLB) {
+		t.Errorf("mesh %+v, want clusterLocal and %v", topo.Mesh, wantLB)
+	}
+	if st := s.Specs[0].Steps[0]; st.By != steps.ByCluster || st.Expect["cluster1"] != 1 || len(st.Expect) != 2 {
+		t.Errorf("send step %+v", st)
+	}
+
+	// proto field names (snake_case) are accepted as protojson takes them,
+	// and a namespace is kept.
+	s, err = scenario.Load(write(t, t.TempDir(), "s.yaml", strings.Replace(strings.Replace(goodMultiCluster,
+		"failover:\n      - {from: kr, to: us}", "failover_priority: [topology.istio.io/network]", 1),
+		"service: helloworld-svc", "service: helloworld-svc\n  namespace: sample", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fp := s.Topology.Mesh.LocalityLbSetting.GetFailoverPriority(); len(fp) != 1 || fp[0] != "topology.istio.io/network" || s.Topology.Namespace != "sample" {
+		t.Errorf("failoverPriority %v, namespace %q", fp, s.Topology.Namespace)
 	}
 }
 
@@ -141,6 +208,50 @@ func TestBadScenarioFiles(t *testing.T) {
 			`DIR/s.yaml:10: rules[0]: unknown field "spec.trafficPolicy.loadbalancer": fix the spelling or remove it (see https://istio.io/latest/docs/reference/config/networking/destination-rule/)`},
 		{"file and inline fields together", strings.Replace(good, "- file: rules/dr.yaml\n", "- file: rules/dr.yaml\n  kind: DestinationRule\n", 1), "",
 			"DIR/s.yaml:10: rules[0]: has `file:` and other fields: give either `file: path` alone or the rule inline"},
+		{"cluster on a topology without clusters", strings.Replace(good, "replicas: 3}\n  - {name: zone-b", "replicas: 3, cluster: cluster1}\n  - {name: zone-b", 1), "",
+			`DIR/s.yaml:5: topology.workloads[0].cluster: is "cluster1" but topology.clusters declares no clusters: declare the clusters in topology.clusters, or leave cluster out for one cluster`},
+		{"unknown cluster of a workload", strings.Replace(goodMultiCluster, "replicas: 3, cluster: cluster2}", "replicas: 3, cluster: cluster3}", 1), "",
+			`DIR/s.yaml:15: topology.workloads[1].cluster: unknown cluster "cluster3": use one of the topology's clusters: cluster1, cluster2`},
+		{"unknown cluster of a client", strings.Replace(goodMultiCluster, "locality: kr/a, cluster: cluster1}\nspecs", "locality: kr/a, cluster: cluster3}\nspecs", 1), "",
+			`DIR/s.yaml:17: topology.clients[0].cluster: unknown cluster "cluster3": use one of the topology's clusters: cluster1, cluster2`},
+		{"network on some clusters only", strings.Replace(goodMultiCluster, "{name: cluster2, network: network2}", "{name: cluster2}", 1), "",
+			`DIR/s.yaml:6: topology.clusters[1].network: is missing while topology.clusters[0] (cluster1) is on network "network1": name a network for every cluster, or for none (one flat network)`},
+		{"empty network", strings.Replace(goodMultiCluster, "network: network2}", "network: ''}", 1), "",
+			"DIR/s.yaml:6: topology.clusters[1].network: is empty: name the cluster's network, e.g. network: network1, or leave network out on every cluster"},
+		{"duplicate cluster", strings.Replace(goodMultiCluster, "{name: cluster2, network: network2}", "{name: cluster1, network: network2}", 1), "",
+			`DIR/s.yaml:6: topology.clusters[1].name: "cluster1" is also the name of topology.clusters[0]: give every cluster its own name`},
+		{"bad cluster name", strings.Replace(goodMultiCluster, "{name: cluster2, network: network2}", "{name: Cluster2, network: network2}", 1), "",
+			`DIR/s.yaml:6: topology.clusters[1].name: "Cluster2" is not a valid cluster name (a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')): use lower-case letters, digits and '-', at most 63 characters, e.g. cluster1`},
+		{"unknown cluster field", strings.Replace(goodMultiCluster, "{name: cluster2, network: network2}", "{name: cluster2, net: network2}", 1), "",
+			"DIR/s.yaml:6: topology.clusters[1].net: unknown field: use one of: name, network"},
+		{"network not a label value", strings.Replace(goodMultiCluster, "network: network2}", "network: net/2}", 1), "",
+			`DIR/s.yaml:6: topology.clusters[1]: topology "s": Clusters[1] (cluster2).Network "net/2" is not a valid label value (a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')): it becomes the topology.istio.io/network label`},
+		{"bad namespace", strings.Replace(goodMultiCluster, "service: helloworld-svc", "service: helloworld-svc\n  namespace: Sample", 1), "",
+			`DIR/s.yaml:4: topology.namespace: topology "s": Namespace "Sample" is not a valid Kubernetes name (a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')): use lower-case letters, digits and '-', at most 63 characters`},
+		{"unknown mesh field", strings.Replace(goodMultiCluster, "clusterLocal: true", "clusterlocal: true", 1), "",
+			"DIR/s.yaml:8: topology.mesh.clusterlocal: unknown field: did you mean clusterLocal? (fields are case-sensitive)"},
+		{"clusterLocal not a boolean", strings.Replace(goodMultiCluster, "clusterLocal: true", "clusterLocal: yes", 1), "",
+			`DIR/s.yaml:8: topology.mesh.clusterLocal: is the string "yes", want true or false: write clusterLocal: true to keep every client's traffic in its own cluster`},
+		{"localityLbSetting: misspelt field", strings.Replace(goodMultiCluster, "failover:\n", "failOver:\n", 1), "",
+			"DIR/s.yaml:11: topology.mesh.localityLbSetting.failOver: unknown field: did you mean failover? (fields are case-sensitive) (see https://istio.io/latest/docs/reference/config/networking/destination-rule/#LocalityLoadBalancerSetting)"},
+		{"localityLbSetting: unknown nested field", strings.Replace(goodMultiCluster, "{from: kr, to: us}", "{from: kr, too: us}", 1), "",
+			"DIR/s.yaml:12: topology.mesh.localityLbSetting.failover[0].too: unknown field: use one of: from, to (see https://istio.io/latest/docs/reference/config/networking/destination-rule/#LocalityLoadBalancerSetting)"},
+		{"localityLbSetting: field given twice", strings.Replace(goodMultiCluster, "enabled: true\n", "enabled: true\n      enabled: false\n", 1), "",
+			"DIR/s.yaml:11: topology.mesh.localityLbSetting.enabled: is given twice: give each field once"},
+		{"localityLbSetting: wrong type", strings.Replace(goodMultiCluster, "enabled: true\n", "enabled: maybe\n", 1), "",
+			`DIR/s.yaml:10: topology.mesh.localityLbSetting: invalid value for bool field value: "maybe": write the values as in a DestinationRule (see https://istio.io/latest/docs/reference/config/networking/destination-rule/#LocalityLoadBalancerSetting)`},
+		{"localityLbSetting: not a mapping", strings.Replace(goodMultiCluster, "localityLbSetting:\n      enabled: true\n      failover:\n      - {from: kr, to: us}\n", "localityLbSetting: true\n", 1), "",
+			"DIR/s.yaml:9: topology.mesh.localityLbSetting: is a boolean, want a mapping: write it as a DestinationRule's trafficPolicy.loadBalancer.localityLbSetting, e.g. {enabled: true, failover: [{from: kr, to: us}]}"},
+		{"localityLbSetting: Istio rejects it", strings.Replace(goodMultiCluster, "{from: kr, to: us}", "{from: kr, to: kr}", 1), "",
+			`DIR/s.yaml:10: topology.mesh.localityLbSetting: topology "s": Mesh.LocalityLbSetting (meshConfig.localityLbSetting): locality lb failover settings must specify different regions: fix it as you would a DestinationRule's localityLbSetting`},
+		{"localityLbSetting: distribute weights not 100", strings.Replace(goodMultiCluster, "failover:\n      - {from: kr, to: us}", "distribute:\n      - {from: kr/a/*, to: {\"kr/a/*\": 90}}", 1), "",
+			`DIR/s.yaml:10: topology.mesh.localityLbSetting: topology "s": Mesh.LocalityLbSetting (meshConfig.localityLbSetting): total locality weight 90 != 100: fix it as you would a DestinationRule's localityLbSetting`},
+		{"by cluster without clusters", strings.Replace(good, sendStep, "  - send: {by: cluster, expect: {Kubernetes: 1}}\n", 1), "",
+			"DIR/s.yaml:15: specs[0].steps[1].send.by: is cluster but topology.clusters declares no clusters: declare the clusters in topology.clusters, or use by: locality"},
+		{"by cluster with an unknown cluster", strings.Replace(goodMultiCluster, "{cluster1: 1, cluster2: 0}", "{cluster1: 0.5, cluster3: 0.5}", 1), "",
+			`DIR/s.yaml:21: specs[0].steps[0].send.expect: unknown cluster "cluster3": by: cluster takes the topology's clusters: cluster1, cluster2`},
+		{"by cluster to a cluster without pods", strings.Replace(goodMultiCluster, "  - send: {by: cluster, expect: {cluster1: 1, cluster2: 0}}", "  - scale: {workload: zone-b, replicas: 0}\n  - send: {by: cluster, expect: {cluster1: 0, cluster2: 1}}", 1), "",
+			`DIR/s.yaml:22: specs[0].steps[1].send.expect.cluster2: cluster "cluster2" has no workload pods at this step but is expected to get 1: expect 0 for it, or place a workload there (cluster: cluster2) or scale one up first`},
 		{"no specs", strings.Split(good, "specs:")[0], "",
 			"DIR/s.yaml:1: specs: is missing: add at least one spec: - it: \"...\" with its steps"},
 		{"bad label", strings.Replace(good, "name: ok", "name: ok\nlabels: [\"a|b\"]", 1), "",

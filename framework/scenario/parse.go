@@ -15,6 +15,11 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 	"go.yaml.in/yaml/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	networkingapi "istio.io/api/networking/v1alpha3"
+	"k8s.io/apimachinery/pkg/util/validation"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/localitylb/locality-e2e/framework/destinationrule"
 	"github.com/localitylb/locality-e2e/framework/endpoints"
@@ -106,8 +111,10 @@ func Parse(file string, data []byte) (s *Scenario, err error) {
 type parser struct {
 	file, dir string
 	topo      topology.Topology
-	lines     struct{ topology, workloads, clients []int }
+	lines     struct{ workloads, clients, clusters []int }
 	replicas  map[string]int
+	// topology fields that Topology.Validate errors are reported at
+	namespaceNode, lbNode *yaml.Node
 }
 
 func (p *parser) err(n *yaml.Node, field, msg, fix string) *Error {
@@ -394,11 +401,11 @@ func (p *parser) labels(n *yaml.Node, field string) (map[string]string, error) {
 	return out, nil
 }
 
-var topoIndex = regexp.MustCompile(`(Workloads|Clients)\[(\d+)\]`)
+var topoIndex = regexp.MustCompile(`(Workloads|Clients|Clusters)\[(\d+)\]`)
 
 func (p *parser) topology(n *yaml.Node, defName string) error {
 	const f = "topology"
-	m, err := p.mapping(n, f, "name", "service", "port", "trafficDistribution", "workloads", "clients")
+	m, err := p.mapping(n, f, "name", "namespace", "service", "port", "trafficDistribution", "clusters", "mesh", "workloads", "clients")
 	if err != nil {
 		return err
 	}
@@ -407,6 +414,12 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 		if t.Name, err = p.str(v, f+".name"); err != nil {
 			return err
 		}
+	}
+	if v := m["namespace"]; v != nil {
+		if t.Namespace, err = p.str(v, f+".namespace"); err != nil {
+			return err
+		}
+		p.namespaceNode = v
 	}
 	if v := m["service"]; v != nil {
 		if t.Service, err = p.str(v, f+".service"); err != nil {
@@ -428,6 +441,16 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 			return p.err(v, f+".trafficDistribution", fmt.Sprintf("%q is unknown", t.TrafficDistribution), "use PreferClose, PreferSameZone or PreferSameNode, or leave it out")
 		}
 	}
+	if v := m["clusters"]; v != nil {
+		if t.Clusters, err = p.clusters(v, f+".clusters"); err != nil {
+			return err
+		}
+	}
+	if v := m["mesh"]; v != nil {
+		if t.Mesh, err = p.mesh(v, f+".mesh"); err != nil {
+			return err
+		}
+	}
 	wn := m["workloads"]
 	if wn == nil {
 		return p.err(n, f+".workloads", "is missing", "add at least one workload: - {name: ..., locality: kr/a, replicas: 3}")
@@ -441,7 +464,7 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 	}
 	for i, wnode := range ws {
 		wf := fmt.Sprintf("%s.workloads[%d]", f, i)
-		wm, err := p.mapping(wnode, wf, "name", "locality", "replicas", "labels")
+		wm, err := p.mapping(wnode, wf, "name", "locality", "replicas", "labels", "cluster")
 		if err != nil {
 			return err
 		}
@@ -466,6 +489,11 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 				return err
 			}
 		}
+		if v := wm["cluster"]; v != nil {
+			if w.Cluster, err = p.placement(v, wf+".cluster", t.Clusters); err != nil {
+				return err
+			}
+		}
 		t.Workloads = append(t.Workloads, w)
 		p.lines.workloads = append(p.lines.workloads, wnode.Line)
 	}
@@ -476,7 +504,7 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 		}
 		for i, cnode := range cs {
 			cf := fmt.Sprintf("%s.clients[%d]", f, i)
-			cm, err := p.mapping(cnode, cf, "name", "locality", "labels")
+			cm, err := p.mapping(cnode, cf, "name", "locality", "labels", "cluster")
 			if err != nil {
 				return err
 			}
@@ -492,6 +520,11 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 			}
 			if v := cm["labels"]; v != nil {
 				if c.Labels, err = p.labels(v, cf+".labels"); err != nil {
+					return err
+				}
+			}
+			if v := cm["cluster"]; v != nil {
+				if c.Cluster, err = p.placement(v, cf+".cluster", t.Clusters); err != nil {
 					return err
 				}
 			}
@@ -511,11 +544,203 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 				line, field = p.lines.workloads[i], fmt.Sprintf("%s.workloads[%d]", f, i)
 			} else if mm[1] == "Clients" && i < len(p.lines.clients) {
 				line, field = p.lines.clients[i], fmt.Sprintf("%s.clients[%d]", f, i)
+			} else if mm[1] == "Clusters" && i < len(p.lines.clusters) {
+				line, field = p.lines.clusters[i], fmt.Sprintf("%s.clusters[%d]", f, i)
 			}
+		} else if strings.Contains(err.Error(), ": Mesh.LocalityLbSetting ") && p.lbNode != nil {
+			line, field = p.lbNode.Line, f+".mesh.localityLbSetting"
+		} else if strings.Contains(err.Error(), ": Namespace ") && p.namespaceNode != nil {
+			line, field = p.namespaceNode.Line, f+".namespace"
 		}
 		return &Error{File: p.file, Line: line, Field: field, Msg: err.Error()}
 	}
 	p.topo = t
+	return nil
+}
+
+// clusters reads topology.clusters: the clusters of a multi-cluster mesh,
+// each {name, network}; a network on every cluster or on none.
+func (p *parser) clusters(n *yaml.Node, field string) ([]topology.Cluster, error) {
+	items, err := p.sequence(n, field)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, p.err(n, field, "is empty", "declare the clusters, e.g. - {name: cluster1, network: network1}, or leave clusters out for one cluster")
+	}
+	var out []topology.Cluster
+	withNetwork := -1
+	for i, it := range items {
+		cf := fmt.Sprintf("%s[%d]", field, i)
+		cm, err := p.mapping(it, cf, "name", "network")
+		if err != nil {
+			return nil, err
+		}
+		var c topology.Cluster
+		if c.Name, err = p.requiredString(it, cm, cf, "name", "name the cluster by its cluster ID, e.g. name: cluster1"); err != nil {
+			return nil, err
+		}
+		// Checked here, not only by Topology.Validate: the workloads and
+		// clients that name a cluster are checked against these names.
+		if errs := validation.IsDNS1123Label(c.Name); len(errs) > 0 {
+			return nil, p.err(cm["name"], cf+".name", fmt.Sprintf("%q is not a valid cluster name (%s)", c.Name, strings.Join(errs, "; ")), "use lower-case letters, digits and '-', at most 63 characters, e.g. cluster1")
+		}
+		for j, prev := range out {
+			if prev.Name == c.Name {
+				return nil, p.err(cm["name"], cf+".name", fmt.Sprintf("%q is also the name of %s[%d]", c.Name, field, j), "give every cluster its own name")
+			}
+		}
+		if cm["network"] != nil {
+			if c.Network, err = p.requiredString(it, cm, cf, "network", "name the cluster's network, e.g. network: network1, or leave network out on every cluster"); err != nil {
+				return nil, err
+			}
+			withNetwork = i
+		}
+		out = append(out, c)
+		p.lines.clusters = append(p.lines.clusters, it.Line)
+	}
+	if withNetwork >= 0 {
+		for i, c := range out {
+			if c.Network == "" {
+				return nil, p.err(items[i], fmt.Sprintf("%s[%d].network", field, i), fmt.Sprintf("is missing while %s[%d] (%s) is on network %q", field, withNetwork, out[withNetwork].Name, out[withNetwork].Network), "name a network for every cluster, or for none (one flat network)")
+			}
+		}
+	}
+	return out, nil
+}
+
+func clusterNames(cs []topology.Cluster) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// placement reads a workload's or client's cluster, one of clusters.
+func (p *parser) placement(n *yaml.Node, field string, clusters []topology.Cluster) (string, error) {
+	name, err := p.str(n, field)
+	if err != nil {
+		return "", err
+	}
+	if len(clusters) == 0 {
+		return "", p.err(n, field, fmt.Sprintf("is %q but topology.clusters declares no clusters", name), "declare the clusters in topology.clusters, or leave cluster out for one cluster")
+	}
+	if !contains(clusterNames(clusters), name) {
+		return "", p.err(n, field, fmt.Sprintf("unknown cluster %q", name), "use one of the topology's clusters: "+strings.Join(clusterNames(clusters), ", "))
+	}
+	return name, nil
+}
+
+// mesh reads topology.mesh: meshConfig's localityLbSetting and a
+// cluster-local Service.
+func (p *parser) mesh(n *yaml.Node, field string) (topology.MeshSettings, error) {
+	var ms topology.MeshSettings
+	m, err := p.mapping(n, field, "localityLbSetting", "clusterLocal")
+	if err != nil {
+		return ms, err
+	}
+	if v := m["localityLbSetting"]; v != nil {
+		if ms.LocalityLbSetting, err = p.localityLbSetting(v, field+".localityLbSetting"); err != nil {
+			return ms, err
+		}
+		p.lbNode = v
+	}
+	if v := m["clusterLocal"]; v != nil {
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" {
+			return ms, p.err(v, field+".clusterLocal", fmt.Sprintf("is %s, want true or false", kindName(v)), "write clusterLocal: true to keep every client's traffic in its own cluster")
+		}
+		if err := v.Decode(&ms.ClusterLocal); err != nil {
+			return ms, p.err(v, field+".clusterLocal", err.Error(), "write true or false")
+		}
+	}
+	return ms, nil
+}
+
+const localityLbSettingDoc = "https://istio.io/latest/docs/reference/config/networking/destination-rule/#LocalityLoadBalancerSetting"
+
+var protojsonPrefix = regexp.MustCompile(`^proto:[\s\x{00a0}]*(\(line \d+:\d+\):\s*)?`)
+
+// localityLbSetting decodes a LocalityLoadBalancerSetting written as in a
+// DestinationRule (camelCase YAML) with Istio's own type: its fields are
+// checked against the proto descriptor (so an unknown one is reported at
+// its line), then the YAML goes through sigs.k8s.io/yaml to JSON and
+// protojson, which refuses unknown fields and wrong types. Istio's
+// validation runs later, in Topology.Validate.
+func (p *parser) localityLbSetting(n *yaml.Node, field string) (*networkingapi.LocalityLoadBalancerSetting, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, p.err(n, field, fmt.Sprintf("is %s, want a mapping", kindName(n)), "write it as a DestinationRule's trafficPolicy.loadBalancer.localityLbSetting, e.g. {enabled: true, failover: [{from: kr, to: us}]}")
+	}
+	lb := &networkingapi.LocalityLoadBalancerSetting{}
+	if err := p.protoFields(n, field, lb.ProtoReflect().Descriptor()); err != nil {
+		return nil, err
+	}
+	y, err := yaml.Marshal(n)
+	if err == nil {
+		var j []byte
+		if j, err = sigsyaml.YAMLToJSON(y); err == nil {
+			err = protojson.Unmarshal(j, lb)
+		}
+	}
+	if err != nil {
+		return nil, p.err(n, field, protojsonPrefix.ReplaceAllString(err.Error(), ""), "write the values as in a DestinationRule (see "+localityLbSettingDoc+")")
+	}
+	return lb, nil
+}
+
+// protoFields checks the keys of a YAML mapping, and of the messages in
+// it, against a proto message's fields (JSON or proto names, as protojson
+// takes them). Values are left to protojson.
+func (p *parser) protoFields(n *yaml.Node, field string, md protoreflect.MessageDescriptor) error {
+	if n.Kind != yaml.MappingNode || strings.HasPrefix(string(md.FullName()), "google.protobuf.") {
+		return nil
+	}
+	fields := md.Fields()
+	var names []string
+	for i := 0; i < fields.Len(); i++ {
+		names = append(names, fields.Get(i).JSONName())
+	}
+	seen := map[protoreflect.FullName]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			return p.err(k, field, "has a key that is not a plain name", "use plain field names")
+		}
+		kf := join(field, k.Value)
+		fd := fields.ByJSONName(k.Value)
+		if fd == nil {
+			fd = fields.ByTextName(k.Value)
+		}
+		if fd == nil {
+			return p.err(k, kf, "unknown field", suggest(k.Value, names)+" (see "+localityLbSettingDoc+")")
+		}
+		if seen[fd.FullName()] {
+			return p.err(k, kf, "is given twice", "give each field once")
+		}
+		seen[fd.FullName()] = true
+		switch {
+		case fd.IsMap():
+			if fd.MapValue().Message() != nil && v.Kind == yaml.MappingNode {
+				for j := 0; j+1 < len(v.Content); j += 2 {
+					if err := p.protoFields(v.Content[j+1], kf+"."+v.Content[j].Value, fd.MapValue().Message()); err != nil {
+						return err
+					}
+				}
+			}
+		case fd.Message() != nil && fd.IsList():
+			if v.Kind == yaml.SequenceNode {
+				for j, item := range v.Content {
+					if err := p.protoFields(item, fmt.Sprintf("%s[%d]", kf, j), fd.Message()); err != nil {
+						return err
+					}
+				}
+			}
+		case fd.Message() != nil:
+			if err := p.protoFields(v, kf, fd.Message()); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -774,6 +999,17 @@ func (p *parser) client(parent *yaml.Node, m map[string]*yaml.Node, field string
 	return name, nil
 }
 
+// clusterPods is how many workload pods the cluster has at this step.
+func (p *parser) clusterPods(cluster string) int {
+	n := 0
+	for _, w := range p.topo.Workloads {
+		if p.topo.ClusterOfWorkload(w) == cluster {
+			n += p.replicas[w.Name]
+		}
+	}
+	return n
+}
+
 func (p *parser) localities() []string {
 	seen := map[string]bool{}
 	var out []string
@@ -915,8 +1151,13 @@ func (p *parser) send(v *yaml.Node, field string, st *Step) error {
 			st.By = steps.ByPod
 		case "class":
 			st.By = steps.ByClass
+		case "cluster":
+			st.By = steps.ByCluster
+			if len(p.topo.Clusters) == 0 {
+				return p.err(n, field+".by", "is cluster but topology.clusters declares no clusters", "declare the clusters in topology.clusters, or use by: locality")
+			}
 		default:
-			return p.err(n, field+".by", fmt.Sprintf("%q is not a bucketing", s), "use locality, pod (keys are workloads, each share spread over its pods) or class")
+			return p.err(n, field+".by", fmt.Sprintf("%q is not a bucketing", s), "use locality, pod (keys are workloads, each share spread over its pods), class or cluster")
 		}
 	}
 	en := m["expect"]
@@ -954,6 +1195,13 @@ func (p *parser) send(v *yaml.Node, field string, st *Step) error {
 				return p.err(k, ef, fmt.Sprintf("%q is not a response class", name), "use one of: "+strings.Join(classNames(), ", "))
 			}
 			bucket = c
+		case steps.ByCluster:
+			if bucket, err = p.str(k, ef); err != nil {
+				return err
+			}
+			if !contains(clusterNames(p.topo.Clusters), bucket) {
+				return p.err(k, ef, fmt.Sprintf("unknown cluster %q", bucket), "by: cluster takes the topology's clusters: "+strings.Join(clusterNames(p.topo.Clusters), ", "))
+			}
 		}
 		ef += "." + k.Value
 		if _, dup := st.Expect[bucket]; dup {
@@ -965,6 +1213,9 @@ func (p *parser) send(v *yaml.Node, field string, st *Step) error {
 		}
 		if st.By == steps.ByPod && share > 0 && p.replicas[bucket] == 0 {
 			return p.err(k, ef, fmt.Sprintf("workload %q has 0 pods at this step but is expected to get %v", bucket, share), "expect 0 for it, or scale it up first")
+		}
+		if st.By == steps.ByCluster && share > 0 && p.clusterPods(bucket) == 0 {
+			return p.err(k, ef, fmt.Sprintf("cluster %q has no workload pods at this step but is expected to get %v", bucket, share), "expect 0 for it, or place a workload there (cluster: "+bucket+") or scale one up first")
 		}
 		st.Expect[bucket] = share
 		sum += share

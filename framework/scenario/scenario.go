@@ -9,13 +9,20 @@
 //	labels: [locality:failover]               # Ginkgo labels (optional)
 //	topology:
 //	  name: three-zones                       # optional; default: the file name
+//	  namespace: sample                       # default default
 //	  service: helloworld-svc                 # default helloworld
 //	  port: 5000                              # default 5000
 //	  trafficDistribution: PreferClose        # optional Service option
-//	  workloads:
-//	  - {name: helloworld-zone-a, locality: kr/a, replicas: 3, labels: {tier: gold}}
+//	  clusters:                               # optional multi-cluster mesh; network on all or none
+//	  - {name: cluster1, network: network1}
+//	  - {name: cluster2, network: network2}
+//	  mesh:                                   # optional meshConfig
+//	    localityLbSetting: {enabled: true, failover: [{from: kr, to: us}]}   # as in a DestinationRule
+//	    clusterLocal: true                    # clients reach only their own cluster
+//	  workloads:                              # cluster: default the first cluster
+//	  - {name: helloworld-zone-a, locality: kr/a, replicas: 3, labels: {tier: gold}, cluster: cluster1}
 //	  clients:
-//	  - {name: netshoot-b, locality: kr/b}
+//	  - {name: netshoot-b, locality: kr/b, cluster: cluster1}
 //	rules:                                    # applied before the first spec, in order
 //	- file: ../manifests/destinationrules/failover.yaml   # relative to this file
 //	- apiVersion: networking.istio.io/v1      # or inline, plain Istio YAML
@@ -25,7 +32,7 @@
 //	- it: "keeps every request in kr/b"
 //	  steps:
 //	  - expectEndpoints: {client: netshoot-b, view: envoy, rows: {kr/b: {priority: 0, hosts: 3}}}
-//	  - send: {client: netshoot-b, by: locality, expect: {kr/b: 1}}
+//	  - send: {client: netshoot-b, by: locality, expect: {kr/b: 1}}   # by: locality, pod, class or cluster
 //	  - scale: {workload: helloworld-zone-b, replicas: 0}
 //	  - break: {workload: helloworld-zone-b, pods: 2, fault: 5xx}
 //	  - heal: {workload: helloworld-zone-b}
@@ -34,11 +41,15 @@
 //	  - apply: {file: my-rule.yaml}
 //
 // Parsing is strict: an unknown field, a bad locality, shares that do not
-// sum to 1, an unknown workload or client, a bad duration, or a rule that
+// sum to 1, an unknown workload, client or cluster, a network on some
+// clusters only, a bad duration, or a rule or mesh localityLbSetting that
 // Istio's own validation rejects is an error naming file:line, the field
-// and the fix (see Error). The rules go through framework/destinationrule
-// and framework/virtualservice, and are aimed at the topology's Service
-// (their spec.host, hosts and destinations are replaced).
+// and the fix (see Error). mesh.localityLbSetting is decoded into Istio's
+// own type (networking/v1alpha3 LocalityLoadBalancerSetting, through
+// protojson; unknown fields are errors) and checked by Topology.Validate.
+// The rules go through framework/destinationrule and
+// framework/virtualservice, and are aimed at the topology's Service (their
+// spec.host, hosts and destinations are replaced).
 package scenario
 
 import (
@@ -128,7 +139,8 @@ type Step struct {
 	By       steps.Bucketing   // send
 	// Expect is the expected split of a send. For By == steps.ByPod its
 	// keys are workload names, each share spread evenly over that
-	// workload's pods when the step runs.
+	// workload's pods when the step runs; for steps.ByCluster, declared
+	// clusters.
 	Expect split.Expected
 }
 
