@@ -507,6 +507,9 @@ var Topologies = map[string]func() topology.Topology{
 	"three-zones-every-client": topology.ThreeZonesEveryClient,
 	"three-zones-tiers":        topology.ThreeZonesTiers,
 	"subzones":                 topology.Subzones,
+	// istio.io's locality tasks: four clusters, one pod per locality.
+	"locality-task":              func() topology.Topology { return topology.LocalityTask(1, false) },
+	"locality-task-multinetwork": func() topology.Topology { return topology.LocalityTask(1, true) },
 }
 
 // TopologyNames lists Topologies, sorted.

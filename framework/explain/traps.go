@@ -94,6 +94,16 @@ func coreLocality(l locality.Locality) *corev3.Locality {
 // pod carries. dr may be nil (no rule).
 func Traps(dr *networkingv1.DestinationRule, topo topology.Topology) []string {
 	var warns []string
+	if topo.MultiNetwork() {
+		// ep_filters.go EndpointsByNetworkFilter and the gateway's sni-dnat
+		// clusters (docs/locality-behavior.md §6).
+		warns = append(warns, "the topology spans several networks: a client's sidecar sees each remote locality as one east-west gateway endpoint, and the gateway's own load balancing (the rule applied from the gateway's locality, over every pod of its network) picks the pod; the prediction covers the share sent to each gateway, and the locality that answers can differ (--verify shows it)")
+	}
+	if topo.Mesh.LocalityLbSetting != nil {
+		if dr != nil && dr.Spec.GetTrafficPolicy().GetLoadBalancer().GetLocalityLbSetting() != nil {
+			warns = append(warns, "the topology sets meshConfig.localityLbSetting, and the rule's trafficPolicy.loadBalancer.localityLbSetting replaces it whole for this service (nothing of the mesh default is merged in)")
+		}
+	}
 	total := 0
 	for _, w := range topo.Workloads {
 		total += w.Replicas

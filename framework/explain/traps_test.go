@@ -75,3 +75,32 @@ func TestTraps(t *testing.T) {
 		t.Errorf("no rule: %q", got)
 	}
 }
+
+// TestTrapsMultiNetworkAndMeshDefault: across networks the prediction stops
+// at the gateway; a rule's localityLbSetting replaces the mesh default.
+func TestTrapsMultiNetworkAndMeshDefault(t *testing.T) {
+	has := func(warns []string, s string) bool {
+		for _, w := range warns {
+			if strings.Contains(w, s) {
+				return true
+			}
+		}
+		return false
+	}
+	outlier := "    outlierDetection:\n      consecutive5xxErrors: 1\n      interval: 1s\n      baseEjectionTime: 1m\n      maxEjectionPercent: 100\n"
+	if w := Traps(nil, topology.LocalityTask(1, true)); !has(w, "spans several networks") {
+		t.Errorf("multi-network: %v", w)
+	}
+	if w := Traps(nil, topology.LocalityTask(1, false)); has(w, "spans several networks") {
+		t.Errorf("one network: %v", w)
+	}
+	topo := topology.ThreeZones()
+	topo.Mesh.LocalityLbSetting = parse(t, "    loadBalancer:\n      localityLbSetting:\n        enabled: true\n").Spec.TrafficPolicy.LoadBalancer.LocalityLbSetting
+	dr := parse(t, "    loadBalancer:\n      localityLbSetting:\n        enabled: true\n"+outlier)
+	if w := Traps(dr, topo); !has(w, "replaces it whole") {
+		t.Errorf("mesh default replaced: %v", w)
+	}
+	if w := Traps(parse(t, outlier), topo); has(w, "replaces it whole") {
+		t.Errorf("outlier only keeps the mesh default: %v", w)
+	}
+}
