@@ -53,3 +53,39 @@ func TestMultiNetworkGateway(t *testing.T) {
 	}
 	g.Expect(crossed).To(BeNumerically(">", 0), "no request crossed an east-west gateway")
 }
+
+// TestMultiNetworkRestartRemoteWorkload: pods of a remote cluster are
+// replaced one by one in their own cluster (its API server, its
+// EndpointSlice); the gateway's weight follows and every request is
+// answered throughout.
+func TestMultiNetworkRestartRemoteWorkload(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	m := deployT(t, topology.LocalityTask(2, true))
+	before, err := m.Pods(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(m.RestartWorkload(ctx, "helloworld-region2-zone3")).To(Succeed())
+	after, err := m.Pods(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	old := map[string]bool{}
+	for _, p := range before {
+		old[p.Name] = true
+	}
+	n := 0
+	for _, p := range after {
+		if p.Workload == "helloworld-region2-zone3" {
+			n++
+			g.Expect(old[p.Name]).To(BeFalse(), "pod %s was not replaced", p.Name)
+			g.Expect(p.Cluster).To(Equal("cluster3"))
+			g.Expect(p.Network).To(Equal("network2"))
+		}
+	}
+	g.Expect(n).To(Equal(2))
+	raw, err := m.Endpoints(ctx, "curl", endpoints.Raw)
+	g.Expect(err).NotTo(HaveOccurred())
+	r, _ := raw.Row("region2/zone3")
+	g.Expect(r.Weight).To(Equal(uint32(4)), raw.String())
+	b, err := m.Send(ctx, "curl", 200)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(b.ByClass().Count(traffic.ClassOK)).To(Equal(200), b.ByClass().String())
+}
