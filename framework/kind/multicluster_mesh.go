@@ -165,19 +165,7 @@ func (b *multiBackend) Deploy(ctx context.Context, topo topology.Topology) (mesh
 // clusterPart is the topology restricted to the workloads and clients of
 // one cluster: what that cluster's kindMesh waits for, scales and sends from.
 func clusterPart(t topology.Topology, cluster string) topology.Topology {
-	p := t
-	p.Workloads, p.Clients = nil, nil
-	for _, w := range t.Workloads {
-		if t.ClusterOfWorkload(w) == cluster {
-			p.Workloads = append(p.Workloads, w)
-		}
-	}
-	for _, c := range t.Clients {
-		if t.ClusterOfClient(c) == cluster {
-			p.Clients = append(p.Clients, c)
-		}
-	}
-	return p
+	return t.InCluster(cluster)
 }
 
 // Close closes the meshes still open; for a backend from NewMultiCluster

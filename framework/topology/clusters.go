@@ -246,9 +246,9 @@ func (t Topology) ByCluster(objs []client.Object) map[string][]client.Object {
 	return out
 }
 
-// NodesIn returns the worker nodes (Nodes) of one cluster: one per
-// distinct locality of the workloads and clients placed in it.
-func (t Topology) NodesIn(cluster string) []NodeSpec {
+// InCluster is the topology restricted to the workloads and clients
+// placed in one cluster (everything else unchanged).
+func (t Topology) InCluster(cluster string) Topology {
 	sub := t
 	sub.Workloads, sub.Clients = nil, nil
 	for _, w := range t.Workloads {
@@ -261,7 +261,13 @@ func (t Topology) NodesIn(cluster string) []NodeSpec {
 			sub.Clients = append(sub.Clients, c)
 		}
 	}
-	return sub.Nodes()
+	return sub
+}
+
+// NodesIn returns the worker nodes (Nodes) of one cluster: one per
+// distinct locality of the workloads and clients placed in it.
+func (t Topology) NodesIn(cluster string) []NodeSpec {
+	return t.InCluster(cluster).Nodes()
 }
 
 // CrossNetworkGateway is Istio's samples/multicluster/expose-services.yaml
