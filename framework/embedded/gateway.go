@@ -58,17 +58,11 @@ type eastWestGateway struct {
 // newEastWestGateway reserves the gateway's address and builds its objects.
 // It is placed on the node of the cluster's first workload's locality.
 func (m *Mesh) newEastWestGateway(kc *kcluster) (*eastWestGateway, error) {
-	var loc locality.Locality
-	found := false
-	for _, w := range m.topo.Workloads {
-		if m.topo.ClusterOfWorkload(w) == kc.name {
-			loc, found = w.Locality, true
-			break
-		}
-	}
-	if !found {
+	ws := m.topo.InCluster(kc.name).Workloads
+	if len(ws) == 0 {
 		return nil, nil // nothing behind it: no gateway
 	}
+	loc := ws[0].Locality
 	ip, l, err := reserveAddress(topology.EastWestGatewayPort)
 	if err != nil {
 		return nil, fmt.Errorf("east-west gateway of %s: %w", kc.name, err)
