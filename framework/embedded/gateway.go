@@ -163,9 +163,11 @@ func (g *eastWestGateway) start(m *Mesh) error {
 // which the client sidecar sees as a connection failure.
 //
 // Outlier detection on the gateway sees only connection results: a
-// connect success is reported as a 200 and a failure as a local-origin
-// error (outlier_detection_impl.cc putResultNoLocalExternalSplit, with
-// split_external_local_origin_errors false as Istio sets it).
+// connect success is reported as a 200 and a failure as a 503
+// (outlier_detection_impl.cc DetectorHostMonitorImpl::resultToHttpCode:
+// LocalOriginConnectSuccessFinal → OK, LocalOriginConnectFailed →
+// ServiceUnavailable, used by putResultNoLocalExternalSplit, i.e. with
+// split_external_local_origin_errors false as Istio leaves it).
 //
 // Not modelled: Envoy's tcp_proxy picks the upstream once per downstream
 // connection, so requests sharing a connection to the gateway share an
