@@ -36,7 +36,7 @@ func prepareKind(ctx context.Context, o Options) ([]byte, error) {
 			return nil, err
 		}
 		if len(skipped) > 0 && o.Log != nil {
-			fmt.Fprintf(o.Log, "kind multi-cluster: this setup serves %s; specs of %v (other clusters or mesh settings) will be skipped: run again with %s=<one of them>\n",
+			fmt.Fprintf(o.Log, "kind multi-cluster: this setup serves %s; specs of %v (other Clusters) will be skipped: run again with %s=<one of them>\n",
 				topos[0].Name, skipped, kind.EnvKindMultiCluster)
 		}
 		s, err := kind.PrepareMultiClusterTopologies(ctx, cfg, topos, o.Log)

@@ -52,6 +52,11 @@ type backend struct {
 
 	mu     sync.Mutex
 	meshes map[*kindMesh]bool
+
+	// mesh settings applied to the live mesh (meshsettings.go)
+	settingsMu sync.Mutex
+	settings   *meshSettings
+	holder     string // AnnotationMeshSettingsHolder, set once
 }
 
 var _ mesh.Backend = (*backend)(nil)
@@ -292,6 +297,20 @@ func (b *backend) track(m *kindMesh) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.meshes[m] = true
+}
+
+// openWithoutMeshSettings lists the namespaces of the open scenarios
+// that hold no mesh settings: mesh settings applied now would reach them.
+func (b *backend) openWithoutMeshSettings() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for m := range b.meshes {
+		if !m.meshSettings {
+			out = append(out, m.ns)
+		}
+	}
+	return out
 }
 
 func (b *backend) untrack(m *kindMesh) {

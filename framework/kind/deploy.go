@@ -62,7 +62,9 @@ func namespaceObject(name, topo, revision string) *corev1.Namespace {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l}}
 }
 
-// Deploy creates the topology's namespace, applies its rendered objects
+// Deploy applies the topology's mesh settings, if any, to the live mesh
+// (acquireMeshSettings: refused while other settings, or other open
+// scenarios, would clash), creates the topology's namespace, applies its rendered objects
 // (workloads on Config.WorkloadImageRef unless the topology sets another
 // Image than topology.DefaultImage) and
 // waits until every workload has its replicas ready and every client pod
@@ -75,20 +77,27 @@ func (b *backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh
 		return nil, fmt.Errorf("deploy topology %q: it declares %d Clusters %v, and this kind backend is one cluster: run it on the multi-cluster kind setup (%s=1, see README \"Multi-cluster on kind\"), or declare at most one cluster in Clusters: %w",
 			topo.Name, len(topo.Clusters), topo.ClusterNames(), EnvKindMultiCluster, mesh.ErrTopologyUnsupported)
 	}
-	if !topo.Mesh.IsZero() {
-		// meshConfig is set when Istio is installed; the suite's cluster
-		// runs the installed defaults.
-		return nil, fmt.Errorf("deploy topology %q: it declares mesh-wide settings (Mesh: %v), which are installed with Istio; this kind cluster runs Istio's defaults: run it on a multi-cluster kind setup prepared for these settings (%s=1), or drop Mesh: %w",
-			topo.Name, topo.MeshConfigOverlay(), EnvKindMultiCluster, mesh.ErrTopologyUnsupported)
-	}
 	topo = b.deployable(topo)
 	ns := NamespaceName(topo.Name)
 	topo.Namespace = ns
 	fmt.Fprintf(b.log, "kind: deploying topology %q into namespace %s\n", topo.Name, ns)
-	if _, err := b.kube.CoreV1().Namespaces().Create(ctx, namespaceObject(ns, topo.Name, b.cfg.Revision), metav1.CreateOptions{}); err != nil {
-		return nil, fmt.Errorf("create namespace %s: %w", ns, err)
+	// Mesh settings first (the scenario's pods start under them), or the
+	// check that none are active; a failure here leaves nothing to clean.
+	if overlay := topo.MeshConfigOverlay(); overlay != nil {
+		if err := b.acquireMeshSettings(ctx, ns, topo.Name, overlay, b.openWithoutMeshSettings()); err != nil {
+			return nil, fmt.Errorf("deploy topology %q: %w", topo.Name, err)
+		}
+	} else if err := b.checkNoMeshSettings(ctx, topo.Name); err != nil {
+		return nil, fmt.Errorf("deploy topology %q: %w", topo.Name, err)
 	}
-	m := &kindMesh{b: b, ns: ns, topo: topo, faults: map[string]mesh.Fault{}}
+	m := &kindMesh{b: b, ns: ns, topo: topo, faults: map[string]mesh.Fault{}, meshSettings: !topo.Mesh.IsZero()}
+	if _, err := b.kube.CoreV1().Namespaces().Create(ctx, namespaceObject(ns, topo.Name, b.cfg.Revision), metav1.CreateOptions{}); err != nil {
+		err = fmt.Errorf("create namespace %s: %w", ns, err)
+		if rerr := b.releaseMeshSettings(ctx, ns); rerr != nil {
+			err = fmt.Errorf("%w; %v", err, rerr)
+		}
+		return nil, fmt.Errorf("deploy topology %q: %w", topo.Name, err)
+	}
 	fail := func(err error) (mesh.Mesh, error) {
 		b.diagnose(ctx, ns)
 		if cerr := m.Close(context.WithoutCancel(ctx)); cerr != nil {

@@ -67,36 +67,63 @@ func checkJSONBody(what, out string) error {
 // others answer 404 "Proxy not connected to this Pilot instance", which
 // pilot-discovery prints with exit 0 (checkJSONBody).
 func (f kindFetcher) IstiodDebug(ctx context.Context, path string) ([]byte, error) {
-	selector := "app=istiod"
-	if rev := f.m.b.cfg.Revision; rev != "" {
-		// A canary control plane: only its istiod serves this namespace.
-		selector += "," + LabelRevision + "=" + rev
-	}
-	pods, err := f.m.b.kube.CoreV1().Pods(IstioNamespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	pods, err := f.m.b.istiodPods(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list istiod pods: %w", err)
+		return nil, err
 	}
-	argv := []string{"pilot-discovery", "request", "GET", path}
 	var errs []string
-	for _, p := range pods.Items {
-		if p.Status.Phase != corev1.PodRunning {
-			continue
-		}
-		out, stderr, err := f.m.b.execIn(ctx, IstioNamespace, p.Name, IstiodContainer, argv)
+	for _, p := range pods {
+		out, err := f.m.b.istiodDebugIn(ctx, p, path)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v: %s", p.Name, err, firstLines(strings.TrimSpace(stderr), 2)))
-			continue
-		}
-		// A replica the proxy is not connected to answers 404 with exit 0:
-		// try the next one.
-		if err := checkJSONBody("pilot-discovery request GET "+path+" in "+p.Name, out); err != nil {
+			// A replica the proxy is not connected to answers 404 with
+			// exit 0: try the next one.
 			errs = append(errs, err.Error())
 			continue
 		}
-		return []byte(out), nil
+		return out, nil
 	}
 	if len(errs) == 0 {
-		return nil, fmt.Errorf("no running istiod pod (%s) in %s", selector, IstioNamespace)
+		return nil, fmt.Errorf("no running istiod pod (%s) in %s", f.m.b.istiodSelector(), IstioNamespace)
 	}
 	return nil, fmt.Errorf("%s", strings.Join(errs, "; "))
+}
+
+// istiodSelector selects the istiod pods of the configured revision.
+func (b *backend) istiodSelector() string {
+	selector := "app=istiod"
+	if rev := b.cfg.Revision; rev != "" {
+		// A canary control plane: only its istiod serves this namespace.
+		selector += "," + LabelRevision + "=" + rev
+	}
+	return selector
+}
+
+// istiodPods lists the running istiod pods of the configured revision.
+func (b *backend) istiodPods(ctx context.Context) ([]string, error) {
+	pods, err := b.kube.CoreV1().Pods(IstioNamespace).List(ctx, metav1.ListOptions{LabelSelector: b.istiodSelector()})
+	if err != nil {
+		return nil, fmt.Errorf("list istiod pods: %w", err)
+	}
+	var out []string
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodRunning {
+			out = append(out, p.Name)
+		}
+	}
+	return out, nil
+}
+
+// istiodDebugIn runs `pilot-discovery request GET <path>` in one istiod
+// pod's discovery container (its debug API on 127.0.0.1:15014) and
+// returns the body, which must be JSON (checkJSONBody).
+func (b *backend) istiodDebugIn(ctx context.Context, pod, path string) ([]byte, error) {
+	argv := []string{"pilot-discovery", "request", "GET", path}
+	out, stderr, err := b.execIn(ctx, IstioNamespace, pod, IstiodContainer, argv)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v: %s", pod, err, firstLines(strings.TrimSpace(stderr), 2))
+	}
+	if err := checkJSONBody("pilot-discovery request GET "+path+" in "+pod, out); err != nil {
+		return nil, err
+	}
+	return []byte(out), nil
 }

@@ -38,6 +38,10 @@ type kindMesh struct {
 	// multi-cluster setup (multiMesh); "" on one cluster.
 	cluster, network string
 
+	// meshSettings: the scenario holds mesh settings (Topology.Mesh)
+	// applied by its backend, released by Close.
+	meshSettings bool
+
 	mu     sync.Mutex
 	topo   topology.Topology     // current replicas
 	faults map[string]mesh.Fault // pod name → fault
@@ -345,8 +349,10 @@ func (m *kindMesh) DestinationRules(ctx context.Context) ([]*networkingv1.Destin
 	return out, nil
 }
 
-// Close deletes the namespace (not waiting for it to go) unless
-// KeepNamespaces is set. It is safe to call twice.
+// Close restores the original mesh config if the scenario held mesh
+// settings (always, KeepNamespaces or not: releaseMeshSettings), then
+// deletes the namespace (not waiting for it to go) unless KeepNamespaces
+// is set. It is safe to call twice.
 func (m *kindMesh) Close(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closed {
@@ -356,11 +362,23 @@ func (m *kindMesh) Close(ctx context.Context) error {
 	m.closed = true
 	m.mu.Unlock()
 	m.b.untrack(m)
+	var errs []string
+	if m.meshSettings {
+		if err := m.b.releaseMeshSettings(ctx, m.ns); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
 	if m.b.cfg.KeepNamespaces {
 		fmt.Fprintf(m.b.log, "kind: keeping namespace %s (kubectl delete namespace %s)\n", m.ns, m.ns)
-		return nil
+	} else {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := m.b.deleteNamespace(ctx, m.ns); err != nil {
+			errs = append(errs, err.Error())
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	return m.b.deleteNamespace(ctx, m.ns)
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
 }

@@ -43,6 +43,13 @@ type fakeCluster struct {
 	curlErr error // returned by curl execs (with full stdout)
 	// noResourceFilter: the sidecar rejects config_dump?...&resource=
 	noResourceFilter bool
+	// fake istiod's mesh config (meshsettings_test.go): the ConfigMap it
+	// watches, the value it serves, answers still serving the previous
+	// value after a change, and frozen: it never reloads.
+	meshCM     string
+	meshServed string
+	meshLag    int
+	meshFrozen bool
 }
 
 func nodeFor(l map[string]string) string {
@@ -200,6 +207,8 @@ func (f *fakeCluster) exec(ctx context.Context, ns, pod, container string, argv 
 		v := f.cdsVer
 		f.mu.Unlock()
 		return fmt.Sprintf(`{"configs":[{"version_info":"v%d","cluster":{"name":"outbound|5000||helloworld-svc.%s.svc.cluster.local"},"last_updated":"t"}]}`, v, ns), "", nil
+	case reflect.DeepEqual(argv, []string{"pilot-discovery", "request", "GET", MeshDebugPath}) && container == IstiodContainer:
+		return f.debugMesh(ctx)
 	case argv[0] == "pilot-discovery":
 		_, proxyID, _ := strings.Cut(argv[3], "proxyID=")
 		_, proxyNS, _ := strings.Cut(proxyID, ".")

@@ -28,7 +28,6 @@ import (
 	"strconv"
 	"strings"
 
-	"google.golang.org/protobuf/proto"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 
 	"github.com/localitylb/locality-e2e/framework/topology"
@@ -129,9 +128,10 @@ func multiClusterSelection(lookup func(string) (string, bool)) (on bool, name st
 }
 
 // SelectMultiCluster picks, among topos, those one multi-cluster kind
-// setup serves: the Clusters and mesh settings (installed with Istio) of
-// the topology named want, or of the first multi-cluster topology when
-// want is "", and every topology that declares the same. The others are
+// setup serves: the Clusters of the topology named want, or of the first
+// multi-cluster topology when want is "", and every topology that declares
+// the same Clusters, whatever its mesh settings (applied at Deploy). The
+// others are
 // returned in skipped: on this setup their Deploy is refused with
 // mesh.ErrTopologyUnsupported and the specs skip them (run the suite again
 // with EnvKindMultiCluster naming one of them).
@@ -156,7 +156,7 @@ func SelectMultiCluster(topos []topology.Topology, want string) (selected []topo
 		return nil, nil, fmt.Errorf("multi-cluster kind setup: no topology declares more than one cluster (Topology.Clusters): declare Clusters in the topology, or unset %s for the single kind cluster", EnvKindMultiCluster)
 	}
 	for _, t := range topos {
-		if t.MultiCluster() && sameClusters(t.Clusters, ref.Clusters) && proto.Equal(t.MeshConfigOverlay(), ref.MeshConfigOverlay()) {
+		if t.MultiCluster() && sameClusters(t.Clusters, ref.Clusters) {
 			selected = append(selected, t)
 		} else if t.MultiCluster() {
 			skipped = append(skipped, t.Name)
@@ -200,9 +200,9 @@ func ClusterSubnets(i int) (pod, service string) {
 // MultiClusterNamespace is the namespace a topology is deployed into in
 // every cluster (Istio's namespace sameness: a Service is one service
 // across clusters only under the same name and namespace). It is fixed,
-// not random as on one cluster, because the install-time meshConfig
-// (serviceSettings of a cluster-local Service) names the Service's host;
-// the clusters are created for the run, so nothing else uses it.
+// not random as on one cluster: the clusters are created for the run, so
+// nothing else uses it, and the Service's host (named by a cluster-local
+// Service's serviceSettings) is known before Deploy.
 func MultiClusterNamespace(topo string) string {
 	name := strings.Map(func(r rune) rune {
 		switch {
@@ -225,11 +225,11 @@ func MultiClusterNamespace(topo string) string {
 
 // MultiClusterTopology merges the topologies that declare more than one
 // cluster (Topology.MultiCluster) into the one the setup is built for:
-// their common Clusters and Mesh, and their workloads and clients (for
-// the nodes each cluster needs), named name. They must declare the same
-// Clusters in the same order and the same Mesh settings but for
-// ClusterLocal, which names each topology's own Service. Topologies of
-// one cluster are skipped. The error names the field and the fix.
+// their common Clusters, and their workloads and clients (for the nodes
+// each cluster needs), named name. They must declare the same Clusters in
+// the same order; their Mesh settings may differ (applied per scenario at
+// Deploy). Topologies of one cluster are skipped. The error names the
+// field and the fix.
 func MultiClusterTopology(name string, topos []topology.Topology) (topology.Topology, []topology.Topology, error) {
 	var mc []topology.Topology
 	for _, t := range topos {
@@ -247,9 +247,6 @@ func MultiClusterTopology(name string, topos []topology.Topology) (topology.Topo
 			return topology.Topology{}, nil, fmt.Errorf("multi-cluster kind setup: topology %q declares Clusters %v but %q declares %v: one setup serves one set of clusters; give every multi-cluster topology the same Clusters (or prepare them separately)",
 				t.Name, t.Clusters, first.Name, first.Clusters)
 		}
-		if !proto.Equal(t.Mesh.LocalityLbSetting, first.Mesh.LocalityLbSetting) {
-			return topology.Topology{}, nil, fmt.Errorf("multi-cluster kind setup: topology %q has another Mesh.LocalityLbSetting than %q: meshConfig is set at install time for the whole mesh; give them the same setting (or prepare them separately)", t.Name, first.Name)
-		}
 		for _, w := range t.Workloads {
 			w.Cluster = t.ClusterOfWorkload(w)
 			w.Name = fmt.Sprintf("node-%d", len(u.Workloads)+1)
@@ -260,7 +257,6 @@ func MultiClusterTopology(name string, topos []topology.Topology) (topology.Topo
 			u.Workloads = append(u.Workloads, topology.Workload{Name: fmt.Sprintf("node-%d", len(u.Workloads)+1), Locality: c.Locality, Replicas: 1, Cluster: t.ClusterOfClient(c)})
 		}
 	}
-	u.Mesh.LocalityLbSetting = first.Mesh.LocalityLbSetting
 	return u.WithDefaults(), mc, nil
 }
 

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	meshconfig "istio.io/api/mesh/v1alpha1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	"istio.io/istio/operator/pkg/apis"
@@ -47,7 +46,7 @@ const (
 //
 //	spec:
 //	  profile: <Config.IstioProfile>
-//	  meshConfig: {accessLogFile: /dev/stdout, localityLbSetting, serviceSettings}
+//	  meshConfig: {accessLogFile: /dev/stdout}
 //	  values:
 //	    global:
 //	      meshID: mesh1
@@ -187,53 +186,12 @@ func checkIstioOperatorYAML(b []byte) error {
 }
 
 // MultiClusterMeshConfig is the meshConfig of every cluster's install:
-// accessLogFile /dev/stdout (as on one cluster, IstioctlInstallArgs) and
-// the topologies' mesh settings (Topology.MeshConfigOverlay):
-// localityLbSetting, and one serviceSettings entry {clusterLocal: true}
-// per topology that makes its Service cluster-local, its host in
-// MultiClusterNamespace. MultiClusterTopology has checked that they agree
-// on localityLbSetting.
-func MultiClusterMeshConfig(topos []topology.Topology) *meshconfig.MeshConfig {
-	mc := &meshconfig.MeshConfig{AccessLogFile: "/dev/stdout"}
-	seen := map[string]bool{}
-	for _, t := range topos {
-		t.Namespace = MultiClusterNamespace(t.Name)
-		ov := t.MeshConfigOverlay()
-		if ov == nil {
-			continue
-		}
-		if ov.LocalityLbSetting != nil && mc.LocalityLbSetting == nil {
-			mc.LocalityLbSetting = ov.LocalityLbSetting
-		}
-		for _, s := range ov.ServiceSettings {
-			key := strings.Join(s.Hosts, ",")
-			if !seen[key] {
-				seen[key] = true
-				mc.ServiceSettings = append(mc.ServiceSettings, s)
-			}
-		}
-	}
-	return mc
-}
-
-// checkInstalledMesh says why a topology cannot be deployed on a mesh
-// installed with mc: its mesh settings are install-time.
-func checkInstalledMesh(t topology.Topology, mc *meshconfig.MeshConfig) error {
-	if t.Mesh.LocalityLbSetting != nil && !proto.Equal(t.Mesh.LocalityLbSetting, mc.GetLocalityLbSetting()) {
-		return fmt.Errorf("topology %q: Mesh.LocalityLbSetting differs from the meshConfig the clusters were installed with: mesh settings are set at install time; prepare the setup with this topology (PrepareMultiCluster, or Config.Topologies)", t.Name)
-	}
-	local := false
-	for _, s := range mc.GetServiceSettings() {
-		for _, h := range s.Hosts {
-			if h == t.Host() && s.GetSettings().GetClusterLocal() {
-				local = true
-			}
-		}
-	}
-	if local != t.Mesh.ClusterLocal {
-		return fmt.Errorf("topology %q: Mesh.ClusterLocal is %v but the clusters were installed with it %v for %s: mesh settings are set at install time; prepare the setup with this topology (PrepareMultiCluster, or Config.Topologies)", t.Name, t.Mesh.ClusterLocal, local, t.Host())
-	}
-	return nil
+// accessLogFile /dev/stdout, as on one cluster (IstioctlInstallArgs).
+// Topologies' mesh settings are not installed: Deploy applies them per
+// scenario to the live mesh config and Close restores it
+// (acquireMeshSettings).
+func MultiClusterMeshConfig() *meshconfig.MeshConfig {
+	return &meshconfig.MeshConfig{AccessLogFile: "/dev/stdout"}
 }
 
 // CrossNetworkGatewayObject is samples/multicluster/expose-services.yaml

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	meshconfig "istio.io/api/mesh/v1alpha1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,7 +28,6 @@ type multiBackend struct {
 	cfg     Config
 	log     io.Writer
 	setup   *MultiClusterSetup
-	mc      *meshconfig.MeshConfig
 	members []MultiClusterMember
 	per     map[string]*backend // by declared cluster
 	owner   bool                // Close runs TeardownMultiCluster
@@ -83,11 +81,7 @@ func NewMultiCluster(ctx context.Context, cfg Config, topo topology.Topology, lo
 }
 
 func newMultiBackend(cfg Config, s *MultiClusterSetup, per map[string]*backend, log io.Writer) (*multiBackend, error) {
-	mc, err := s.meshConfig()
-	if err != nil {
-		return nil, err
-	}
-	return &multiBackend{cfg: cfg, log: log, setup: s, mc: mc, members: s.Clusters, per: per, meshes: map[*multiMesh]bool{}}, nil
+	return &multiBackend{cfg: cfg, log: log, setup: s, members: s.Clusters, per: per, meshes: map[*multiMesh]bool{}}, nil
 }
 
 func (b *multiBackend) Name() string { return Name }
@@ -95,8 +89,10 @@ func (b *multiBackend) Name() string { return Name }
 // Deploy deploys a topology over the clusters: in each, the namespace
 // MultiClusterNamespace(topo.Name), the Service (and VirtualService) and
 // the workloads and clients placed there (Topology.ByCluster), then waits
-// for each cluster's pods. The topology must declare the setup's Clusters
-// and its mesh settings must be the installed ones.
+// for each cluster's pods. The topology must declare the setup's Clusters.
+// Its mesh settings, if any, are applied first to every cluster's mesh
+// config (each primary's istiod reads its own cluster's ConfigMap;
+// acquireMeshSettings) and restored by Close, also when Deploy fails.
 func (b *multiBackend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh, error) {
 	if err := topo.Validate(); err != nil {
 		return nil, err
@@ -112,9 +108,6 @@ func (b *multiBackend) Deploy(ctx context.Context, topo topology.Topology) (mesh
 	topo = first.deployable(topo)
 	ns := MultiClusterNamespace(topo.Name)
 	topo.Namespace = ns
-	if err := checkInstalledMesh(topo, b.mc); err != nil {
-		return nil, fmt.Errorf("deploy: %w: %w", err, mesh.ErrTopologyUnsupported)
-	}
 	for _, m := range b.members {
 		if err := checkExistingCluster(ctx, b.per[m.Name].kube, []topology.Topology{clusterPart(topo, m.Name)}); err != nil {
 			return nil, fmt.Errorf("deploy topology %q: cluster %s: %w", topo.Name, m.Name, err)
@@ -125,7 +118,10 @@ func (b *multiBackend) Deploy(ctx context.Context, topo topology.Topology) (mesh
 		return nil, fmt.Errorf("deploy topology %q: %w", topo.Name, err)
 	}
 	split := topo.ByCluster(objs)
-	mm := &multiMesh{b: b, ns: ns, topo: topo, parts: map[string]*kindMesh{}}
+	if err := b.applyMeshSettings(ctx, ns, topo); err != nil {
+		return nil, fmt.Errorf("deploy topology %q: %w", topo.Name, err)
+	}
+	mm := &multiMesh{b: b, ns: ns, topo: topo, parts: map[string]*kindMesh{}, meshSettings: !topo.Mesh.IsZero()}
 	fail := func(err error) (mesh.Mesh, error) {
 		for _, m := range b.members {
 			if p := mm.parts[m.Name]; p != nil {
@@ -160,6 +156,41 @@ func (b *multiBackend) Deploy(ctx context.Context, topo topology.Topology) (mesh
 	b.meshes[mm] = true
 	b.mu.Unlock()
 	return mm, nil
+}
+
+// applyMeshSettings applies the topology's mesh settings in every cluster,
+// in declaration order, restoring those already applied if one fails; or,
+// for a topology without any, checks that none are active in any cluster.
+func (b *multiBackend) applyMeshSettings(ctx context.Context, ns string, topo topology.Topology) error {
+	overlay := topo.MeshConfigOverlay()
+	if overlay == nil {
+		for _, m := range b.members {
+			if err := b.per[m.Name].checkNoMeshSettings(ctx, topo.Name); err != nil {
+				return fmt.Errorf("cluster %s: %w", m.Name, err)
+			}
+		}
+		return nil
+	}
+	var others []string
+	b.mu.Lock()
+	for mm := range b.meshes {
+		if !mm.meshSettings {
+			others = append(others, mm.ns)
+		}
+	}
+	b.mu.Unlock()
+	for i, m := range b.members {
+		if err := b.per[m.Name].acquireMeshSettings(ctx, ns, topo.Name, overlay, others); err != nil {
+			err = fmt.Errorf("cluster %s: %w", m.Name, err)
+			for _, done := range b.members[:i] {
+				if rerr := b.per[done.Name].releaseMeshSettings(ctx, ns); rerr != nil {
+					err = fmt.Errorf("%w; cluster %s: %v", err, done.Name, rerr)
+				}
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // clusterPart is the topology restricted to the workloads and clients of
@@ -200,6 +231,10 @@ func (b *multiBackend) Close(ctx context.Context) error {
 type multiMesh struct {
 	b  *multiBackend
 	ns string
+
+	// meshSettings: the scenario holds mesh settings in every cluster,
+	// released by Close.
+	meshSettings bool
 
 	mu     sync.Mutex
 	topo   topology.Topology // the whole topology (replicas from the parts)
@@ -412,8 +447,10 @@ func (m *multiMesh) CollectLogs(ctx context.Context, dir string) (string, error)
 	return dir, nil
 }
 
-// Close deletes the namespace in every cluster and, since the next
-// Deploy of this topology reuses its name, waits until it is gone.
+// Close restores every cluster's original mesh config if the scenario
+// held mesh settings (always, as on one cluster), deletes the namespace in
+// every cluster and, since the next Deploy of this topology reuses its
+// name, waits until it is gone.
 func (m *multiMesh) Close(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closed {
@@ -426,6 +463,13 @@ func (m *multiMesh) Close(ctx context.Context) error {
 	delete(m.b.meshes, m)
 	m.b.mu.Unlock()
 	var errs []string
+	if m.meshSettings {
+		for _, mem := range m.b.members {
+			if err := m.b.per[mem.Name].releaseMeshSettings(ctx, m.ns); err != nil {
+				errs = append(errs, mem.Name+": "+err.Error())
+			}
+		}
+	}
 	for _, mem := range m.b.members {
 		p := m.parts[mem.Name]
 		if p == nil {

@@ -48,7 +48,7 @@ type MultiClusterPlanInput struct {
 	Config  Config
 	Options MultiClusterOptions
 	// Topology is MultiClusterTopology's merge (clusters and nodes);
-	// Topologies are the topologies it merged (their mesh settings).
+	// Topologies are the topologies it merged.
 	Topology   topology.Topology
 	Topologies []topology.Topology
 	// Facts are the addresses read once the clusters exist; nil: the
@@ -143,7 +143,7 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 	}
 	// 5. Istio per cluster
 	steps = append(steps, MultiClusterStep{op: opCheckIstioctl, What: "check istioctl is " + cfg.IstioVersion, Argv: IstioctlVersionArgs(cfg.IstioctlPath)})
-	mc := MultiClusterMeshConfig(in.Topologies)
+	mc := MultiClusterMeshConfig()
 	for _, c := range topo.Clusters {
 		kc := kubeconfig(c.Name)
 		nsYAML, err := yaml.Marshal(IstioSystemNamespace(c.Network))

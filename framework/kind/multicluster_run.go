@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
-	meshconfig "istio.io/api/mesh/v1alpha1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,8 +42,8 @@ type MultiClusterSetup struct {
 	Clusters     []MultiClusterMember `json:"clusters"`
 	Created      bool                 `json:"created,omitempty"`
 	IstioVersion string               `json:"istioVersion"`
-	// MeshConfig is the installed meshConfig (protojson), for Deploy's
-	// check that a topology's mesh settings are the installed ones.
+	// MeshConfig is the install-time meshConfig (protojson), for the
+	// record: scenarios' mesh settings are applied at Deploy, not installed.
 	MeshConfig string `json:"meshConfig"`
 }
 
@@ -64,17 +63,6 @@ func UnmarshalMultiClusterSetup(b []byte) (*MultiClusterSetup, error) {
 		return nil, fmt.Errorf("kind multi-cluster: shared setup %q has %d clusters: was PrepareMultiCluster run?", b, len(s.Clusters))
 	}
 	return &s, nil
-}
-
-func (s *MultiClusterSetup) meshConfig() (*meshconfig.MeshConfig, error) {
-	mc := &meshconfig.MeshConfig{}
-	if s.MeshConfig == "" {
-		return mc, nil
-	}
-	if err := protojson.Unmarshal([]byte(s.MeshConfig), mc); err != nil {
-		return nil, fmt.Errorf("kind multi-cluster: installed meshConfig: %w", err)
-	}
-	return mc, nil
 }
 
 // mcEnv is what executing the plan touches, replaced by fakes in tests.
@@ -227,7 +215,7 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 	if err != nil {
 		return nil, err
 	}
-	mcJSON, err := protojson.Marshal(MultiClusterMeshConfig(in.Topologies))
+	mcJSON, err := protojson.Marshal(MultiClusterMeshConfig())
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
-	networkingapi "istio.io/api/networking/v1alpha3"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
 	appsv1 "k8s.io/api/apps/v1"
@@ -104,12 +103,9 @@ func TestMultiClusterKindConfigs(t *testing.T) {
 }
 
 func TestIstiodIstioOperatorYAML(t *testing.T) {
+	// Mesh settings are applied per scenario at Deploy, never installed.
 	topo := twoClusters("network1", "network2")
-	topo.Mesh = topology.MeshSettings{
-		LocalityLbSetting: &networkingapi.LocalityLoadBalancerSetting{Distribute: []*networkingapi.LocalityLoadBalancerSetting_Distribute{{From: "kr/b/*", To: map[string]uint32{"kr/b/*": 80, "kr/c/*": 20}}}},
-		ClusterLocal:      true,
-	}
-	mc := MultiClusterMeshConfig([]topology.Topology{topo})
+	mc := MultiClusterMeshConfig()
 	iop, err := IstiodIstioOperator("minimal", DefaultMeshID, topo.Clusters[1], mc)
 	if err != nil {
 		t.Fatal(err)
@@ -125,17 +121,6 @@ metadata:
 spec:
   meshConfig:
     accessLogFile: /dev/stdout
-    localityLbSetting:
-      distribute:
-      - from: kr/b/*
-        to:
-          kr/b/*: 80
-          kr/c/*: 20
-    serviceSettings:
-    - hosts:
-      - helloworld-svc.le2e-three-zones-mc.svc.cluster.local
-      settings:
-        clusterLocal: true
   profile: minimal
   values:
     global:
@@ -148,7 +133,7 @@ spec:
 		t.Errorf("IstioOperator\n%s\nwant\n%s", b, want)
 	}
 	// a flat network: no values.global.network
-	iop, _ = IstiodIstioOperator("minimal", DefaultMeshID, topology.Cluster{Name: "cluster1"}, MultiClusterMeshConfig(nil))
+	iop, _ = IstiodIstioOperator("minimal", DefaultMeshID, topology.Cluster{Name: "cluster1"}, MultiClusterMeshConfig())
 	b, err = IstioOperatorYAML(iop)
 	if err != nil || strings.Contains(string(b), "network") || strings.Contains(string(b), "serviceSettings") {
 		t.Errorf("flat IstioOperator %v\n%s", err, b)
@@ -596,17 +581,23 @@ func TestRunMultiClusterWithFakes(t *testing.T) {
 }
 
 // TestSingleClusterBackendRefusesClusters: the one-cluster kind backend
-// names Clusters and the multi-cluster setup.
+// names Clusters and the multi-cluster setup; mesh settings are no longer
+// refused (they are applied at Deploy: TestMeshSettings*).
 func TestSingleClusterBackendRefusesClusters(t *testing.T) {
-	_, b := newFakeCluster(t)
+	f, b := newFakeCluster(t)
 	_, err := b.Deploy(context.Background(), twoClusters("", ""))
 	if err == nil || !strings.Contains(err.Error(), "Clusters") || !strings.Contains(err.Error(), EnvKindMultiCluster+"=1") || !errors.Is(err, mesh.ErrTopologyUnsupported) {
 		t.Fatalf("got %v", err)
 	}
+	f.withIstiod(t, "")
 	withMesh := topology.ThreeZones()
 	withMesh.Mesh.ClusterLocal = true
-	if _, err := b.Deploy(context.Background(), withMesh); err == nil || !strings.Contains(err.Error(), "mesh-wide settings") || !errors.Is(err, mesh.ErrTopologyUnsupported) {
-		t.Fatalf("mesh settings on the single-cluster backend: got %v", err)
+	m, err := b.Deploy(context.Background(), withMesh)
+	if err != nil {
+		t.Fatalf("mesh settings on the single-cluster backend: %v\n%s", err, f.log.String())
+	}
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -617,7 +608,7 @@ func TestMultiClusterDeployWithFakes(t *testing.T) {
 	f1, b1 := newFakeCluster(t)
 	f2, b2 := newFakeCluster(t)
 	topo := twoClusters("", "")
-	mc := MultiClusterMeshConfig([]topology.Topology{topo})
+	mc := MultiClusterMeshConfig()
 	mcJSON, _ := protojson.Marshal(mc)
 	s := &MultiClusterSetup{Clusters: []MultiClusterMember{{Name: "cluster1", KindCluster: "le-cluster1"}, {Name: "cluster2", KindCluster: "le-cluster2"}}, MeshConfig: string(mcJSON), IstioVersion: "1.32.0"}
 	mb, err := newMultiBackend(b1.cfg, s, map[string]*backend{"cluster1": b1, "cluster2": b2}, &f1.log)
@@ -667,11 +658,13 @@ func TestMultiClusterDeployWithFakes(t *testing.T) {
 	if w, _ := m.Topology().Workload("helloworld-zone-c"); w.Replicas != 1 {
 		t.Errorf("topology replicas %d", w.Replicas)
 	}
-	// a topology with other mesh settings than the installed ones
+	// a topology with mesh settings while this one (without) is open: a
+	// usage error, not an unsupported topology; no cluster's ConfigMap read
 	other := twoClusters("", "")
+	other.Name = "three-zones-mc-local"
 	other.Mesh.ClusterLocal = true
-	if _, err := mb.Deploy(ctx, other); err == nil || !strings.Contains(err.Error(), "Mesh.ClusterLocal") || !errors.Is(err, mesh.ErrTopologyUnsupported) {
-		t.Errorf("mesh settings: %v", err)
+	if _, err := mb.Deploy(ctx, other); err == nil || !strings.Contains(err.Error(), "open in this backend") || !errors.Is(err, ErrMeshSettingsConflict) || errors.Is(err, mesh.ErrTopologyUnsupported) {
+		t.Errorf("mesh settings while a scenario is open: %v", err)
 	}
 	if _, err := mb.Deploy(ctx, topology.ThreeZones()); err == nil || !strings.Contains(err.Error(), "Clusters") || !errors.Is(err, mesh.ErrTopologyUnsupported) {
 		t.Errorf("single-cluster topology: %v", err)
@@ -687,8 +680,8 @@ func TestMultiClusterDeployWithFakes(t *testing.T) {
 }
 
 // TestSelectMultiCluster: one setup serves the topologies that declare the
-// reference's Clusters and mesh settings; the env value picks the
-// reference by name.
+// reference's Clusters, whatever their mesh settings (applied at Deploy);
+// the env value picks the reference by name.
 func TestSelectMultiCluster(t *testing.T) {
 	flat, multi := topology.LocalityTask(1, false), topology.LocalityTask(1, true)
 	local := topology.LocalityTask(2, false)
@@ -701,7 +694,7 @@ func TestSelectMultiCluster(t *testing.T) {
 		return out
 	}
 	sel, skipped, err := SelectMultiCluster(topos, "")
-	if err != nil || !reflect.DeepEqual(names(sel), []string{flat.Name}) || !reflect.DeepEqual(skipped, []string{multi.Name, "cluster-local"}) {
+	if err != nil || !reflect.DeepEqual(names(sel), []string{flat.Name, "cluster-local"}) || !reflect.DeepEqual(skipped, []string{multi.Name}) {
 		t.Fatalf("default: %v skipped %v err %v", names(sel), skipped, err)
 	}
 	sel, skipped, err = SelectMultiCluster(topos, multi.Name)
