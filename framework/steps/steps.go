@@ -10,7 +10,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -279,7 +281,9 @@ func TableChange(before, after endpoints.Table) string {
 		return ""
 	}
 	var diffs []string
-	for _, loc := range sortedKeys(bs, as) {
+	union := maps.Clone(bs)
+	maps.Copy(union, as)
+	for _, loc := range slices.Sorted(maps.Keys(union)) {
 		rb, okB := bs[loc]
 		ra, okA := as[loc]
 		switch {
@@ -293,21 +297,6 @@ func TableChange(before, after endpoints.Table) string {
 	}
 	return fmt.Sprintf("endpoint table changed during the batch: %s\nbefore the batch:\n%s\nafter the batch:\n%s",
 		strings.Join(diffs, "; "), before, after)
-}
-
-func sortedKeys(ms ...endpoints.Summary) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, m := range ms {
-		for k := range m {
-			if !seen[k] {
-				seen[k] = true
-				out = append(out, k)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // PodLocalities maps pod name → locality.
