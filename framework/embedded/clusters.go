@@ -1,7 +1,6 @@
 package embedded
 
 import (
-	"fmt"
 
 	kubelib "istio.io/istio/pkg/kube"
 	"istio.io/istio/pkg/kube/kclient"
@@ -82,29 +81,4 @@ func (m *Mesh) endpointSliceIn(kc *kcluster) *discoveryv1.EndpointSlice {
 		}
 	}
 	return endpointSlice(kc.service, objs, kc.nodeByName)
-}
-
-// cluster returns a cluster by name.
-func (m *Mesh) kcluster(name string) (*kcluster, error) {
-	kc, ok := m.clusters[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown cluster %q: the topology's clusters are %v", name, m.topo.ClusterNames())
-	}
-	return kc, nil
-}
-
-// placementOf is where an address is: a workload pod, a client pod, or an
-// east-west gateway.
-func (m *Mesh) placementOf(ip string) (topology.Placement, bool) {
-	for _, p := range m.allPods() {
-		if p.obj.Status.PodIP == ip {
-			return topology.Placement{Cluster: p.cluster, Network: m.clusters[p.cluster].network}, true
-		}
-	}
-	for _, kc := range m.clusters {
-		if kc.gateway != nil && kc.gateway.ip == ip {
-			return topology.Placement{Cluster: kc.name, Network: kc.network}, true
-		}
-	}
-	return topology.Placement{}, false
 }
