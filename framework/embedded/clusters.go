@@ -1,7 +1,6 @@
 package embedded
 
 import (
-
 	kubelib "istio.io/istio/pkg/kube"
 	"istio.io/istio/pkg/kube/kclient"
 	corev1 "k8s.io/api/core/v1"
