@@ -48,9 +48,11 @@ const (
 
 // Page is one run.
 type Page struct {
-	Title        string
+	Title        string // "locality-e2e", or "locality-e2e: <suite>" for another suite
+	Suite        string // the Ginkgo suite's description
 	Backend      string
-	IstioVersion string
+	IstioVersion string        // kind: the cluster's Istio; embedded: "istio.io/istio <module version>"
+	Seed         int64         // Ginkgo's random seed (--ginkgo.seed reproduces the run)
 	Start        time.Time     // zero: unknown
 	RunTime      time.Duration // zero: unknown
 	Scenarios    []Scenario    // failed first (see Sort)
@@ -113,14 +115,16 @@ type Note struct {
 // ones after the rest, with the reason they were skipped.
 func FromReport(r types.Report, backend, istioVersion string) (Page, error) {
 	p := Page{
-		Title:        "locality-e2e: " + r.SuiteDescription,
+		Title:        "locality-e2e",
+		Suite:        r.SuiteDescription,
 		Backend:      backend,
 		IstioVersion: istioVersion,
+		Seed:         r.SuiteConfig.RandomSeed,
 		Start:        r.StartTime,
 		RunTime:      r.RunTime,
 	}
-	if r.SuiteDescription == "" {
-		p.Title = "locality-e2e"
+	if d := r.SuiteDescription; d != "" && d != p.Title {
+		p.Title += ": " + d
 	}
 	for _, s := range r.SpecReports {
 		if s.LeafNodeType != types.NodeTypeIt {
