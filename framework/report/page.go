@@ -1,10 +1,14 @@
 // Package report writes the page people look at after a run:
 // reports/index.html, one self-contained HTML file (inline CSS and SVG, no
-// scripts, no network) with, per scenario, its result, the backend and
-// Istio version, the rules applied, the endpoint tables, a bar chart of
-// every observed split with its accepted interval and expected share, and
-// for failed scenarios their failure and diagnostics, failed scenarios
-// first. Charts are drawn with gonum.org/v1/plot's SVG backend.
+// scripts, no network). Its first screen names the suite and the run
+// (backend, Istio or istiod module version, seed, requests per split,
+// duration), shows each failed scenario with its failure, diagnostics and
+// failing chart, then every scenario by label family with an inline chart
+// (mini.go). Below, per scenario: its result, labels, the rules applied,
+// the endpoint tables, a bar chart of every observed split with its
+// accepted interval and expected share, and for failed scenarios their
+// failure and diagnostics, failed scenarios first. Charts are drawn with
+// gonum.org/v1/plot's SVG backend.
 //
 // The data comes from what a run already has: the Ginkgo report (in
 // process from ReportAfterSuite, or reports/report.json) and its report
