@@ -19,7 +19,7 @@ help:
 	@echo "make test    - unit tests and specs (go test ./...)"
 	@echo "make specs   - ginkgo ./specs on BACKEND=$(BACKEND), reports in $(REPORT_DIR)/ (index.html: the page to open)"
 	@echo "make e2e     - the specs on a kind cluster (needs Docker, kind node image, istioctl)"
-	@echo "make e2e-plan - print what make e2e does to build and load the workload image"
+	@echo "make e2e-plan - print what make e2e does on its cluster: image preload, workload image, Istio install"
 	@echo "make e2e-multicluster-plan - print every step of the multi-cluster kind setup (nothing is run)"
 	@echo "make workload-image WORKLOAD_IMAGE=<ref> - build cmd/workload's image to push for an existing cluster"
 	@echo "make upgrade-check FROM=<v> TO=<v> [CANARY=1] - specs before/after an Istio upgrade on kind, fingerprint diff"
@@ -74,10 +74,13 @@ WORKLOAD_GOARCH ?= $(ISTIO_ARCH)
 e2e: docker-check istioctl
 	$(MAKE) specs BACKEND=kind GINKGO_FLAGS='--timeout=90m $(GINKGO_FLAGS)'
 
-# What e2e does for the workload image, in order (framework/kind
-# WorkloadImagePlan; the suite logs each step as "kind: workload image N:").
+# What e2e does on the cluster it creates, in order (framework/kind
+# SetupPlan, for the nightly's settings: LOCALITY_E2E_PRELOAD_IMAGES=true):
+# Istio's images (pilot, proxyv2 from LOCALITY_E2E_ISTIO_HUB) and the
+# topologies' pulled once and loaded into every node, the workload image
+# built and loaded, then istioctl install with the same hub and tag.
 e2e-plan:
-	@$(GO) test ./framework/kind -run '^TestWorkloadImagePlan$$' -count=1 -v | sed -n 's/^ *workload_test.go:[0-9]*: /  /p'
+	@$(GO) test ./framework/kind -run '^TestSetupPlan$$' -count=1 -v | sed -n 's/^ *setupplan_test.go:[0-9]*: /  /p'
 
 # What a multi-cluster setup runs, in order: every kind config, istioctl
 # and kubectl argv and rendered YAML, for the suite's multi-cluster

@@ -154,7 +154,7 @@ func Prepare(ctx context.Context, cfg Config, log io.Writer) (*Setup, error) {
 		return fail(fmt.Errorf("%s: %w", where, err))
 	}
 	if cfg.PreloadImages && cl != nil {
-		if err := preloadImages(ctx, cl.provider, cl.name, Images(cfg.topologies(), cfg.WorkloadImageRef()), log); err != nil {
+		if err := preloadImages(ctx, cl.provider, cl.name, cfg.preloadList(), log); err != nil {
 			return fail(err)
 		}
 	}
