@@ -467,6 +467,7 @@ func TeardownMultiCluster(ctx context.Context, cfg Config, s *MultiClusterSetup,
 	var errs []string
 	for _, m := range s.Clusters {
 		c := &cluster{name: m.KindCluster, kubeconfig: m.Kubeconfig, provider: p, created: true}
+		exportNodeLogsIfWanted(c, cfg.LogsDir, log)
 		if err := c.delete(cfg.KeepCluster, log); err != nil {
 			errs = append(errs, err.Error())
 		}
