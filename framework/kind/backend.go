@@ -118,6 +118,7 @@ func Prepare(ctx context.Context, cfg Config, log io.Writer) (*Setup, error) {
 			return nil, err
 		}
 		s.Kubeconfig, s.ClusterName, s.Created = cl.kubeconfig, cl.name, cl.created
+		clearNodeLogsRequest(cfg.LogsDir, cl.name) // a request left by an earlier run that never reached Teardown
 	}
 	fail := func(err error) (*Setup, error) {
 		if cl != nil {

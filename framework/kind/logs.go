@@ -94,6 +94,13 @@ func (b *backend) wantNodeLogs(ns string) {
 	fmt.Fprintf(b.log, "kind: cannot record the failure in %s for the node logs at the end of the suite\n", ns)
 }
 
+// clearNodeLogsRequest removes a request for node logs (wantNodeLogs).
+func clearNodeLogsRequest(logsDir, name string) {
+	if logsDir != "" {
+		_ = os.Remove(nodeLogsMarker(logsDir, name))
+	}
+}
+
 // exportNodeLogsIfWanted exports the node logs of cluster c into logsDir
 // when a failure asked for them (nodeLogsMarker), once, and removes the
 // request. Teardown and TeardownMultiCluster call it before deleting.
@@ -108,7 +115,7 @@ func exportNodeLogsIfWanted(c *cluster, logsDir string, log io.Writer) {
 	}
 	fmt.Fprintf(log, "kind: exporting the node logs of %q once for the failures in: %s\n", c.name, strings.Join(strings.Fields(string(namespaces)), ", "))
 	c.collectLogs(logsDir, log)
-	_ = os.Remove(marker)
+	clearNodeLogsRequest(logsDir, c.name)
 }
 
 // podContainers are the names of a pod's init containers and containers.

@@ -129,3 +129,17 @@ func TestDiagnoseDefersNodeLogs(t *testing.T) {
 		t.Fatalf("no request for node logs: %v", err)
 	}
 }
+
+// A request left by a run that never reached Teardown is cleared by the
+// next setup, not honoured at its end.
+func TestClearNodeLogsRequest(t *testing.T) {
+	dir := t.TempDir()
+	b := &backend{cfg: Config{LogsDir: dir}, cl: &cluster{name: "c"}, log: os.Stderr}
+	b.wantNodeLogs("ns")
+	clearNodeLogsRequest(dir, "c")
+	n := 0
+	exportNodeLogsIfWanted(&cluster{name: "c", exportLogs: func(string, string) error { n++; return nil }}, dir, os.Stderr)
+	if n != 0 {
+		t.Error("a cleared request exported node logs")
+	}
+}

@@ -268,6 +268,7 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 			m := member[st.Cluster]
 			if err = env.createCluster(ctx, kcs[st.Cluster], m.Kubeconfig); err == nil {
 				created = append(created, m)
+				clearNodeLogsRequest(cfg.LogsDir, m.KindCluster) // left by an earlier run
 				s.Created = true
 				var kube kubernetes.Interface
 				var ic istioclient.Interface
