@@ -63,8 +63,9 @@ const (
 	// to it from the 1.30 line on (istio/istio releasenotes
 	// use-registry-istio-io.yaml: "Added registry.istio.io as the default
 	// registry for istio images"; before, docker.io/istio), and it serves
-	// every release since 1.5 (a proxy in front of gcr.io/istio-release,
-	// istio.io blog 2026 "retirement of gcr.io"). The install sets it
+	// every release since 1.5 (it fronts gcr.io/istio-release, Istio's
+	// mirror since 1.5: istio.io/latest/blog/2020/docker-rate-limit/ and
+	// istio.io/latest/blog/2026/retirement-of-gcr.io-follow-up/). The install sets it
 	// explicitly (--set hub=, --set tag=<IstioVersion>) so that the image
 	// references are known before the install, for any version: Prepare
 	// preloads exactly those (IstioImages), and no pull goes to Docker Hub
