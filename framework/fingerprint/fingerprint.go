@@ -9,7 +9,6 @@ package fingerprint
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/localitylb/locality-e2e/framework/boundedread"
 	"github.com/localitylb/locality-e2e/framework/endpoints"
 	"github.com/localitylb/locality-e2e/framework/split"
 )
@@ -117,24 +117,16 @@ func WriteFile(path string, fp Fingerprint) error {
 }
 
 // MaxFileSize bounds the size of a fingerprint file Read accepts (a whole
-// suite's fingerprint is about 100 kB).
-const MaxFileSize = 64 << 20
+// suite's fingerprint is about 100 kB): the tools' one limit.
+const MaxFileSize = boundedread.MaxSize
 
 // Read loads a fingerprint file of at most MaxFileSize bytes and checks it
 // with Validate.
 func Read(path string) (Fingerprint, error) {
 	var fp Fingerprint
-	f, err := os.Open(path)
+	data, err := boundedread.ReadFile(path)
 	if err != nil {
-		return fp, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return fp, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(data) > MaxFileSize {
-		return fp, fmt.Errorf("%s is not a fingerprint: larger than %d MiB", path, MaxFileSize>>20)
+		return fp, fmt.Errorf("fingerprint: %w", err)
 	}
 	if err := json.Unmarshal(data, &fp); err != nil {
 		return fp, fmt.Errorf("%s is not a fingerprint: %w", path, err)
