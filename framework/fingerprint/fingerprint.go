@@ -20,6 +20,7 @@ import (
 	"github.com/localitylb/locality-e2e/framework/boundedread"
 	"github.com/localitylb/locality-e2e/framework/endpoints"
 	"github.com/localitylb/locality-e2e/framework/split"
+	"github.com/localitylb/locality-e2e/framework/traffic"
 )
 
 // FileName is the fingerprint's name in a report folder.
@@ -155,6 +156,12 @@ func (fp Fingerprint) Validate() error {
 		for _, sp := range s.Splits {
 			if sp.N < 0 {
 				return fmt.Errorf("scenario %q, %s: negative N %d", s.Name, sp.Title, sp.N)
+			}
+			// A split is one Send's batch: its N is at most Send's cap. The
+			// two-sample tests allocate per count, so a larger N (or an
+			// overflowing sum below) is refused here, not met there.
+			if sp.N > traffic.MaxRequests {
+				return fmt.Errorf("scenario %q, %s: N=%d is more than one Send can produce (traffic.MaxRequests = %d): give a fingerprint the specs wrote", s.Name, sp.Title, sp.N, traffic.MaxRequests)
 			}
 			sum := 0
 			for _, r := range sp.Rows {
