@@ -104,6 +104,8 @@ func TestExplainBadInput(t *testing.T) {
 	empty := file("empty.yaml", "")
 	twoDocs := file("two.yaml", head+"---\n"+head)
 	both := file("both.yaml", head+"  trafficPolicy:\n    loadBalancer:\n      localityLbSetting:\n        distribute:\n        - from: kr/b/*\n          to:\n            \"kr/a/*\": 100\n        failover:\n        - from: kr\n          to: us\n")
+	deep := file("deep.yaml", "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: x}\nspec: "+strings.Repeat("[", 20000)+strings.Repeat("]", 20000)+"\n")
+	binary := file("binary.yaml", "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: !!binary aGVsbG8=}\nspec: {host: x}\n")
 	fifo := filepath.Join(dir, "fifo.yaml")
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
@@ -139,6 +141,8 @@ func TestExplainBadInput(t *testing.T) {
 		{"requests without verify", []string{"explain", "--topology=three-zones", "--requests=100"}, "needs --verify"},
 		{"requests negative", []string{"explain", "--topology=three-zones", "--verify", "--requests=-5"}, "--requests"},
 		{"requests too many", []string{"explain", "--topology=three-zones", "--verify", "--requests=100000000"}, "--requests"},
+		{"rule nested 20,000 levels deep", []string{"explain", "--topology=three-zones", "--rule=" + deep}, "explain: --rule: " + deep + " is nested too deep for YAML (more than 10000 levels): write the rule flat, as a DestinationRule or VirtualService is\n"},
+		{"rule with a !!binary tag", []string{"explain", "--topology=three-zones", "--rule=" + binary}, "explain: --rule: " + binary + ":3: the YAML tag !!binary is not supported: write the value as plain YAML (strings, numbers, booleans, lists and mappings, without tags)\n"},
 		{"rule is /dev/zero", []string{"explain", "--topology=three-zones", "--rule=/dev/zero"}, "explain: --rule: /dev/zero is a device, not a regular file: give the path of a file\n"},
 		{"rule is a FIFO", []string{"explain", "--topology=three-zones", "--rule=" + fifo}, "explain: --rule: " + fifo + " is a named pipe (FIFO), not a regular file: give the path of a file\n"},
 		{"rule is a folder", []string{"explain", "--topology=three-zones", "--rule=" + dir}, "explain: --rule: " + dir + " is a directory, not a regular file: give the path of a file\n"},
