@@ -145,6 +145,9 @@ func Run(ctx context.Context, in Input) (Result, error) {
 			return Result{}, fmt.Errorf("%w: --client: %v", ErrBadInput, err)
 		}
 	}
+	if err := checkCounts(topo, in.Scale, in.Fail); err != nil {
+		return Result{}, err
+	}
 	res.Warnings = Traps(dr, topo)
 
 	b := embedded.New(embedded.Options{Seed: in.Seed})
@@ -551,4 +554,33 @@ func ScenarioRules(s *scenario.Scenario) (rules []*networkingv1.DestinationRule,
 		}
 	}
 	return rules, sources
+}
+
+// checkCounts applies the same rule to --scale and --fail before anything
+// is deployed: a known workload and a count in range (scale: 0 to
+// topology.MaxReplicas; fail: 0 to the pods the workload has after
+// --scale), so a typo never fails every pod or starts a long deploy.
+func checkCounts(topo topology.Topology, scale, fail map[string]int) error {
+	pods := map[string]int{}
+	for _, w := range topo.Workloads {
+		pods[w.Name] = w.Replicas
+	}
+	for _, w := range sortedKeys(scale) {
+		if _, err := topo.Workload(w); err != nil {
+			return fmt.Errorf("%w: --scale %s=%d: %v", ErrBadInput, w, scale[w], err)
+		}
+		if n := scale[w]; n < 0 || n > topology.MaxReplicas {
+			return fmt.Errorf("%w: --scale %s=%d: out of range: give N from 0 to %d", ErrBadInput, w, n, topology.MaxReplicas)
+		}
+		pods[w] = scale[w]
+	}
+	for _, w := range sortedKeys(fail) {
+		if _, err := topo.Workload(w); err != nil {
+			return fmt.Errorf("%w: --fail %s=%d: %v", ErrBadInput, w, fail[w], err)
+		}
+		if n := fail[w]; n < 0 || n > pods[w] {
+			return fmt.Errorf("%w: --fail %s=%d: out of range: %s has %d pods, give N from 0 to %d", ErrBadInput, w, n, w, pods[w], pods[w])
+		}
+	}
+	return nil
 }
