@@ -107,6 +107,9 @@ type LB struct {
 	od    *detector
 	odRNG *rand.Rand
 
+	// localCLA is the local_cluster's assignment (SetLocalCluster, zone_aware.go).
+	localCLA *endpointv3.ClusterLoadAssignment
+
 	hosts  map[string]*hostState
 	order  []*hostState // ClusterLoadAssignment order
 	levels []*level

@@ -24,6 +24,10 @@ type PredictOptions struct {
 	// Ejected lists hosts ("ip:port") to treat as ejected by outlier
 	// detection (unhealthy). Optional.
 	Ejected map[string]bool
+	// LocalCluster is the sidecar's local_cluster assignment (as
+	// SetLocalCluster takes it); nil = no local cluster, so no zone aware
+	// routing.
+	LocalCluster *endpointv3.ClusterLoadAssignment
 }
 
 // Prediction is the long-run share of requests per priority, locality and
