@@ -89,9 +89,9 @@ type worker struct {
 	// inject overrides the next random() values (tests: Envoy's tests
 	// inject random_.random() return values).
 	inject []uint64
-	seed  uint64 // EdfLoadBalancerBase::seed_
-	rr    map[hostsSource]uint64
-	prios []*workerPriority
+	seed   uint64 // EdfLoadBalancerBase::seed_
+	rr     map[hostsSource]uint64
+	prios  []*workerPriority
 }
 
 // random is the load balancer's random_.random().
