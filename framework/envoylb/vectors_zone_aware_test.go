@@ -188,8 +188,8 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 		{
 			// Zone A: 1L 1U, B: 1L 1U (local), C: 1L 1U; min_cluster_size 7 > 3
 			// healthy hosts: round robin over all healthy hosts.
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareSmallCluster)",
-			cfg:   zaCfg{panic: 50, routing: zaF(98), minCluster: zaU(7)},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareSmallCluster)",
+			cfg:      zaCfg{panic: 50, routing: zaF(98), minCluster: zaU(7)},
 			upstream: "A B C", local: "A B C", zone: "B",
 			phases: []zaPhase{
 				{picks: []zaPick{pk("A0"), pk("B0"), pk("C0")}, stats: map[string]uint64{"lb_zone_cluster_too_small": 1}},
@@ -200,8 +200,8 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 		},
 		{
 			// Zone A: 1L 1U (local), B: 1L 0U, C: 0L 1U: 50% ≥ 50% → LocalityDirect.
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareZonesMismatched) in zone A",
-			cfg:   zaCfg{panic: 50, routing: zaF(100), minCluster: zaU(2)},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareZonesMismatched) in zone A",
+			cfg:      zaCfg{panic: 50, routing: zaF(100), minCluster: zaU(2)},
 			upstream: "A C", local: "A B", zone: "A",
 			phases: []zaPhase{
 				{picks: []zaPick{pk("A0")}, stats: map[string]uint64{"lb_zone_routing_all_directly": 1}},
@@ -211,8 +211,8 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 		{
 			// The same hosts seen from zone B (no upstream there): only C has
 			// residual capacity.
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareZonesMismatched) in zone B",
-			cfg:   zaCfg{panic: 50, routing: zaF(100), minCluster: zaU(2)},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareZonesMismatched) in zone B",
+			cfg:      zaCfg{panic: 50, routing: zaF(100), minCluster: zaU(2)},
 			upstream: "A C", local: "A B", zone: "B",
 			phases: []zaPhase{
 				{picks: []zaPick{pk("C0", 0, 0, 0)}, stats: map[string]uint64{"lb_zone_routing_cross_zone": 1}},
@@ -222,8 +222,8 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 		{
 			// A: 2L 1U (local), B: 2L 0U, C: 1L 3U, D: 1L 3U, E: 0L 1U: 37.5% local,
 			// residuals C 20.83%, D 20.83%, E 12.5%.
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareResidualsMismatched)",
-			cfg:   zaCfg{panic: 50, routing: zaF(100), minCluster: zaU(6)},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareResidualsMismatched)",
+			cfg:      zaCfg{panic: 50, routing: zaF(100), minCluster: zaU(6)},
 			upstream: "A C C C D D D E", local: "A A B B C D", zone: "A",
 			phases: []zaPhase{
 				{picks: []zaPick{pk("A0", 0, 0)}, stats: map[string]uint64{"lb_zone_routing_sampled": 1}},
@@ -239,8 +239,8 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 		{
 			// Upstream A B C one each, local A B, sidecar in B: 2/3 local, the
 			// rest to C (the only zone with residual capacity).
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareDifferentZoneSize)",
-			cfg:   zaCfg{panic: 50, routing: zaF(98), minCluster: zaU(3)},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareDifferentZoneSize)",
+			cfg:      zaCfg{panic: 50, routing: zaF(98), minCluster: zaU(3)},
 			upstream: "A B C", local: "A B", zone: "B",
 			phases: []zaPhase{
 				{picks: []zaPick{pk("B0", 0, 0)}, stats: map[string]uint64{"lb_zone_routing_sampled": 1}},
@@ -250,8 +250,8 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 			},
 		},
 		{
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareRoutingLargeZoneSwitchOnOff)",
-			cfg:   zaCfg{panic: 50, minCluster: zaU(3)},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareRoutingLargeZoneSwitchOnOff)",
+			cfg:      zaCfg{panic: 50, minCluster: zaU(3)},
 			upstream: "A B C", local: "A B C", zone: "B",
 			phases: []zaPhase{
 				{picks: []zaPick{pk("B0")}, stats: map[string]uint64{"lb_zone_routing_all_directly": 1}},
@@ -264,8 +264,8 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 		{
 			// Upstream A: 1, B: 2, C: 2; local one per zone, sidecar in A:
 			// 60% local, residuals B and C.
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareRoutingSmallZone)",
-			cfg:   zaCfg{panic: 50, minCluster: zaU(5)},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareRoutingSmallZone)",
+			cfg:      zaCfg{panic: 50, minCluster: zaU(5)},
 			upstream: "B A B C C", local: "A B C", zone: "A",
 			phases: []zaPhase{
 				{picks: []zaPick{pk("A0", 0, 100)}, stats: map[string]uint64{"lb_zone_routing_sampled": 1}},
@@ -274,8 +274,8 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 		},
 		{
 			// Upstream D E F, local A B C: every pick is cross zone, by thirds.
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareNoMatchingZones)",
-			cfg:   zaCfg{panic: 50, minCluster: zaU(3)},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareNoMatchingZones)",
+			cfg:      zaCfg{panic: 50, minCluster: zaU(3)},
 			upstream: "D E F", local: "A B C", zone: "A",
 			phases: []zaPhase{
 				{picks: []zaPick{pk("D0", 0, 0, 3332)}, stats: map[string]uint64{"lb_zone_routing_cross_zone": 1}},
@@ -286,15 +286,15 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 			},
 		},
 		{
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, NoZoneAwareNotEnoughLocalZones)",
-			cfg:   zaCfg{panic: 50, minCluster: zaU(2)},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, NoZoneAwareNotEnoughLocalZones)",
+			cfg:      zaCfg{panic: 50, minCluster: zaU(2)},
 			upstream: "A B", local: "A", zone: "A",
 			phases: []zaPhase{{picks: []zaPick{pk("A0", 0), pk("B0", 0)}, stats: map[string]uint64{
 				"lb_zone_routing_all_directly": 0, "lb_zone_routing_sampled": 0, "lb_zone_routing_cross_zone": 0}}},
 		},
 		{
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, NoZoneAwareNotEnoughUpstreamZones)",
-			cfg:   zaCfg{panic: 50, minCluster: zaU(1)},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, NoZoneAwareNotEnoughUpstreamZones)",
+			cfg:      zaCfg{panic: 50, minCluster: zaU(1)},
 			upstream: "A", local: "A B", zone: "A",
 			phases: []zaPhase{{picks: []zaPick{pk("A0", 0), pk("A0", 0)}, stats: map[string]uint64{
 				"lb_zone_routing_all_directly": 0, "lb_zone_routing_sampled": 0, "lb_zone_routing_cross_zone": 0}}},
@@ -302,8 +302,8 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 		{
 			// The part without force_local_zone (not in the Cluster proto):
 			// A 1L 1U (local), B 1L 1U, C 0L 1U → residual mode, 66.66% local.
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareForceLocalityDirect) residual part",
-			cfg:   zaCfg{panic: 50, routing: zaF(100), minCluster: zaU(3)},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareForceLocalityDirect) residual part",
+			cfg:      zaCfg{panic: 50, routing: zaF(100), minCluster: zaU(3)},
 			upstream: "A B C", local: "A B", zone: "A",
 			phases: []zaPhase{{picks: []zaPick{pk("A0")}, stats: map[string]uint64{
 				"lb_zone_routing_all_directly": 0, "lb_zone_routing_sampled": 1}}},
@@ -311,8 +311,8 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 		{
 			// Upstream C: 2, E: 1, F: 2, H: 1; local A C D F, sidecar in A:
 			// residuals C 8.33%, E 16.67%, F 8.33%, H 16.67%.
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareEmptyLocalities)",
-			cfg:   zaCfg{panic: 50, minCluster: zaU(3)},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, ZoneAwareEmptyLocalities)",
+			cfg:      zaCfg{panic: 50, minCluster: zaU(3)},
 			upstream: "C C E F F H", local: "A C D F", zone: "A",
 			phases: []zaPhase{
 				{picks: []zaPick{pk("C0", 0, 0, 0)}, stats: map[string]uint64{"lb_zone_routing_cross_zone": 1}},
@@ -329,22 +329,22 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 		{
 			// 45000/55000 local vs 44999/55001 upstream: no residual capacity
 			// left at 1/10000 precision; the locality is then random.
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, LowPrecisionForDistribution)",
-			cfg:   zaCfg{panic: 50, minCluster: zaU(1)},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, LowPrecisionForDistribution)",
+			cfg:      zaCfg{panic: 50, minCluster: zaU(1)},
 			upstream: "A*44999 B*55001", local: "A*45000 B*55000", zone: "A",
 			phases: []zaPhase{{picks: []zaPick{pk("A0", 0, 9999, 2)}, stats: map[string]uint64{"lb_zone_no_capacity_left": 1}}},
 		},
 		{
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, NoZoneAwareRoutingOneZone)",
-			cfg:   zaCfg{panic: 50},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, NoZoneAwareRoutingOneZone)",
+			cfg:      zaCfg{panic: 50},
 			upstream: "A", local: "A", zone: "A",
 			phases: []zaPhase{{picks: []zaPick{pk("A0")}}},
 		},
 		{
 			// Both upstream hosts in zone A, the sidecar's zone (B) has none:
 			// one upstream locality, no locality routing.
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, NoZoneAwareRoutingNotHealthy)",
-			cfg:   zaCfg{panic: 50},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, NoZoneAwareRoutingNotHealthy)",
+			cfg:      zaCfg{panic: 50},
 			upstream: "A A", local: "A A", zone: "B",
 			phases: []zaPhase{{picks: []zaPick{pk("A0"), pk("A1")}}},
 		},
@@ -352,23 +352,23 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 			// Envoy's local host set has no (healthy) hosts but two localities;
 			// as EDS: both local hosts UNHEALTHY. The local set is in panic:
 			// lb_local_cluster_not_ok, regular routing.
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, NoZoneAwareRoutingLocalEmpty)",
-			cfg:   zaCfg{panic: 50, minCluster: zaU(1)},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, NoZoneAwareRoutingLocalEmpty)",
+			cfg:      zaCfg{panic: 50, minCluster: zaU(1)},
 			upstream: "A B", local: "A! B!", zone: "A",
 			phases: []zaPhase{{picks: []zaPick{pk("A0")}, stats: map[string]uint64{
 				"lb_healthy_panic": 0, "lb_local_cluster_not_ok": 1}}},
 		},
 		{
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, NoZoneAwareRoutingLocalEmptyFailTrafficOnPanic)",
-			cfg:   zaCfg{panic: 50, minCluster: zaU(1), failOnPanic: true},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, NoZoneAwareRoutingLocalEmptyFailTrafficOnPanic)",
+			cfg:      zaCfg{panic: 50, minCluster: zaU(1), failOnPanic: true},
 			upstream: "A B", local: "A! B!", zone: "A",
 			phases: []zaPhase{{picks: []zaPick{pk("-")}, stats: map[string]uint64{
 				"lb_healthy_panic": 0, "lb_local_cluster_not_ok": 1}}},
 		},
 		{
 			// Two upstream and local localities, none of them the sidecar's.
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, NoZoneAwareRoutingNoLocalLocality)",
-			cfg:   zaCfg{panic: 50},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, NoZoneAwareRoutingNoLocalLocality)",
+			cfg:      zaCfg{panic: 50},
 			upstream: "A B", local: "A B", zone: "C",
 			phases: []zaPhase{{picks: []zaPick{pk("A0")}, stats: map[string]uint64{
 				"lb_healthy_panic": 0, "lb_local_cluster_not_ok": 1}}},
@@ -376,8 +376,8 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 		{
 			// 2 of 6 hosts healthy (33% < 50%): panic, and
 			// fail_traffic_on_panic answers no host; then 4 of 6 healthy.
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, MaxUnhealthyPanicDisableOnPanic)",
-			cfg:   zaCfg{panic: 50, failOnPanic: true},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, MaxUnhealthyPanicDisableOnPanic)",
+			cfg:      zaCfg{panic: 50, failOnPanic: true},
 			upstream: "A A A! A! A! A!",
 			phases: []zaPhase{
 				{picks: []zaPick{pk("-")}, stats: map[string]uint64{"lb_healthy_panic": 1}},
@@ -385,8 +385,8 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 			},
 		},
 		{
-			envoy: zaRR + "TEST_P(RoundRobinLoadBalancerTest, MaxUnhealthyPanic)",
-			cfg:   zaCfg{panic: 50},
+			envoy:    zaRR + "TEST_P(RoundRobinLoadBalancerTest, MaxUnhealthyPanic)",
+			cfg:      zaCfg{panic: 50},
 			upstream: "A A A! A! A! A!",
 			phases: []zaPhase{
 				{picks: []zaPick{pk("A0"), pk("A1"), pk("A2")}},
@@ -397,8 +397,8 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 			// P0 and P1 one unhealthy host each: total panic, no host with
 			// fail_traffic_on_panic; a healthy P2 takes the traffic, then a
 			// healthy P0, and P2 again when P0 goes unhealthy.
-			envoy: zaRR + "TEST_P(FailoverTest, PriorityUpdatesWithLocalHostSetDisableOnPanic)",
-			cfg:   zaCfg{panic: 50, failOnPanic: true},
+			envoy:    zaRR + "TEST_P(FailoverTest, PriorityUpdatesWithLocalHostSetDisableOnPanic)",
+			cfg:      zaCfg{panic: 50, failOnPanic: true},
 			upstream: "A! p1:B!",
 			phases: []zaPhase{
 				{picks: []zaPick{pk("-")}},
@@ -410,8 +410,8 @@ func TestEnvoyVectorsZoneAware(t *testing.T) {
 		{
 			// With a local priority set: zone aware routing does no harm to
 			// priority failover.
-			envoy: zaRR + "TEST_P(FailoverTest, ExtendPrioritiesWithLocalPrioritySet)",
-			cfg:   zaCfg{panic: 50},
+			envoy:    zaRR + "TEST_P(FailoverTest, ExtendPrioritiesWithLocalPrioritySet)",
+			cfg:      zaCfg{panic: 50},
 			upstream: "A! p1:B!", local: "Z", zone: "Z",
 			phases: []zaPhase{
 				{picks: []zaPick{pk("A0")}},
