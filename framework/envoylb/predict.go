@@ -103,6 +103,10 @@ type ZoneAwarePrediction struct {
 	State string
 	// Reason says why State is NoLocalityRouting (earlyExitNonLocalityRouting).
 	Reason string
+	// Configured: the Cluster has common_lb_config.zone_aware_lb_config
+	// (istiod's zoneAwareLbSetting); without it Envoy still routes by zone
+	// with the defaults when there is a local cluster.
+	Configured bool
 	// RoutingEnabled (percent of picks considered for zone aware routing),
 	// MinClusterSize and FailTrafficOnPanic are the Cluster's
 	// zone_aware_lb_config with Envoy's defaults (100, 6, false).
@@ -271,7 +275,7 @@ func (lb *LB) zonePrediction() ZoneAwarePrediction {
 	z := ZoneAwarePrediction{
 		LocalCluster: lb.local != nil, LocalLocality: lb.opts.LocalLocality, State: lb.zone.state.String(),
 		Reason: lb.zone.reason, RoutingEnabled: lb.zoneCfg.routingEnabled, MinClusterSize: lb.zoneCfg.minClusterSize,
-		FailTrafficOnPanic: lb.zoneCfg.failOnPanic,
+		FailTrafficOnPanic: lb.zoneCfg.failOnPanic, Configured: lb.zoneCfg.set,
 	}
 	if lb.local == nil {
 		return z

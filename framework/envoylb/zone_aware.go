@@ -34,6 +34,8 @@ import (
 // upstream.zone_routing.force_locality_direct_routing default to these
 // values; Istio sets no runtime overrides for them.
 type zoneConfig struct {
+	// set: the Cluster has common_lb_config.zone_aware_lb_config.
+	set bool
 	// routingEnabled: PROTOBUF_PERCENT_TO_ROUNDED_INTEGER_OR_DEFAULT(
 	// routing_enabled, 100, 100), used as featureEnabled(
 	// "upstream.zone_routing.enabled", routing_enabled).
@@ -50,6 +52,7 @@ func zoneConfigOf(c *clusterv3.Cluster) zoneConfig {
 	if za == nil {
 		return z
 	}
+	z.set = true
 	if re := za.GetRoutingEnabled(); re != nil {
 		z.routingEnabled = uint64(min(100, math.Max(0, math.Round(re.GetValue()))))
 	}

@@ -1,0 +1,105 @@
+package explain
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/localitylb/locality-e2e/framework/envoylb"
+)
+
+// zaCLA builds an assignment with n healthy hosts per zone of region kr.
+func zaCLA(name string, net int, zones []string, n []int) *endpointv3.ClusterLoadAssignment {
+	cla := &endpointv3.ClusterLoadAssignment{ClusterName: name}
+	for i, z := range zones {
+		lle := &endpointv3.LocalityLbEndpoints{Locality: &corev3.Locality{Region: "kr", Zone: z}}
+		for j := range n[i] {
+			lle.LbEndpoints = append(lle.LbEndpoints, &endpointv3.LbEndpoint{
+				HealthStatus: corev3.HealthStatus_HEALTHY,
+				HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
+					Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+						Address: fmt.Sprintf("10.%d.%d.%d", net, i, j+1), PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 5000},
+					}}},
+				}},
+			})
+		}
+		cla.Endpoints = append(cla.Endpoints, lle)
+	}
+	return cla
+}
+
+func zaCluster(minSize uint64) *clusterv3.Cluster {
+	return &clusterv3.Cluster{Name: "outbound|5000||helloworld", LbPolicy: clusterv3.Cluster_ROUND_ROBIN,
+		CommonLbConfig: &clusterv3.Cluster_CommonLbConfig{LocalityConfigSpecifier: &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig_{
+			ZoneAwareLbConfig: &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig{MinClusterSize: wrapperspb.UInt64(minSize)}}}}
+}
+
+// TestZoneSummary: the sentence and row reasons for the docs' worked
+// example (docs/locality-behavior.md, "Zone aware routing"): callers
+// kr/a 2, kr/b 1, kr/c 1; upstreams kr/a 1, kr/b 2, kr/c 1.
+func TestZoneSummary(t *testing.T) {
+	zones := []string{"a", "b", "c"}
+	up := zaCLA("outbound|5000||helloworld", 1, zones, []int{1, 2, 1})
+	local := zaCLA("inbound|5000||sleep", 2, zones, []int{2, 1, 1})
+	p, err := envoylb.Predict(zaCluster(4), up, envoylb.PredictOptions{LocalLocality: "kr/a/", LocalCluster: local})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := zoneSummary(p)
+	for _, want := range []string{
+		"local zone kr/a holds 50% of callers (2 of 4 healthy local_cluster hosts)",
+		"but 25% of upstream hosts (1 of 4 healthy)",
+		"50% of kr/a's zone-routed requests stay local (25% × 10000 / 50%)",
+		"the rest spills by residual capacity: kr/b 50% (residual 25% = 50% upstream − 25% callers)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "kr/c ") {
+		t.Errorf("kr/c has no residual capacity (25%% upstream, 25%% callers) but is listed:\n%s", got)
+	}
+	rows := map[string]string{}
+	for _, ls := range p.Priorities[0].Localities {
+		rows[ls.Locality] = when(p, p.Priorities[0], ls)
+	}
+	for l, want := range map[string]string{
+		"kr/a/": "zone aware 50% (local_percent_to_route 50%) = 50.0%",
+		"kr/b/": "zone aware 50% (100% of the spill) = 50.0%",
+		"kr/c/": "zone aware 0% (0% of the spill) = 0.0%",
+	} {
+		if !strings.Contains(rows[l], want) {
+			t.Errorf("%s: %q lacks %q", l, rows[l], want)
+		}
+	}
+
+	// From kr/b (1 caller of 4 = 25%, 2 upstreams of 4 = 50%): all local.
+	pb, err := envoylb.Predict(zaCluster(4), up, envoylb.PredictOptions{LocalLocality: "kr/b/", LocalCluster: local})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := zoneSummary(pb); !strings.Contains(got, "all of kr/b's zone-routed requests stay local (LocalityDirect)") {
+		t.Errorf("kr/b: %s", got)
+	}
+	// min_cluster_size 5 > 4 healthy upstreams: off, with Envoy's reason.
+	pm, err := envoylb.Predict(zaCluster(5), up, envoylb.PredictOptions{LocalLocality: "kr/a/", LocalCluster: local})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := zoneSummary(pm); !strings.Contains(got, "4 healthy upstream hosts at priority 0 < min_cluster_size 5") {
+		t.Errorf("min_cluster_size: %s", got)
+	}
+	// zone_aware_lb_config without a local cluster: says what is missing.
+	pn, err := envoylb.Predict(zaCluster(4), up, envoylb.PredictOptions{LocalLocality: "kr/a/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := zoneSummary(pn); !strings.Contains(got, "ENABLE_SELF_DISCOVERY") {
+		t.Errorf("no local cluster: %s", got)
+	}
+}
