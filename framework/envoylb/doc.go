@@ -36,6 +36,15 @@
 //	predict.go            expected shares per priority, locality and host
 //	                      (Predict, LB.Prediction) from the code above
 //
+// Zone aware routing for backends: feed the sidecar's local_cluster
+// assignment with LB.SetLocalCluster after New (New starts without a local
+// cluster; Update keeps it), and Options.LocalLocality must be the
+// sidecar's locality. LB.LBStats gives Envoy's lb_* counters for /stats.
+// explain reads a backend's local_cluster through a method
+// ClientLocalCluster(client string) (*endpointv3.ClusterLoadAssignment,
+// error) on its mesh (framework/explain/zoneaware.go; nil = none) and
+// passes it as PredictOptions.LocalCluster.
+//
 // Paths are relative to github.com/envoyproxy/envoy source/ (common/upstream,
 // extensions/..., common/router).
 //
