@@ -165,7 +165,10 @@ func (lb *LB) SetLocalCluster(cla *endpointv3.ClusterLoadAssignment) error {
 func (lb *LB) LocalCluster() *endpointv3.ClusterLoadAssignment {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
-	return lb.localCLA
+	if lb.localCLA == nil {
+		return nil
+	}
+	return proto.Clone(lb.localCLA).(*endpointv3.ClusterLoadAssignment)
 }
 
 // buildLocalLevel is the local priority set's host set 0.

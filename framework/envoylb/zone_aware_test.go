@@ -220,3 +220,45 @@ func TestZoneAwareRegenerates(t *testing.T) {
 		t.Fatalf("after SetLocalCluster(nil): %+v", z)
 	}
 }
+
+// TestZoneAwareFollowsOutlierEjection: an ejection changes priority 0's
+// healthy hosts, so the priority update callback regenerates the zone
+// aware structures (ZoneAwareLoadBalancerBase constructor's
+// addPriorityUpdateCb). Upstream a 2, b 2, c 2; callers 1 per zone; the
+// sidecar in a. Before: 3333 ≥ 3333, LocalityDirect. After one of a's
+// hosts is ejected: a holds 1/5 = 2000 of the healthy upstreams for 3333
+// of the callers, 2000 × 10000 / 3333 = 6000 stay local; b and c have
+// 4000 − 3333 = 667 residual each, 20% of the picks each.
+func TestZoneAwareFollowsOutlierEjection(t *testing.T) {
+	c := withOutlier(withZoneAware(makeCluster(clusterv3.Cluster_ROUND_ROBIN), 100, 1, false), 5, 100)
+	up := makeCLA(group{zone: "a", healthy: 2}, group{zone: "b", healthy: 2}, group{zone: "c", healthy: 2})
+	lb := mustNew(t, c, up, Options{Seed: 3, LocalLocality: "r/a/"})
+	if err := lb.SetLocalCluster(makeCLA(group{zone: "a", healthy: 1}, group{zone: "b", healthy: 1}, group{zone: "c", healthy: 1})); err != nil {
+		t.Fatal(err)
+	}
+	if z := lb.Prediction().ZoneAware; z.State != "LocalityDirect" {
+		t.Fatalf("before: %s (%s)", z.State, z.Reason)
+	}
+	bad := lb.Hosts()[0] // zone a
+	for i := 0; i < 50 && lb.HostHealth()[bad.Key()] != "EJECTED"; i++ {
+		_, _, _ = lb.Do(func(h Host) Attempt {
+			if h == bad {
+				return Attempt{Status: 503}
+			}
+			return Attempt{Status: 200}
+		})
+	}
+	if lb.HostHealth()[bad.Key()] != "EJECTED" {
+		t.Fatal("zone a's failing host was not ejected")
+	}
+	p := lb.Prediction()
+	if z := p.ZoneAware; z.State != "LocalityResidual" || !near(z.LocalPercentToRoute, 0.6) {
+		t.Fatalf("after ejection: %s %.4f", z.State, z.LocalPercentToRoute)
+	}
+	got := p.ByLocality()
+	for l, w := range map[string]float64{"r/a/": 0.6, "r/b/": 0.2, "r/c/": 0.2} {
+		if !near(got[l], w) {
+			t.Errorf("%s: %.4f, want %.4f", l, got[l], w)
+		}
+	}
+}
