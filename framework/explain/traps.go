@@ -99,7 +99,8 @@ func coreLocality(l locality.Locality) *corev3.Locality {
 // seem to, for this topology: failover without outlierDetection,
 // distribute.from matching no client, a maxEjectionPercent too low to eject
 // a client's whole local zone, enabled: false, a failoverPriority label no
-// pod carries. dr may be nil (no rule).
+// pod carries, zone aware settings that cannot take effect
+// (zoneAwareTraps). dr may be nil (no rule).
 func Traps(dr *networkingv1.DestinationRule, topo topology.Topology) []string {
 	var warns []string
 	if topo.MultiNetwork() {
@@ -118,6 +119,7 @@ func Traps(dr *networkingv1.DestinationRule, topo topology.Topology) []string {
 	}
 	labels := podLabels(topo)
 	for _, s := range settings(dr) {
+		warns = append(warns, zoneAwareTraps(s, topo)...)
 		l := s.locality
 		if !enabled(l) {
 			warns = append(warns, fmt.Sprintf("%s.loadBalancer.localityLbSetting.enabled is false: locality load balancing is off, every endpoint is priority 0 and traffic spreads over every pod of every locality (outlierDetection only ejects hosts, it gives no failover)", s.path))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/localitylb/locality-e2e/framework/envoylb"
 	"github.com/localitylb/locality-e2e/framework/locality"
+	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
 // localClusterSource is implemented by a backend that feeds sidecars a
@@ -189,4 +190,55 @@ func zoneAwarePriority(za *networkingapi.ZoneAwareLoadBalancerSetting, client, e
 		s += fmt.Sprintf(", within failoverPriority %v tiers", fp)
 	}
 	return s
+}
+
+// zoneAwareTraps are the warnings for a zoneAwareLbSetting on this
+// topology: routing switched off, a minClusterSize (Envoy's default 6 when
+// unset) above the pods of a client's region (priority 0 after istiod's
+// regional bucketing, so Envoy never routes by zone there), and failover
+// entries whose from matches no client's region.
+func zoneAwareTraps(s lbSetting, topo topology.Topology) []string {
+	za := s.zoneAware
+	if za == nil {
+		return nil
+	}
+	path := s.path + ".loadBalancer.zoneAwareLbSetting"
+	if za.GetEnabled() != nil && !za.GetEnabled().GetValue() {
+		return []string{path + ".enabled is false: istiod sets routing_enabled 0% (Envoy's zone aware routing off) and assigns no regional priorities: traffic spreads over every pod of every region"}
+	}
+	var warns []string
+	minSize, what := 6, "is unset (Envoy's default 6)"
+	if m := za.GetMinClusterSize(); m != nil {
+		minSize, what = int(m.GetValue()), fmt.Sprintf("is %d", m.GetValue())
+	}
+	seen := map[string]bool{}
+	for _, c := range topo.Clients {
+		region := c.Locality.Region
+		if seen[region] {
+			continue
+		}
+		seen[region] = true
+		pods := 0
+		for _, w := range topo.Workloads {
+			if w.Locality.Region == region {
+				pods += w.Replicas
+			}
+		}
+		if pods > 0 && pods < minSize {
+			warns = append(warns, fmt.Sprintf("%s.minClusterSize %s but region %s has %d upstream pods at priority 0: Envoy needs at least min_cluster_size healthy hosts (earlyExitNonLocalityRouting, lb_zone_cluster_too_small) and spreads over them ignoring zones",
+				path, what, region, pods))
+		}
+	}
+	for i, f := range za.GetFailover() {
+		matched := false
+		for _, c := range topo.Clients {
+			if c.Locality.Region == f.GetFrom() {
+				matched = true
+			}
+		}
+		if !matched {
+			warns = append(warns, fmt.Sprintf("%s.failover[%d].from %q matches no client's region (clients are in %s): the entry never applies", path, i, f.GetFrom(), clientLocalities(topo)))
+		}
+	}
+	return warns
 }
