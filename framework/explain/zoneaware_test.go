@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/localitylb/locality-e2e/framework/envoylb"
+	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
 // zaCLA builds an assignment with n healthy hosts per zone of region kr.
@@ -102,4 +103,47 @@ func TestZoneSummary(t *testing.T) {
 	if got := zoneSummary(pn); !strings.Contains(got, "ENABLE_SELF_DISCOVERY") {
 		t.Errorf("no local cluster: %s", got)
 	}
+}
+
+// TestZoneAwareRuleOnEmbeddedIstiod applies zoneAwareLbSetting through the
+// real istiod (embedded backend, sidecars without self-discovery): istiod
+// emits zone_aware_lb_config and buckets by region
+// (applyZoneAwareRegionalFailover), the model accepts it, and without a
+// local_cluster Envoy balances priority 0 over its hosts; --verify agrees.
+func TestZoneAwareRuleOnEmbeddedIstiod(t *testing.T) {
+	t.Run("enabled: region kr first", func(t *testing.T) {
+		dr := parse(t, "    loadBalancer:\n      zoneAwareLbSetting:\n        enabled: true\n        minClusterSize: 2\n")
+		res := mustRun(t, Input{Rule: dr, Topology: topology.TwoRegions(), Verify: true, Seed: 3})
+		checkVerified(t, res)
+		c := res.Clients[0]
+		// Client in kr/a: kr/a and kr/b priority 0 (2 pods each), us
+		// priority 1; priority 0 fully healthy takes 100%.
+		expectShares(t, c, map[string]float64{"kr/a": 0.5, "kr/b": 0.5, "us/a": 0, "us/b": 0})
+		z := c.Prediction.ZoneAware
+		if !z.Configured || z.LocalCluster || z.MinClusterSize != 2 || z.RoutingEnabled != 100 {
+			t.Errorf("zone aware prediction %+v", z)
+		}
+		if r := row(t, c, "us/a"); r.Priority != 1 || !strings.Contains(r.Reason, "other region (zoneAwareLbSetting puts other regions after the client's)") {
+			t.Errorf("us/a row: %+v", r)
+		}
+		if r := row(t, c, "kr/b"); r.Priority != 0 || !strings.Contains(r.Reason, "the client's region") {
+			t.Errorf("kr/b row: %+v", r)
+		}
+		if !strings.Contains(c.ZoneAware, "ENABLE_SELF_DISCOVERY") {
+			t.Errorf("summary: %q", c.ZoneAware)
+		}
+	})
+	t.Run("enabled false: routing_enabled 0%, no priorities", func(t *testing.T) {
+		dr := parse(t, "    loadBalancer:\n      zoneAwareLbSetting:\n        enabled: false\n")
+		res := mustRun(t, Input{Rule: dr, Topology: topology.TwoRegions(), Verify: true, Seed: 3})
+		checkVerified(t, res)
+		c := res.Clients[0]
+		expectShares(t, c, map[string]float64{"kr/a": 0.25, "kr/b": 0.25, "us/a": 0.25, "us/b": 0.25})
+		if z := c.Prediction.ZoneAware; !z.Configured || z.RoutingEnabled != 0 {
+			t.Errorf("zone aware prediction %+v", z)
+		}
+		if !strings.Contains(c.ZoneAware, "routing_enabled 0%") {
+			t.Errorf("summary: %q", c.ZoneAware)
+		}
+	})
 }
