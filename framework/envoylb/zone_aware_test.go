@@ -102,6 +102,15 @@ func TestPredictZoneAware(t *testing.T) {
 			want: map[string]float64{"r/a/": 0, "r/b/": 0}, nhu: 1,
 		},
 		{
+			// 2 of 6 healthy (33% < 50%): priority 0 in panic and, with
+			// fail_traffic_on_panic, hostSourceToUse returns no host
+			// (RoundRobinLoadBalancerTest.MaxUnhealthyPanicDisableOnPanic).
+			name: "priority panic with fail_traffic_on_panic", cluster: withZoneAware(rr(), 100, 6, true),
+			upstream: []group{{zone: "a", healthy: 1, unhealthy: 3}, {zone: "b", healthy: 1, unhealthy: 1}},
+			zone:     "a", state: "NoLocalityRouting",
+			want: map[string]float64{"r/a/": 0, "r/b/": 0}, nhu: 1,
+		},
+		{
 			// Half the callers in a, a quarter of the upstream hosts: 2500×10000
 			// /5000 = 5000 stay; residuals b 5000−2500 = 2500, c 2500−2500 = 0.
 			name: "docs example: 50% of callers, 25% of upstreams", cluster: withZoneAware(rr(), 100, 4, false),
