@@ -41,29 +41,26 @@ func zaCluster(minSize uint64) *clusterv3.Cluster {
 }
 
 // TestZoneSummary: the sentence and row reasons for the docs' worked
-// example (docs/locality-behavior.md, "Zone aware routing"): callers
-// kr/a 2, kr/b 1, kr/c 1; upstreams kr/a 1, kr/b 2, kr/c 1.
+// example (docs/locality-behavior.md §7, topology zone-aware-uneven):
+// callers kr/a 2, kr/b 1, kr/c 1; upstreams kr/a 2, kr/b 3, kr/c 3.
 func TestZoneSummary(t *testing.T) {
 	zones := []string{"a", "b", "c"}
-	up := zaCLA("outbound|5000||helloworld", 1, zones, []int{1, 2, 1})
-	local := zaCLA("inbound|5000||sleep", 2, zones, []int{2, 1, 1})
-	p, err := envoylb.Predict(zaCluster(4), up, envoylb.PredictOptions{LocalLocality: "kr/a/", LocalCluster: local})
+	up := zaCLA("outbound|5000||helloworld", 1, zones, []int{2, 3, 3})
+	local := zaCLA("local_cluster", 2, zones, []int{2, 1, 1})
+	p, err := envoylb.Predict(zaCluster(6), up, envoylb.PredictOptions{LocalLocality: "kr/a/", LocalCluster: local})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := zoneSummary(p)
 	for _, want := range []string{
 		"local zone kr/a holds 50% of callers (2 of 4 healthy local_cluster hosts)",
-		"but 25% of upstream hosts (1 of 4 healthy)",
+		"but 25% of upstream hosts (2 of 8 healthy)",
 		"50% of kr/a's zone-routed requests stay local (25% × 10000 / 50%)",
-		"the rest spills by residual capacity: kr/b 50% (residual 25% = 50% upstream − 25% callers)",
+		"the rest spills by residual capacity: kr/b 25% (residual 12.5% = 37.5% upstream − 25% callers), kr/c 25% (residual 12.5% = 37.5% upstream − 25% callers)",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
 		}
-	}
-	if strings.Contains(got, "kr/c ") {
-		t.Errorf("kr/c has no residual capacity (25%% upstream, 25%% callers) but is listed:\n%s", got)
 	}
 	rows := map[string]string{}
 	for _, ls := range p.Priorities[0].Localities {
@@ -71,32 +68,32 @@ func TestZoneSummary(t *testing.T) {
 	}
 	for l, want := range map[string]string{
 		"kr/a/": "zone aware 50% (local_percent_to_route 50%) = 50.0%",
-		"kr/b/": "zone aware 50% (100% of the spill) = 50.0%",
-		"kr/c/": "zone aware 0% (0% of the spill) = 0.0%",
+		"kr/b/": "zone aware 25% (50% of the spill) = 25.0%",
+		"kr/c/": "zone aware 25% (50% of the spill) = 25.0%",
 	} {
 		if !strings.Contains(rows[l], want) {
 			t.Errorf("%s: %q lacks %q", l, rows[l], want)
 		}
 	}
 
-	// From kr/b (1 caller of 4 = 25%, 2 upstreams of 4 = 50%): all local.
-	pb, err := envoylb.Predict(zaCluster(4), up, envoylb.PredictOptions{LocalLocality: "kr/b/", LocalCluster: local})
+	// From kr/b (1 caller of 4 = 25%, 3 upstreams of 8 = 37.5%): all local.
+	pb, err := envoylb.Predict(zaCluster(6), up, envoylb.PredictOptions{LocalLocality: "kr/b/", LocalCluster: local})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := zoneSummary(pb); !strings.Contains(got, "all of kr/b's zone-routed requests stay local (LocalityDirect)") {
 		t.Errorf("kr/b: %s", got)
 	}
-	// min_cluster_size 5 > 4 healthy upstreams: off, with Envoy's reason.
-	pm, err := envoylb.Predict(zaCluster(5), up, envoylb.PredictOptions{LocalLocality: "kr/a/", LocalCluster: local})
+	// min_cluster_size 9 > 8 healthy upstreams: off, with Envoy's reason.
+	pm, err := envoylb.Predict(zaCluster(9), up, envoylb.PredictOptions{LocalLocality: "kr/a/", LocalCluster: local})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := zoneSummary(pm); !strings.Contains(got, "4 healthy upstream hosts at priority 0 < min_cluster_size 5") {
+	if got := zoneSummary(pm); !strings.Contains(got, "8 healthy upstream hosts at priority 0 < min_cluster_size 9") {
 		t.Errorf("min_cluster_size: %s", got)
 	}
 	// zone_aware_lb_config without a local cluster: says what is missing.
-	pn, err := envoylb.Predict(zaCluster(4), up, envoylb.PredictOptions{LocalLocality: "kr/a/"})
+	pn, err := envoylb.Predict(zaCluster(6), up, envoylb.PredictOptions{LocalLocality: "kr/a/"})
 	if err != nil {
 		t.Fatal(err)
 	}
