@@ -527,6 +527,9 @@ var Topologies = map[string]func() topology.Topology{
 	// istio.io's locality tasks: four clusters, one pod per locality.
 	"locality-task":              func() topology.Topology { return topology.LocalityTask(1, false) },
 	"locality-task-multinetwork": func() topology.Topology { return topology.LocalityTask(1, true) },
+	// Zone aware routing: callers of Service sleep with self-discovery.
+	"zone-aware-balanced": topology.ZoneAwareBalanced,
+	"zone-aware-uneven":   topology.ZoneAwareUneven,
 }
 
 // TopologyNames lists Topologies, sorted.

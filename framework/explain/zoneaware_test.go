@@ -144,3 +144,46 @@ func TestZoneAwareRuleOnEmbeddedIstiod(t *testing.T) {
 		}
 	})
 }
+
+// TestZoneAwareTopologies: explain on the zone aware fixtures, sidecars
+// with self-discovery holding istiod's local_cluster. Figures from
+// load_balancer_impl.cc (calculateLocalityPercentages,
+// regenerateLocalityRoutingStructures):
+//   - zone-aware-uneven: callers a 2 (5000), b 1 (2500), c 1 (2500);
+//     upstreams a 2 (2500), b 3 (3750), c 3 (3750). From a: 2500×10000/5000
+//     = 5000 stay, residuals b 1250, c 1250 → 50/25/25. From b and c:
+//     3750 ≥ 2500, all local.
+//   - zone-aware-balanced: 1 caller and 2 upstreams per zone (3333 each,
+//     6 hosts = min_cluster_size 6): all local.
+func TestZoneAwareTopologies(t *testing.T) {
+	res := mustRun(t, Input{Rule: load(t, "zone-aware"), Topology: Topologies["zone-aware-uneven"](), Verify: true, Seed: 3})
+	checkVerified(t, res)
+	for _, c := range res.Clients {
+		want := map[string]float64{"kr/a": 0, "kr/b": 0, "kr/c": 0}
+		switch c.Locality {
+		case "kr/a":
+			want = map[string]float64{"kr/a": 0.5, "kr/b": 0.25, "kr/c": 0.25}
+			if z := c.Prediction.ZoneAware; z.State != "LocalityResidual" || !near(z.LocalPercentToRoute, 0.5) {
+				t.Errorf("%s: %s %.4f", c.Name, z.State, z.LocalPercentToRoute)
+			}
+			if !strings.Contains(c.ZoneAware, "local zone kr/a holds 50% of callers (2 of 4 healthy local_cluster hosts) but 25% of upstream hosts (2 of 8 healthy)") {
+				t.Errorf("%s: %s", c.Name, c.ZoneAware)
+			}
+		default:
+			want[c.Locality] = 1
+			if z := c.Prediction.ZoneAware; z.State != "LocalityDirect" {
+				t.Errorf("%s: %s (%s)", c.Name, z.State, z.Reason)
+			}
+		}
+		expectShares(t, c, want)
+	}
+	res = mustRun(t, Input{Rule: load(t, "zone-aware"), Topology: Topologies["zone-aware-balanced"](), Verify: true, Seed: 3})
+	checkVerified(t, res)
+	for _, c := range res.Clients {
+		want := map[string]float64{"kr/a": 0, "kr/b": 0, "kr/c": 0}
+		want[c.Locality] = 1
+		expectShares(t, c, want)
+	}
+}
+
+func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
