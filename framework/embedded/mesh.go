@@ -215,6 +215,7 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 	}
 	for _, kc := range m.clusters {
 		kubeObjects[cluster.ID(kc.name)] = append(kubeObjects[cluster.ID(kc.name)], m.endpointSliceIn(kc))
+		kubeObjects[cluster.ID(kc.name)] = append(kubeObjects[cluster.ID(kc.name)], m.clientServiceObjects(kc)...)
 	}
 	// A multi-network mesh: an east-west gateway in every cluster that runs
 	// workloads, and Istio's cross-network Gateway config.
@@ -458,6 +459,7 @@ func (m *Mesh) proxy(c *client) *model.Proxy {
 			IstioVersion: proxyVersion,
 		},
 	}
+	m.selfDiscoveryMeta(c, p.Metadata)
 	return m.fake.SetupProxy(p)
 }
 
@@ -511,7 +513,7 @@ func (m *Mesh) converge(ctx context.Context) error {
 		for _, n := range m.clientNames() {
 			c := m.clients[n]
 			cl, cla, rc, err := m.expected(c)
-			if err != nil || !c.side.holds(cl, cla, rc) {
+			if err != nil || !c.side.holds(cl, cla, rc) || !c.side.holdsLocal(m.expectedLocal(m.proxy(c))) {
 				stale = append(stale, n)
 			}
 		}
@@ -555,7 +557,7 @@ func (m *Mesh) Topology() topology.Topology {
 // Capabilities: everything; locality weighted picks follow the envoylb
 // model's deterministic per-worker EDF schedules.
 func (m *Mesh) Capabilities() mesh.Capabilities {
-	return mesh.Capabilities{Fault5xx: true, ServiceTrafficDistribution: true, TrafficDistributionPreferSameZone: true, ScheduleWorkers: m.opts.Workers, MultiCluster: true}
+	return mesh.Capabilities{Fault5xx: true, ServiceTrafficDistribution: true, TrafficDistributionPreferSameZone: true, ScheduleWorkers: m.opts.Workers, MultiCluster: true, ZoneAwareRouting: zoneAwareRouting()}
 }
 
 // IstioVersion is the pinned istio.io/istio module.

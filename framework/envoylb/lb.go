@@ -107,6 +107,19 @@ type LB struct {
 	od    *detector
 	odRNG *rand.Rand
 
+	// Zone aware routing (zone_aware.go): the Cluster's settings, the
+	// local_cluster's assignment and host set 0 (nil = no local cluster),
+	// the priority 0 routing structures and the load balancer counters.
+	zoneCfg  zoneConfig
+	localCLA *endpointv3.ClusterLoadAssignment
+	local    *level
+	zone     zoneState
+	stats    lbStats
+	// rtRNG stands for the runtime loader's random generator
+	// (featureEnabled); injectRuntime overrides its values in tests.
+	rtRNG         *rand.Rand
+	injectRuntime []uint64
+
 	hosts  map[string]*hostState
 	order  []*hostState // ClusterLoadAssignment order
 	levels []*level
@@ -135,6 +148,8 @@ func New(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment, opts Optio
 		lb.wrng = append(lb.wrng, rand.New(rand.NewPCG(opts.Seed, uint64(i)+1)))
 	}
 	lb.odRNG = rand.New(rand.NewPCG(opts.Seed, 0x0d))
+	lb.rtRNG = rand.New(rand.NewPCG(opts.Seed, 0x27))
+	lb.zone = zoneState{reason: "no local cluster"}
 	if err := lb.Update(c, cla); err != nil {
 		return nil, err
 	}
@@ -227,6 +242,11 @@ func (lb *LB) Update(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment
 		}
 	}
 	lb.prio.recalculate(lb.levels, lb.overprov, lb.weightedHealth, lb.panicThreshold)
+	// The priority 0 update callback regenerates the locality routing
+	// structures when there is a local cluster.
+	if lb.local != nil && (replaced || len(oldLevels) == 0 || oldLevels[0].gen != levels[0].gen) {
+		lb.regenerateZone()
+	}
 	return nil
 }
 
@@ -252,6 +272,7 @@ func (lb *LB) configure(c *clusterv3.Cluster) {
 		lb.panicThreshold = uint64(math.Round(p.GetValue()))
 	}
 	lb.panicThreshold = min(100, lb.panicThreshold)
+	lb.zoneCfg = zoneConfigOf(c)
 }
 
 // hostHealthChanged re-partitions the host set of h's priority after an
@@ -263,6 +284,9 @@ func (lb *LB) hostHealthChanged(h *hostState) {
 	lv.gen = lb.gen
 	lv.sig = lv.signature(lb.overprov)
 	lb.prio.recalculate(lb.levels, lb.overprov, lb.weightedHealth, lb.panicThreshold)
+	if h.Priority == 0 && lb.local != nil {
+		lb.regenerateZone()
+	}
 }
 
 // PriorityLoad returns the current per-priority healthy load percentages.
