@@ -106,7 +106,7 @@ specs-bin:
 # topologies' pulled once and loaded into every node, the workload image
 # built and loaded, then istioctl install with the same hub and tag.
 e2e-plan:
-	@"$$GO" test ./framework/kind -run '^TestSetupPlan$$$$' -count=1 -v | sed -n 's/^ *setupplan_test.go:[0-9]*: /  /p'
+	@"$$GO" test ./framework/kind -run '^TestSetupPlan$$' -count=1 -v | sed -n 's/^ *setupplan_test.go:[0-9]*: /  /p'
 
 # What a multi-cluster setup runs, in order: every kind config, istioctl
 # and kubectl argv and rendered YAML, for the suite's multi-cluster
