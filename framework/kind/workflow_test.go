@@ -157,8 +157,8 @@ func TestWorkflowsTimeBudget(t *testing.T) {
 		t.Fatal("Makefile: no E2E_TIMEOUT ?= <n>m")
 	}
 	ginkgo := atoi(string(m[1]))
-	if !regexp.MustCompile(`(?m)^e2e:.*\n\t.*--timeout=\$\(E2E_TIMEOUT\)`).Match(mk) {
-		t.Error("make e2e does not pass --timeout=$(E2E_TIMEOUT) to Ginkgo")
+	if !regexp.MustCompile(`(?m)^e2e:.*\n\t.*--timeout=\$\$E2E_TIMEOUT`).Match(mk) {
+		t.Error("make e2e does not pass --timeout=$$E2E_TIMEOUT (the exported E2E_TIMEOUT) to Ginkgo")
 	}
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
