@@ -7,9 +7,9 @@ package envoylb
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
@@ -50,7 +50,18 @@ type Host struct {
 }
 
 // Key returns the host's "ip:port" key.
-func (h Host) Key() string { return fmt.Sprintf("%s:%d", h.Address, h.Port) }
+func (h Host) Key() string {
+	var buf [64]byte
+	return string(h.appendKey(buf[:0]))
+}
+
+// appendKey appends Key to b without allocating (Hold looks hosts up per
+// request).
+func (h Host) appendKey(b []byte) []byte {
+	b = append(b, h.Address...)
+	b = append(b, ':')
+	return strconv.AppendUint(b, uint64(h.Port), 10)
+}
 
 // Attempt is what one upstream try returned.
 type Attempt struct {
@@ -441,7 +452,8 @@ func (lb *LB) Do(send func(h Host) Attempt) (Attempt, Host, error) {
 func (lb *LB) Hold(h Host) (release func()) {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
-	hs := lb.hosts[h.Key()]
+	var buf [64]byte
+	hs := lb.hosts[string(h.appendKey(buf[:0]))] // no allocation for the key
 	if hs == nil {
 		return func() {}
 	}
