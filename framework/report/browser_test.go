@@ -19,8 +19,10 @@ import (
 // unset, it looks for chromium, chromium-browser, google-chrome on PATH.
 const EnvChromium = "LOCALITY_E2E_CHROMIUM"
 
-// EnvScreenshots is a folder the browser tests copy their screenshots
-// into, for a person to look at; unset, they stay in the test's temp dir.
+// EnvScreenshots is the folder the browser tests write their screenshots
+// into, for a person to look at; unset, reports/screenshots of the
+// repository (TestReportPagesInChromium) or the test's temp dir (the older
+// known-report tests).
 const EnvScreenshots = "LOCALITY_E2E_SCREENSHOTS"
 
 func chromium(t *testing.T) string {
@@ -33,8 +35,13 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	t.Skip("no headless browser to render the page in: install Debian's chromium package " +
-		"(apt-get install chromium) or set " + EnvChromium + "=<path to chromium or chrome>")
+	const why = "no headless browser to render the page in: install Debian's chromium package " +
+		"(apt-get install chromium; .ci/run does) or set " + EnvChromium + "=<path to chromium or chrome>"
+	if os.Getenv("CI") == "true" {
+		// CI must look at the page: a missing browser is a broken CI setup.
+		t.Fatal("CI=true: " + why)
+	}
+	t.Skip(why)
 	return ""
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -88,20 +89,69 @@ type chartView struct {
 type scenarioView struct {
 	Scenario
 	ID     string
+	Family string
+	Mini   template.HTML // the inline chart of the first screen; "" without batches
 	Charts []chartView
+	Key    *chartView // failed scenarios: the first chart with a bucket outside its interval
+}
+
+// familyView is one label family of the first screen's index.
+type familyView struct {
+	Name                    string
+	Failed, Passed, Skipped int
+	Scenarios               []scenarioView
 }
 
 type pageView struct {
 	Page
 	Failed, Passed, Skipped int
+	Requests                string
+	Failures                []scenarioView // the failed scenarios, for the first screen
+	Families                []familyView   // by name, "other" last
 	Scenarios               []scenarioView
+}
+
+// families groups the scenarios by Family, keeping their order.
+func families(scs []scenarioView) []familyView {
+	var out []familyView
+	at := map[string]int{}
+	for _, s := range scs {
+		i, ok := at[s.Family]
+		if !ok {
+			i = len(out)
+			at[s.Family] = i
+			out = append(out, familyView{Name: s.Family})
+		}
+		f := &out[i]
+		f.Scenarios = append(f.Scenarios, s)
+		switch s.Result {
+		case Failed:
+			f.Failed++
+		case Passed:
+			f.Passed++
+		default:
+			f.Skipped++
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if (out[i].Name == otherFamily) != (out[j].Name == otherFamily) {
+			return out[j].Name == otherFamily
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
 }
 
 // Render writes the page as one self-contained HTML document.
 func Render(w io.Writer, p Page) error {
-	v := pageView{Page: p, Failed: p.Count(Failed), Passed: p.Count(Passed), Skipped: p.Count(Skipped)}
+	v := pageView{Page: p, Failed: p.Count(Failed), Passed: p.Count(Passed), Skipped: p.Count(Skipped), Requests: p.Requests()}
 	for i, s := range p.Scenarios {
-		sv := scenarioView{Scenario: s, ID: fmt.Sprintf("scenario-%d", i+1)}
+		sv := scenarioView{Scenario: s, ID: fmt.Sprintf("scenario-%d", i+1), Family: Family(s.Labels)}
+		tables := make([]split.Table, len(s.Splits))
+		for k, sp := range s.Splits {
+			tables[k] = sp.Table
+		}
+		sv.Mini = MiniChart(tables)
 		for _, sp := range s.Splits {
 			svg, err := SplitChart(sp.Table)
 			if err != nil {
@@ -109,7 +159,16 @@ func Render(w io.Writer, p Page) error {
 			}
 			sv.Charts = append(sv.Charts, chartView{Title: sp.Title, Table: sp.Table, SVG: template.HTML(svg)})
 		}
+		for k := range sv.Charts {
+			if sv.Key == nil || (sv.Key.Table.OK() && !sv.Charts[k].Table.OK()) {
+				sv.Key = &sv.Charts[k]
+			}
+		}
 		v.Scenarios = append(v.Scenarios, sv)
+		if s.Result == Failed {
+			v.Failures = append(v.Failures, sv)
+		}
 	}
+	v.Families = families(v.Scenarios)
 	return pageTmpl.Execute(w, v)
 }

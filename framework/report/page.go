@@ -1,10 +1,14 @@
 // Package report writes the page people look at after a run:
 // reports/index.html, one self-contained HTML file (inline CSS and SVG, no
-// scripts, no network) with, per scenario, its result, the backend and
-// Istio version, the rules applied, the endpoint tables, a bar chart of
-// every observed split with its accepted interval and expected share, and
-// for failed scenarios their failure and diagnostics, failed scenarios
-// first. Charts are drawn with gonum.org/v1/plot's SVG backend.
+// scripts, no network). Its first screen names the suite and the run
+// (backend, Istio or istiod module version, seed, requests per split,
+// duration), shows each failed scenario with its failure, diagnostics and
+// failing chart, then every scenario by label family with an inline chart
+// (mini.go). Below, per scenario: its result, labels, the rules applied,
+// the endpoint tables, a bar chart of every observed split with its
+// accepted interval and expected share, and for failed scenarios their
+// failure and diagnostics, failed scenarios first. Charts are drawn with
+// gonum.org/v1/plot's SVG backend.
 //
 // The data comes from what a run already has: the Ginkgo report (in
 // process from ReportAfterSuite, or reports/report.json) and its report
@@ -48,9 +52,11 @@ const (
 
 // Page is one run.
 type Page struct {
-	Title        string
+	Title        string // "locality-e2e", or "locality-e2e: <suite>" for another suite
+	Suite        string // the Ginkgo suite's description
 	Backend      string
-	IstioVersion string
+	IstioVersion string        // kind: the cluster's Istio; embedded: "istio.io/istio <module version>"
+	Seed         int64         // Ginkgo's random seed (--ginkgo.seed reproduces the run)
 	Start        time.Time     // zero: unknown
 	RunTime      time.Duration // zero: unknown
 	Scenarios    []Scenario    // failed first (see Sort)
@@ -113,14 +119,16 @@ type Note struct {
 // ones after the rest, with the reason they were skipped.
 func FromReport(r types.Report, backend, istioVersion string) (Page, error) {
 	p := Page{
-		Title:        "locality-e2e: " + r.SuiteDescription,
+		Title:        "locality-e2e",
+		Suite:        r.SuiteDescription,
 		Backend:      backend,
 		IstioVersion: istioVersion,
+		Seed:         r.SuiteConfig.RandomSeed,
 		Start:        r.StartTime,
 		RunTime:      r.RunTime,
 	}
-	if r.SuiteDescription == "" {
-		p.Title = "locality-e2e"
+	if d := r.SuiteDescription; d != "" && d != p.Title {
+		p.Title += ": " + d
 	}
 	for _, s := range r.SpecReports {
 		if s.LeafNodeType != types.NodeTypeIt {

@@ -112,6 +112,7 @@ func knownReport() types.Report {
 	skipped.Failure = types.Failure{Message: "the helloworld image cannot answer 5xx"}
 	return types.Report{
 		SuiteDescription: "locality-e2e",
+		SuiteConfig:      types.SuiteConfig{RandomSeed: 4242},
 		StartTime:        start,
 		RunTime:          4 * time.Second,
 		SpecReports: []types.SpecReport{
@@ -293,7 +294,7 @@ func checkPage(t *testing.T, doc *html.Node, backend string) {
 			checkFigure(t, w.name, fig, w.splits[k])
 		}
 		h := textOf(all(s, tag("p", "meta"))[0])
-		if !strings.Contains(h, "backend "+backend) || !strings.Contains(h, "Istio 1.28.0") {
+		if !strings.Contains(h, "backend "+backend) || !strings.Contains(h, " 1.28.0") {
 			t.Errorf("%s: meta line %q lacks backend or Istio version", w.name, h)
 		}
 	}
@@ -331,10 +332,43 @@ func checkPage(t *testing.T, doc *html.Node, backend string) {
 		t.Errorf("istiod view row 1 lacks its pods: %q", textOf(cells[4]))
 	}
 
-	// The index lists the failed scenario first as well.
-	idx := all(all(doc, tag("table", "index"))[0], tag("a"))
-	if len(idx) != len(want) || textOf(idx[0]) != want[0].name {
-		t.Errorf("index starts with %q, want %q", textOf(idx[0]), want[0].name)
+	// The first screen: the failed scenario's card (failure, diagnostics,
+	// its failing chart), then the index by label family, failed first,
+	// each row with its inline chart when it sent a batch.
+	cards := all(doc, tag("div", "failure-card"))
+	if len(cards) != 1 || attr(cards[0], "data-name") != want[0].name {
+		t.Fatalf("failure cards %d, want one for %q", len(cards), want[0].name)
+	}
+	if d := all(cards[0], tag("details", "first-diagnostics")); len(d) != 1 || !strings.Contains(textOf(d[0]), "(istiod view)") {
+		t.Errorf("the failure card does not show the diagnostics")
+	}
+	if f := all(cards[0], tag("figure", "key-chart")); len(f) != 1 || len(all(f[0], tag("svg"))) != 1 {
+		t.Errorf("the failure card does not show the failing chart")
+	}
+	fams := all(doc, tag("div", "family"))
+	if len(fams) != 1 || attr(fams[0], "data-family") != "locality" {
+		t.Fatalf("families %d, want the one of locality:test", len(fams))
+	}
+	rows = all(fams[0], tag("div", "row"))
+	if len(rows) != len(want) {
+		t.Fatalf("index rows %d, want %d", len(rows), len(want))
+	}
+	for i, w := range want {
+		if got := attr(rows[i], "data-name"); got != w.name {
+			t.Errorf("index row %d is %q, want %q", i, got, w.name)
+		}
+		if got, wantMini := len(all(rows[i], tag("svg", "mini"))), min(1, len(w.splits)); got != wantMini {
+			t.Errorf("index row %q: %d inline charts, want %d", w.name, got, wantMini)
+		}
+	}
+	run := textOf(all(doc, tag("p", "run"))[0])
+	for _, part := range []string{"backend " + backend, "seed 4242", "requests per split 1000 (1000–2000)", "duration 4s"} {
+		if !strings.Contains(strings.Join(strings.Fields(run), " "), part) {
+			t.Errorf("header %q lacks %q", run, part)
+		}
+	}
+	if h1 := strings.Join(strings.Fields(textOf(all(doc, tag("h1"))[0])), " "); !strings.HasPrefix(h1, "locality-e2e 1 failed") {
+		t.Errorf("h1 %q: want the suite's name once, then the counts", h1)
 	}
 }
 
