@@ -959,10 +959,10 @@ func (m *Mesh) Send(ctx context.Context, clientName string, n int) (traffic.Batc
 	// sees the hosts of the previous Concurrency-1 requests as still active
 	// (envoylb.LB.Hold), as they would be with equal latencies. Real
 	// concurrency would let LEAST_REQUEST follow loopback scheduling noise.
-	var window []func()
+	window := make([]envoylb.Held, 0, traffic.Concurrency) // no allocation per request
 	defer func() {
-		for _, release := range window {
-			release()
+		for _, held := range window {
+			held.Release()
 		}
 	}()
 	for i := 0; i < n && ctx.Err() == nil && !m.closing.Load(); i++ {
@@ -972,11 +972,11 @@ func (m *Mesh) Send(ctx context.Context, clientName string, n int) (traffic.Batc
 		}
 		b.Add(r)
 		if picked {
-			window = append(window, lb.Hold(host))
+			window = append(window, lb.HoldHost(host))
 		}
 		if len(window) >= traffic.Concurrency {
-			window[0]()
-			window = window[1:]
+			window[0].Release()
+			window = window[:copy(window, window[1:])]
 		}
 	}
 	if m.closing.Load() {

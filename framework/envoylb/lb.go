@@ -450,20 +450,41 @@ func (lb *LB) Do(send func(h Host) Attempt) (Attempt, Host, error) {
 // latencies) holds each finished request's host until the window moves
 // on. Holding a host the cluster no longer has is a no-op.
 func (lb *LB) Hold(h Host) (release func()) {
+	held := lb.HoldHost(h)
+	var once sync.Once
+	return func() { once.Do(held.Release) }
+}
+
+// Held is a host counted as in flight by HoldHost until Release. It is a
+// value, so holding costs no allocation (the embedded backend holds one
+// host per request it sends); Release must be called exactly once. Hold
+// wraps it in an idempotent func.
+type Held struct {
+	lb *LB
+	hs *hostState
+}
+
+// HoldHost is Hold without the allocation of a release func: release the
+// returned Held exactly once. Holding a host the cluster no longer has is a
+// no-op.
+func (lb *LB) HoldHost(h Host) Held {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
 	var buf [64]byte
 	hs := lb.hosts[string(h.appendKey(buf[:0]))] // no allocation for the key
 	if hs == nil {
-		return func() {}
+		return Held{}
 	}
 	hs.active++
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			lb.mu.Lock()
-			defer lb.mu.Unlock()
-			hs.active--
-		})
+	return Held{lb: lb, hs: hs}
+}
+
+// Release ends the hold (rq_active goes back down).
+func (x Held) Release() {
+	if x.hs == nil {
+		return
 	}
+	x.lb.mu.Lock()
+	x.hs.active--
+	x.lb.mu.Unlock()
 }
