@@ -174,6 +174,13 @@ func TestHostileInputs(t *testing.T) {
 		{"CLI unknown command", cli("bogus"), "bogus"},
 		{"CLI unknown fault", cli("fault", "nonsense"), "nonsense"},
 		{"CLI bad status", cli("fault", "status", "abc"), "abc"},
+		// Issue 23 item 11: the drain period.
+		{"CLI negative drain", cli("serve", "--pod=p", "--drain=-1s"), "workload serve: --drain: drain period -1s: want 0 (stop at once) to 5m0s\n"},
+		{"CLI drain not a duration", cli("serve", "--pod=p", "--drain=forever"), "workload serve: --drain \"forever\": not a duration: write it like 5s or 1500ms (0 stops at once)\n"},
+		{"drain above the maximum", func() error {
+			_, err := New(Options{Drain: time.Hour}).Deploy(ctx, topology.ThreeZones())
+			return err
+		}, "embedded.Options.Drain is 1h0m0s: at most workload.MaxDrain (5m0s); 0 is the default (5s), negative stops removed pods at once"},
 	}
 	if len(cases) < 40 {
 		t.Fatalf("only %d cases", len(cases))
