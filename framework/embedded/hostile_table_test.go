@@ -3,6 +3,7 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,15 @@ func TestHostileInputs(t *testing.T) {
 		{"Send 0", func() error { _, err := m.Send(ctx, "netshoot-b", 0); return err }, "n is 0"},
 		{"Send 1e9", func() error { _, err := m.Send(ctx, "netshoot-b", 1_000_000_000); return err }, "MaxRequests"},
 		{"Send unknown client", func() error { _, err := m.Send(ctx, "nobody", 1); return err }, "nobody"},
+		{"Send cut short (item 8)", func() error {
+			cctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+			defer cancel()
+			b, err := m.Send(cctx, "netshoot-b", traffic.MaxRequests)
+			if err != nil && !b.CutShort {
+				return fmt.Errorf("batch not marked cut short: %w", err)
+			}
+			return err
+		}, " of 1000000 requests (the request in flight is not counted): context deadline exceeded"},
 		{"Scale negative", func() error { return m.Scale(ctx, "helloworld-zone-a", -1) }, "negative"},
 		{"Scale above the maximum", func() error { return m.Scale(ctx, "helloworld-zone-a", topology.MaxReplicas) }, "MaxReplicas"},
 		{"Scale unknown workload", func() error { return m.Scale(ctx, "nope", 1) }, "nope"},

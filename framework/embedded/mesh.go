@@ -985,9 +985,12 @@ func (m *Mesh) Send(ctx context.Context, clientName string, n int) (traffic.Batc
 		}
 	}()
 	for i := 0; i < n && ctx.Err() == nil && !m.closing.Load(); i++ {
-		r, host, picked := m.request(ctx, lb, route)
+		r, host, picked, cancelled := m.request(ctx, lb, route)
 		if m.closing.Load() {
 			break // the answer may come from a pod being stopped
+		}
+		if cancelled {
+			break // not an upstream result: counted nowhere
 		}
 		b.Add(r)
 		if picked {
@@ -999,10 +1002,12 @@ func (m *Mesh) Send(ctx context.Context, clientName string, n int) (traffic.Batc
 		}
 	}
 	if m.closing.Load() {
+		b.CutShort = true
 		return b, fmt.Errorf("Send from %s: the mesh was closed during the batch, after %d of %d requests: its results are not valid", clientName, b.Len(), n)
 	}
 	if err := ctx.Err(); err != nil {
-		return b, fmt.Errorf("Send from %s: %s after %d of %d requests: %w", clientName, cancelWord(err), b.Len(), n, err)
+		b.CutShort = true
+		return b, fmt.Errorf("Send from %s: %s after %d of %d requests (the request in flight is not counted): %w", clientName, cancelWord(err), b.Len(), n, err)
 	}
 	return b, nil
 }
@@ -1023,8 +1028,11 @@ const (
 )
 
 // request sends one request through the model and returns its response
-// and, when a host was picked, the host that answered.
-func (m *Mesh) request(ctx context.Context, lb *envoylb.LB, route routeConfig) (traffic.Response, envoylb.Host, bool) {
+// and, when a host was picked, the host that answered. A request cut off
+// by ctx (the caller's cancellation, not a route or per-try timeout) is
+// no upstream result: cancelled is true, and nothing was recorded.
+func (m *Mesh) request(ctx context.Context, lb *envoylb.LB, route routeConfig) (_ traffic.Response, _ envoylb.Host, picked, cancelled bool) {
+	caller := ctx
 	if route.timeout > 0 {
 		// The route timeout spans every try (route_components.proto, RouteAction.timeout).
 		var cancel context.CancelFunc
@@ -1042,6 +1050,10 @@ func (m *Mesh) request(ctx context.Context, lb *envoylb.LB, route routeConfig) (
 		}
 		s, bd, cerr := m.get(tctx, h)
 		switch {
+		case cerr != nil && caller.Err() != nil:
+			// The downstream went away (envoylb.Attempt.Cancelled).
+			status, body = 0, ""
+			return envoylb.Attempt{Cancelled: true}
 		case cerr != nil && tctx.Err() != nil:
 			status, body = 0, ""
 			return envoylb.Attempt{Timeout: true}
@@ -1054,15 +1066,17 @@ func (m *Mesh) request(ctx context.Context, lb *envoylb.LB, route routeConfig) (
 	})
 	switch {
 	case errors.Is(err, envoylb.ErrNoHealthyUpstream):
-		return traffic.Response{Status: 503, Body: bodyNoHealthyUpstream}, envoylb.Host{}, false
+		return traffic.Response{Status: 503, Body: bodyNoHealthyUpstream}, envoylb.Host{}, false, false
 	case err != nil:
-		return traffic.Response{Err: err.Error()}, envoylb.Host{}, false
+		return traffic.Response{Err: err.Error()}, envoylb.Host{}, false, false
+	case att.Cancelled:
+		return traffic.Response{}, envoylb.Host{}, false, true
 	case att.Timeout:
-		return traffic.Response{Status: att.DownstreamStatus(), Body: bodyTimeout}, host, true
+		return traffic.Response{Status: att.DownstreamStatus(), Body: bodyTimeout}, host, true, false
 	case att.ConnectFailure:
-		return traffic.Response{Status: att.DownstreamStatus(), Body: bodyConnectFailure}, host, true
+		return traffic.Response{Status: att.DownstreamStatus(), Body: bodyConnectFailure}, host, true, false
 	}
-	return traffic.Response{Status: status, Body: body, Pod: traffic.PodFromBody(body)}, host, true
+	return traffic.Response{Status: status, Body: body, Pod: traffic.PodFromBody(body)}, host, true, false
 }
 
 func (m *Mesh) get(ctx context.Context, h envoylb.Host) (int, string, error) {

@@ -144,6 +144,9 @@ type Mesh interface {
 	// Endpoints returns a client's endpoint table for the topology's Service.
 	Endpoints(ctx context.Context, client string, view endpoints.View) (endpoints.Table, error)
 	// Send sends n GET /hello requests from the client to the Service.
+	// When ctx ends mid-batch it returns the requests answered so far,
+	// with Batch.CutShort set, and ctx's error; the request in flight is
+	// no result (in no count, nor in the sidecar's outlier detection).
 	Send(ctx context.Context, client string, n int) (traffic.Batch, error)
 	// Pods lists the workload and client pods.
 	Pods(ctx context.Context) ([]Pod, error)
