@@ -12,7 +12,8 @@
 // whatever the fault (the readiness probe), and the control endpoint on
 // 127.0.0.1 only. On SIGTERM (or SIGINT) serve keeps serving for the
 // drain period (--drain, $WORKLOAD_DRAIN, default 5s: see
-// workload.DefaultDrain), then exits 0; a second signal ends it at once.
+// workload.DefaultDrain), then exits 0; a second signal ends it at once
+// (exit 128+signal).
 // fault, heal and state run in the same container (kubectl
 // exec) and talk to that control endpoint; they print what they did and
 // exit 1 with the reason when they cannot.
@@ -20,6 +21,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -29,13 +31,19 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go func() {
-		// The first signal starts the drain; restoring the default
-		// disposition lets a second one end the process at once.
-		<-ctx.Done()
+		// The first signal starts the drain; a second one ends the
+		// process at once. (Explicitly: as PID 1 of a container the
+		// process would ignore a signal left to its default action.)
+		<-sigs
 		stop()
+		sig := <-sigs
+		fmt.Fprintf(os.Stderr, "workload: second %s: exiting without finishing the drain\n", sig)
+		os.Exit(128 + int(sig.(syscall.Signal)))
 	}()
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
