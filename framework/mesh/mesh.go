@@ -133,9 +133,11 @@ type Mesh interface {
 	Scale(ctx context.Context, workload string, replicas int) error
 	// RestartWorkload replaces a workload's pods one by one, like
 	// `kubectl rollout restart` with maxSurge 1 and maxUnavailable 0: a
-	// new pod is ready before an old one goes, and an old pod leaves the
-	// endpoints before it stops. It returns when every pod is new and
-	// ready. Requests may be sent meanwhile.
+	// new pod is ready before an old one goes; an old pod leaves the
+	// endpoints and is told to stop at the same time, as Kubernetes does,
+	// and serves for its drain period meanwhile (kind: preStop sleep and
+	// cmd/workload's drain; embedded: the same drain). It returns when
+	// every pod is new and ready. Requests may be sent meanwhile.
 	RestartWorkload(ctx context.Context, workload string) error
 	// SetFault makes the first n pods (by name) of a workload misbehave;
 	// n < 0 means all of them. NoFault heals them.
