@@ -79,7 +79,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	port := fs.Int("port", DefaultPort, "serving port (GET /hello), on every address")
 	health := fs.Int("health-port", DefaultHealthPort, "port of GET /healthz, on every address; 0: none")
 	ctl := fs.Int("control-port", DefaultControlPort, "control endpoint port, on 127.0.0.1")
-	drain := fs.String("drain", "", "how long to keep serving after SIGTERM before exiting, 0 to "+MaxDrain.String()+
+	drain := fs.String("drain", "", "how long to keep serving after SIGTERM before exiting, a `duration` from 0 to "+MaxDrain.String()+
 		" (default $"+EnvDrain+", then "+DefaultDrain.String()+": callers' sidecars learn that the pod is gone only from istiod's next push)")
 	if err := parse(fs, args); err != nil {
 		return err
