@@ -48,6 +48,7 @@ func (r *retirer) retire(pods []*pod, d time.Duration) {
 	if r.closed {
 		d = 0
 	}
+	stop := r.stop
 	for _, p := range pods {
 		r.wg.Add(1)
 		go func() {
@@ -56,7 +57,7 @@ func (r *retirer) retire(pods []*pod, d time.Duration) {
 			defer cancel()
 			go func() {
 				select {
-				case <-r.stop:
+				case <-stop:
 					cancel()
 				case <-ctx.Done():
 				}
