@@ -93,7 +93,7 @@ export WORKLOAD_IMAGE WORKLOAD_GOARCH
 
 # The specs on a kind cluster the suite creates (Docker needed), or on the
 # cluster of LOCALITY_E2E_KUBECONFIG. See README "Running on kind" and its
-# "Time budget" (≈ 28–55 min estimated; the workflows' step and job limits
+# "Time budget" (≈ 29–56 min estimated; the workflows' step and job limits
 # are derived from E2E_TIMEOUT, TestWorkflowsTimeBudget checks them).
 E2E_TIMEOUT ?= 80m
 export E2E_TIMEOUT

@@ -53,6 +53,11 @@ type WorkloadData struct {
 	Zone       string
 	Subzone    string
 	Labels     map[string]string // extra pod labels (e.g. for failoverPriority)
+	// PreStopSleepSeconds > 0 gives the container a preStop sleep hook
+	// (kubelet-native, no shell needed), and TerminationGracePeriodSeconds
+	// covers it and the workload's drain after SIGTERM.
+	PreStopSleepSeconds           int
+	TerminationGracePeriodSeconds int
 }
 
 // ServiceData is the data of the Service and VirtualService templates.

@@ -10,9 +10,11 @@ package specs
 // detection) is replaced by distribute kr/b → kr/b 100 (istiod pushes a
 // new Cluster and ClusterLoadAssignment; both rules keep kr/b local), and
 // kr/b's three pods are replaced one by one (a rolling restart: a new pod
-// ready before an old one leaves the endpoints, which happens before it
-// stops). kr/b keeps at least three ready pods throughout, so its
-// priority stays fully healthy and nothing spills over.
+// ready before an old one is deleted; the old pod leaves the endpoints and
+// is told to stop at the same time, as Kubernetes does, and keeps serving
+// for its drain period: preStop sleep and cmd/workload's drain on kind,
+// the same drain on embedded). kr/b keeps at least three ready pods
+// throughout, so its priority stays fully healthy and nothing spills over.
 
 import (
 	. "github.com/onsi/ginkgo/v2"
@@ -26,10 +28,12 @@ import (
 )
 
 // maxChangeErrorFraction bounds the errors of steady traffic during a
-// change: none are expected (Istio's default retry policy retries connect
-// failures and resets, and an old pod leaves the endpoints before it
-// stops); the bound leaves room for one unlucky request per 1000 on a
-// real cluster.
+// change: none are expected, because a deleted pod keeps serving until
+// every sidecar has its endpoint update (Istio's default retry policy
+// retries connect failures only, not a 503 or a reset, so without the
+// drain the requests sent to a stopped pod before the push fail:
+// embedded's TestScaleDownWithoutDrainFails); the bound leaves room for
+// one unlucky request per 1000 on a real cluster.
 const maxChangeErrorFraction = 0.001
 
 var _ = Describe("Traffic during change", Label("locality:traffic-during-change"), Ordered, func() {

@@ -29,9 +29,10 @@ const (
 	trafficRule     = "failover"
 	trafficLocality = "kr/b"
 	// TrafficMaxErrorFraction bounds the errors of the steady traffic
-	// across the upgrade: Istio's default retries cover connect failures
-	// and resets, and a restarted pod leaves the endpoints before it
-	// stops, so none are expected; the bound allows one in 1000.
+	// across the upgrade: a restarted pod keeps serving (preStop sleep,
+	// then cmd/workload's drain) while its endpoint leaves every sidecar,
+	// and Istio's default retries cover connect failures, so none are
+	// expected; the bound allows one in 1000.
 	TrafficMaxErrorFraction = 0.001
 	// TimelineFile is the timeline's file in the report directory.
 	TimelineFile = "timeline.txt"

@@ -133,7 +133,7 @@ func TestServe(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			pr, pw := io.Pipe()
 			done := make(chan int, 1)
-			args := append([]string{"serve", "--port=0", "--health-port=0", "--control-port=0"}, c.args...)
+			args := append([]string{"serve", "--port=0", "--health-port=0", "--control-port=0", "--drain=0"}, c.args...)
 			go func() {
 				done <- run(ctx, args, func(k string) string { return c.env[k] }, pw, io.Discard)
 				pw.Close()
@@ -173,6 +173,9 @@ func TestServeErrors(t *testing.T) {
 		{[]string{"serve", "--port=0", "--control-port=0", "--health-port=0"}, 1, "workload serve: no pod name: set HOSTNAME or POD_NAME, or pass --pod"},
 		{[]string{"--pod=p", "extra"}, 2, "workload serve: unexpected arguments [\"extra\"]"},
 		{[]string{"--port=x"}, 2, "invalid value \"x\" for flag -port"},
+		{[]string{"--pod=p", "--drain=-1s"}, 2, "workload serve: --drain: drain period -1s: want 0 (stop at once) to 5m0s\n"},
+		{[]string{"--pod=p", "--drain=6m"}, 2, "workload serve: --drain: drain period 6m0s: want 0 (stop at once) to 5m0s\n"},
+		{[]string{"--pod=p", "--drain=5"}, 2, "workload serve: --drain \"5\": not a duration: write it like 5s or 1500ms (0 stops at once)\n"},
 	}
 	for _, c := range cases {
 		var stderr strings.Builder
@@ -180,6 +183,11 @@ func TestServeErrors(t *testing.T) {
 		if code != c.code || !strings.Contains(stderr.String(), c.want) {
 			t.Errorf("%q: exit %d, stderr %q; want %d, %q", c.args, code, stderr.String(), c.code, c.want)
 		}
+	}
+	var stderr0 strings.Builder
+	if code := run(context.Background(), []string{"--pod=p"}, func(k string) string { return map[string]string{"WORKLOAD_DRAIN": "soon"}[k] }, io.Discard, &stderr0); code != 2 ||
+		!strings.Contains(stderr0.String(), "workload serve: WORKLOAD_DRAIN \"soon\": not a duration: write it like 5s or 1500ms (0 stops at once)\n") {
+		t.Errorf("WORKLOAD_DRAIN=soon: exit %d, %q", code, stderr0.String())
 	}
 	// A taken serving port is an error, not a hang.
 	l, err := net.Listen("tcp", "127.0.0.1:0")

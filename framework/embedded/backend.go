@@ -12,6 +12,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-logr/logr"
 	istiolog "istio.io/istio/pkg/log"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/topology"
+	"github.com/localitylb/locality-e2e/framework/workload"
 )
 
 // Options tune the embedded backend.
@@ -32,6 +34,11 @@ type Options struct {
 	Log io.Writer
 	// Workers is the sidecar's worker threads (Envoy concurrency); default 2.
 	Workers int
+	// Drain is how long a pod removed by Scale or RestartWorkload keeps
+	// serving (retire.go): workload.DefaultDrain when 0, what cmd/workload
+	// does after SIGTERM on kind; negative stops it at once (the requests
+	// sidecars send it before istiod's push then fail).
+	Drain time.Duration
 }
 
 // Backend deploys each topology into its own in-process control plane.
@@ -73,6 +80,10 @@ func (b *Backend) Name() string { return "embedded" }
 
 // Deploy starts a control plane for the topology and its pods.
 func (b *Backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh, error) {
+	if b.opts.Drain > workload.MaxDrain {
+		return nil, fmt.Errorf("embedded.Options.Drain is %s: at most workload.MaxDrain (%s); 0 is the default (%s), negative stops removed pods at once",
+			b.opts.Drain, workload.MaxDrain, workload.DefaultDrain)
+	}
 	idx := b.meshes.Add(1)
 	m, err := deploy(ctx, topo, b.opts, b.opts.Seed*1_000_003+idx)
 	if err != nil {

@@ -184,13 +184,17 @@ func (g *eastWestGateway) handler(m *Mesh) http.Handler {
 			var att envoylb.Attempt
 			att, _, err = lb.Do(func(h envoylb.Host) envoylb.Attempt {
 				s, bd, cerr := m.get(r.Context(), h)
-				if cerr != nil {
+				switch {
+				case cerr != nil && r.Context().Err() != nil:
+					// The downstream went away: no result for the pod.
+					return envoylb.Attempt{Cancelled: true}
+				case cerr != nil:
 					return envoylb.Attempt{ConnectFailure: true}
 				}
 				status, body = s, bd
 				return envoylb.Attempt{Status: http.StatusOK}
 			})
-			failed = err != nil || att.ConnectFailure
+			failed = err != nil || att.ConnectFailure || att.Cancelled
 		}
 		if failed {
 			closeConnection(w)

@@ -3,6 +3,7 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,15 @@ func TestHostileInputs(t *testing.T) {
 		{"Send 0", func() error { _, err := m.Send(ctx, "netshoot-b", 0); return err }, "n is 0"},
 		{"Send 1e9", func() error { _, err := m.Send(ctx, "netshoot-b", 1_000_000_000); return err }, "MaxRequests"},
 		{"Send unknown client", func() error { _, err := m.Send(ctx, "nobody", 1); return err }, "nobody"},
+		{"Send cut short (item 8)", func() error {
+			cctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+			defer cancel()
+			b, err := m.Send(cctx, "netshoot-b", traffic.MaxRequests)
+			if err != nil && !b.CutShort {
+				return fmt.Errorf("batch not marked cut short: %w", err)
+			}
+			return err
+		}, " of 1000000 requests (the request in flight is not counted): context deadline exceeded"},
 		{"Scale negative", func() error { return m.Scale(ctx, "helloworld-zone-a", -1) }, "negative"},
 		{"Scale above the maximum", func() error { return m.Scale(ctx, "helloworld-zone-a", topology.MaxReplicas) }, "MaxReplicas"},
 		{"Scale unknown workload", func() error { return m.Scale(ctx, "nope", 1) }, "nope"},
@@ -174,6 +184,13 @@ func TestHostileInputs(t *testing.T) {
 		{"CLI unknown command", cli("bogus"), "bogus"},
 		{"CLI unknown fault", cli("fault", "nonsense"), "nonsense"},
 		{"CLI bad status", cli("fault", "status", "abc"), "abc"},
+		// Issue 23 item 11: the drain period.
+		{"CLI negative drain", cli("serve", "--pod=p", "--drain=-1s"), "workload serve: --drain: drain period -1s: want 0 (stop at once) to 5m0s\n"},
+		{"CLI drain not a duration", cli("serve", "--pod=p", "--drain=forever"), "workload serve: --drain \"forever\": not a duration: write it like 5s or 1500ms (0 stops at once)\n"},
+		{"drain above the maximum", func() error {
+			_, err := New(Options{Drain: time.Hour}).Deploy(ctx, topology.ThreeZones())
+			return err
+		}, "embedded.Options.Drain is 1h0m0s: at most workload.MaxDrain (5m0s); 0 is the default (5s), negative stops removed pods at once"},
 	}
 	if len(cases) < 40 {
 		t.Fatalf("only %d cases", len(cases))

@@ -87,6 +87,7 @@ type Mesh struct {
 	closed      bool
 	closing     atomic.Bool    // set first by Close: batches in flight stop
 	sends       sync.WaitGroup // batches in flight
+	retiring    retirer        // pods told to stop, draining (retire.go)
 	topo        topology.Topology
 	clusters    map[string]*kcluster // by name; one unless the topology declares Clusters
 	deployments map[string]*appsv1.Deployment
@@ -679,7 +680,9 @@ func resolve[T any](objs map[string]T, name, op, kind string) (string, error) {
 const podChunk = 50
 
 // Scale sets the workload's replicas: new pods start serving and join the
-// EndpointSlice; removed pods leave the EndpointSlice first, then stop.
+// EndpointSlice; removed pods leave the EndpointSlice and are told to stop
+// at the same time, as on Kubernetes, and serve for their drain period
+// (Options.Drain) meanwhile.
 // The topology's total stays within topology.MaxReplicas. A cancelled ctx
 // changes nothing; once the pods are changed, the change is completed
 // (so the mesh stays consistent) and only the wait for istiod's pushes
@@ -691,53 +694,16 @@ func (m *Mesh) Scale(ctx context.Context, workload string, replicas int) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("Scale %s to %d: %s before any change (nothing was scaled): %w", workload, replicas, cancelWord(err), err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.checkOpen(); err != nil {
+	before, changed, err := m.scaleLocked(workload, replicas)
+	if err != nil || !changed {
 		return err
 	}
-	if _, err := m.topo.Workload(workload); err != nil {
-		return fmt.Errorf("Scale: %w", err)
-	}
-	cur := m.pods[workload]
-	if total := m.podCount() - len(cur) + replicas; total > topology.MaxReplicas {
-		return fmt.Errorf("Scale %s to %d: the topology would have %d workload pods: at most topology.MaxReplicas (%d) are supported; scale other workloads down first",
-			workload, replicas, total, topology.MaxReplicas)
-	}
-	progress(m.log, "embedded: scaling %s from %d to %d", workload, len(cur), replicas)
-	before := m.fake.Discovery.InboundUpdates.Load()
-	// The changes themselves are quick calls on the fake client: they run
-	// to the end whatever happens to ctx.
-	kctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
-	defer cancel()
-	switch {
-	case replicas > len(cur):
-		if err := m.addPods(kctx, workload, replicas-len(cur)); err != nil {
-			return err
-		}
-		if err := m.updateEndpointSlice(kctx, workload); err != nil {
-			return err
-		}
-	case replicas < len(cur):
-		stopped := cur[replicas:]
-		m.pods[workload] = cur[:replicas:replicas]
-		if err := m.updateEndpointSlice(kctx, workload); err != nil {
-			return err
-		}
-		err := m.deletePods(kctx, stopped)
-		for _, p := range stopped {
-			p.server.stop()
-		}
-		if err != nil {
-			return err
-		}
-	default:
-		return nil
-	}
-	for i := range m.topo.Workloads {
-		if m.topo.Workloads[i].Name == workload {
-			m.topo.Workloads[i].Replicas = replicas
-		}
+	// istiod pushes the change while traffic flows, as on a cluster: the
+	// waits hold only the read lock, so Send runs meanwhile.
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if err := m.checkOpen(); err != nil {
+		return fmt.Errorf("Scale %s to %d (applied): %w", workload, replicas, err)
 	}
 	if err := m.waitEndpoints(ctx, before+1); err != nil {
 		return fmt.Errorf("Scale %s to %d (applied): %w", workload, replicas, err)
@@ -746,6 +712,59 @@ func (m *Mesh) Scale(ctx context.Context, workload string, replicas int) error {
 		return fmt.Errorf("Scale %s to %d (applied): %w", workload, replicas, err)
 	}
 	return nil
+}
+
+// scaleLocked makes Scale's change under the mesh lock and returns
+// istiod's inbound update count from before it.
+func (m *Mesh) scaleLocked(workload string, replicas int) (before int64, changed bool, _ error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkOpen(); err != nil {
+		return 0, false, err
+	}
+	if _, err := m.topo.Workload(workload); err != nil {
+		return 0, false, fmt.Errorf("Scale: %w", err)
+	}
+	cur := m.pods[workload]
+	if total := m.podCount() - len(cur) + replicas; total > topology.MaxReplicas {
+		return 0, false, fmt.Errorf("Scale %s to %d: the topology would have %d workload pods: at most topology.MaxReplicas (%d) are supported; scale other workloads down first",
+			workload, replicas, total, topology.MaxReplicas)
+	}
+	progress(m.log, "embedded: scaling %s from %d to %d", workload, len(cur), replicas)
+	before = m.fake.Discovery.InboundUpdates.Load()
+	// The changes themselves are quick calls on the fake client: they run
+	// to the end whatever happens to ctx.
+	kctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	defer cancel()
+	switch {
+	case replicas > len(cur):
+		if err := m.addPods(kctx, workload, replicas-len(cur)); err != nil {
+			return 0, false, err
+		}
+		if err := m.updateEndpointSlice(kctx, workload); err != nil {
+			return 0, false, err
+		}
+	case replicas < len(cur):
+		// As on Kubernetes, the pods are told to stop (and drain) as they
+		// leave the EndpointSlice, not after every sidecar knows.
+		stopped := cur[replicas:]
+		m.pods[workload] = cur[:replicas:replicas]
+		m.retiring.retire(stopped, m.opts.drainPeriod())
+		if err := m.updateEndpointSlice(kctx, workload); err != nil {
+			return 0, false, err
+		}
+		if err := m.deletePods(kctx, stopped); err != nil {
+			return 0, false, err
+		}
+	default:
+		return 0, false, nil
+	}
+	for i := range m.topo.Workloads {
+		if m.topo.Workloads[i].Name == workload {
+			m.topo.Workloads[i].Replicas = replicas
+		}
+	}
+	return before, true, nil
 }
 
 // addPods starts n pods of the workload and creates them, podChunk at a
@@ -966,9 +985,12 @@ func (m *Mesh) Send(ctx context.Context, clientName string, n int) (traffic.Batc
 		}
 	}()
 	for i := 0; i < n && ctx.Err() == nil && !m.closing.Load(); i++ {
-		r, host, picked := m.request(ctx, lb, route)
+		r, host, picked, cancelled := m.request(ctx, lb, route)
 		if m.closing.Load() {
 			break // the answer may come from a pod being stopped
+		}
+		if cancelled {
+			break // not an upstream result: counted nowhere
 		}
 		b.Add(r)
 		if picked {
@@ -980,10 +1002,12 @@ func (m *Mesh) Send(ctx context.Context, clientName string, n int) (traffic.Batc
 		}
 	}
 	if m.closing.Load() {
+		b.CutShort = true
 		return b, fmt.Errorf("Send from %s: the mesh was closed during the batch, after %d of %d requests: its results are not valid", clientName, b.Len(), n)
 	}
 	if err := ctx.Err(); err != nil {
-		return b, fmt.Errorf("Send from %s: %s after %d of %d requests: %w", clientName, cancelWord(err), b.Len(), n, err)
+		b.CutShort = true
+		return b, fmt.Errorf("Send from %s: %s after %d of %d requests (the request in flight is not counted): %w", clientName, cancelWord(err), b.Len(), n, err)
 	}
 	return b, nil
 }
@@ -1004,8 +1028,11 @@ const (
 )
 
 // request sends one request through the model and returns its response
-// and, when a host was picked, the host that answered.
-func (m *Mesh) request(ctx context.Context, lb *envoylb.LB, route routeConfig) (traffic.Response, envoylb.Host, bool) {
+// and, when a host was picked, the host that answered. A request cut off
+// by ctx (the caller's cancellation, not a route or per-try timeout) is
+// no upstream result: cancelled is true, and nothing was recorded.
+func (m *Mesh) request(ctx context.Context, lb *envoylb.LB, route routeConfig) (_ traffic.Response, _ envoylb.Host, picked, cancelled bool) {
+	caller := ctx
 	if route.timeout > 0 {
 		// The route timeout spans every try (route_components.proto, RouteAction.timeout).
 		var cancel context.CancelFunc
@@ -1023,6 +1050,10 @@ func (m *Mesh) request(ctx context.Context, lb *envoylb.LB, route routeConfig) (
 		}
 		s, bd, cerr := m.get(tctx, h)
 		switch {
+		case cerr != nil && caller.Err() != nil:
+			// The downstream went away (envoylb.Attempt.Cancelled).
+			status, body = 0, ""
+			return envoylb.Attempt{Cancelled: true}
 		case cerr != nil && tctx.Err() != nil:
 			status, body = 0, ""
 			return envoylb.Attempt{Timeout: true}
@@ -1035,15 +1066,17 @@ func (m *Mesh) request(ctx context.Context, lb *envoylb.LB, route routeConfig) (
 	})
 	switch {
 	case errors.Is(err, envoylb.ErrNoHealthyUpstream):
-		return traffic.Response{Status: 503, Body: bodyNoHealthyUpstream}, envoylb.Host{}, false
+		return traffic.Response{Status: 503, Body: bodyNoHealthyUpstream}, envoylb.Host{}, false, false
 	case err != nil:
-		return traffic.Response{Err: err.Error()}, envoylb.Host{}, false
+		return traffic.Response{Err: err.Error()}, envoylb.Host{}, false, false
+	case att.Cancelled:
+		return traffic.Response{}, envoylb.Host{}, false, true
 	case att.Timeout:
-		return traffic.Response{Status: att.DownstreamStatus(), Body: bodyTimeout}, host, true
+		return traffic.Response{Status: att.DownstreamStatus(), Body: bodyTimeout}, host, true, false
 	case att.ConnectFailure:
-		return traffic.Response{Status: att.DownstreamStatus(), Body: bodyConnectFailure}, host, true
+		return traffic.Response{Status: att.DownstreamStatus(), Body: bodyConnectFailure}, host, true, false
 	}
-	return traffic.Response{Status: status, Body: body, Pod: traffic.PodFromBody(body)}, host, true
+	return traffic.Response{Status: status, Body: body, Pod: traffic.PodFromBody(body)}, host, true, false
 }
 
 func (m *Mesh) get(ctx context.Context, h envoylb.Host) (int, string, error) {
@@ -1129,6 +1162,7 @@ func (m *Mesh) Close(ctx context.Context) error {
 	// Batches in flight stop at their next request; wait for them so none
 	// counts the answer of a pod being stopped.
 	m.sends.Wait()
+	m.retiring.close()
 	m.mu.Lock()
 	for _, p := range m.allPods() {
 		p.server.stop()

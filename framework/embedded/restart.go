@@ -10,10 +10,11 @@ import (
 // Deployment's rolling update with maxSurge 1 and maxUnavailable 0 does
 // (what `kubectl rollout restart` triggers): for each old pod, by name, a
 // new pod is created and ready, istiod pushes it and every client sidecar
-// holds it; then the old pod leaves the EndpointSlice, the push reaches
-// every sidecar, and only then does it stop (as a terminating pod keeps
-// serving while its endpoint is withdrawn). The mesh lock is held only
-// while objects change, not during the waits, so Send runs meanwhile.
+// holds it; then the old pod is deleted: it leaves the EndpointSlice and
+// is told to stop at the same time, as on Kubernetes, and serves for its
+// drain period (Options.Drain) while the push reaches every sidecar. The
+// mesh lock is held only while objects change, not during the waits, so
+// Send runs meanwhile.
 func (m *Mesh) RestartWorkload(ctx context.Context, workload string) error {
 	m.mu.RLock()
 	if err := m.checkOpen(); err != nil {
@@ -46,18 +47,17 @@ func (m *Mesh) RestartWorkload(ctx context.Context, workload string) error {
 		}); err != nil {
 			return fmt.Errorf("RestartWorkload %s: start pod %d of %d: %w", workload, i+1, len(old), err)
 		}
-		// Then the old pod leaves the endpoints, everywhere, and stops.
+		// Then the old pod is deleted: it leaves the endpoints and is told
+		// to stop at the same time, as on Kubernetes, and serves for its
+		// drain period (retire.go) while the push reaches every sidecar.
 		if err := m.restartStep(ctx, func(kctx context.Context) error {
 			m.pods[workload] = slices.DeleteFunc(slices.Clone(m.pods[workload]), func(q *pod) bool { return q == p })
-			return m.updateEndpointSlice(kctx, workload)
+			m.retiring.retire([]*pod{p}, m.opts.drainPeriod())
+			if err := m.updateEndpointSlice(kctx, workload); err != nil {
+				return err
+			}
+			return m.deletePods(kctx, []*pod{p})
 		}); err != nil {
-			return fmt.Errorf("RestartWorkload %s: withdraw %s: %w", workload, p.obj.Name, err)
-		}
-		m.mu.Lock()
-		err := m.deletePods(context.WithoutCancel(ctx), []*pod{p})
-		m.mu.Unlock()
-		p.server.stop()
-		if err != nil {
 			return fmt.Errorf("RestartWorkload %s: delete %s: %w", workload, p.obj.Name, err)
 		}
 	}

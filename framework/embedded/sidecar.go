@@ -51,6 +51,10 @@ type sidecar struct {
 	admin    *http.Server     // Envoy's admin API, on <pod IP>:15000
 	adminURL string
 
+	// pushGate is taken by every push before it is applied: a test holds
+	// it to delay istiod's pushes, as a busy istiod's debounce does.
+	pushGate sync.Mutex
+
 	mu sync.Mutex
 	// What istiod pushed last, as received.
 	cds        *clusterv3.Cluster
@@ -193,6 +197,8 @@ func (s *sidecar) close() {
 // adsc processes and ACKs it: the sidecar applies the push first, so an
 // ACK istiod sees means the model has it.
 func (s *sidecar) HandleResponse(_ *adsc.ADSC, r *discovery.DiscoveryResponse) {
+	s.pushGate.Lock()
+	defer s.pushGate.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch r.GetTypeUrl() {

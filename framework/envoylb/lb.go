@@ -80,6 +80,15 @@ type Attempt struct {
 	// Timeout: the try hit the route's per-try timeout
 	// (RetryPolicy.PerTryTimeout), which the caller enforces.
 	Timeout bool
+	// Cancelled: the downstream went away before the try completed (the
+	// caller's context ended). Envoy's router then resets the upstream
+	// request without charging a response code or an outlier result
+	// (router.cc Filter::onDestroy → resetAll, unlike onResponseTimeout
+	// and onPerTryTimeout), and does not retry: Do records nothing for
+	// it and returns it as is. (Envoy's pool counted rq_total when the
+	// stream attached; the model counts a try when it completes, so it
+	// leaves it out.)
+	Cancelled bool
 }
 
 // DownstreamStatus is the status Envoy sends downstream when this try is the
@@ -390,7 +399,7 @@ func (lb *LB) chooseHost(w *worker, rp *RetryPolicy, rs *retryState, isRetry boo
 // It returns the final attempt and the host that served it, or
 // ErrNoHealthyUpstream when no host could be picked, at the first try or at
 // a retry (Envoy answers 503 "no healthy upstream", UH, even after failed
-// tries).
+// tries). A Cancelled attempt ends the request with nothing recorded.
 func (lb *LB) Do(send func(h Host) Attempt) (Attempt, Host, error) {
 	lb.mu.Lock()
 	w := lb.workers[lb.next%uint64(len(lb.workers))]
@@ -418,6 +427,11 @@ func (lb *LB) Do(send func(h Host) Attempt) (Attempt, Host, error) {
 		a := send(host)
 
 		lb.mu.Lock()
+		if a.Cancelled {
+			h.active--
+			lb.mu.Unlock()
+			return a, host, nil
+		}
 		h.active--
 		h.stats.RqTotal++
 		switch {

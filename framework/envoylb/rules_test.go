@@ -689,3 +689,41 @@ func TestHoldCountsAsActiveForLeastRequest(t *testing.T) {
 	}
 	lb.Hold(Host{Address: "127.0.0.9", Port: 1})() // unknown host: no-op
 }
+
+// A cancelled try (the downstream went away) is no upstream result: with
+// consecutive_5xx 1 and max_ejection_percent 100, cancelled tries eject
+// nothing, count in no host stat, are not retried, and do not break a
+// run of failures (router.cc Filter::onDestroy resets the upstream
+// request without chargeUpstreamCode or updateOutlierDetection).
+func TestOutlierIgnoresCancelled(t *testing.T) {
+	o := newOD(t, &clusterv3.OutlierDetection{Consecutive_5Xx: wrapperspb.UInt32(2), MaxEjectionPercent: wrapperspb.UInt32(100)}, 2)
+	o.lb.SetRetryPolicy(RetryPolicy{NumRetries: 2, RetryOn: RetryOn5xx | RetryOnConnectFailure})
+	tries := 0
+	for range 6 {
+		a, _, err := o.lb.Do(func(Host) Attempt { tries++; return Attempt{Cancelled: true} })
+		if err != nil || !a.Cancelled {
+			t.Fatalf("Do of a cancelled try: %+v %v", a, err)
+		}
+	}
+	if tries != 6 {
+		t.Errorf("%d tries for 6 cancelled requests: a cancelled try was retried", tries)
+	}
+	for i := range 2 {
+		if o.ejected(i) {
+			t.Errorf("host %d ejected by cancelled tries", i)
+		}
+	}
+	for _, h := range o.lb.State().Hosts {
+		if h.Stats != (HostStats{}) {
+			t.Errorf("host %s stats %+v after cancelled tries, want none", h.Key(), h.Stats)
+		}
+	}
+	// One 500, a cancelled try, one 500: consecutive (the cancelled try
+	// did not answer), so host 0 is ejected.
+	o.load(0, 1, Attempt{Status: 500})
+	o.load(0, 1, Attempt{Cancelled: true})
+	o.load(0, 1, Attempt{Status: 500})
+	if !o.ejected(0) {
+		t.Error("a cancelled try between two 500s reset the consecutive_5xx counter")
+	}
+}

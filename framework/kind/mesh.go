@@ -301,6 +301,15 @@ func (m *kindMesh) Send(ctx context.Context, client string, n int) (traffic.Batc
 	for sent := 0; sent < n; {
 		k := min(MaxBatch, n-sent)
 		stdout, stderr, err := m.b.execIn(ctx, m.ns, client, ClientContainer, traffic.CurlArgs(url, k, traffic.Concurrency, m.b.cfg.Timeouts.Request))
+		if cerr := ctx.Err(); cerr != nil {
+			// The exec was cut off: its curl's answers are no results.
+			b.CutShort = true
+			word := "cancelled"
+			if errors.Is(cerr, context.DeadlineExceeded) {
+				word = "timed out"
+			}
+			return b, fmt.Errorf("send from %s: %s after %d of %d requests (the %d in flight are not counted): %w", client, word, b.Len(), n, k, cerr)
+		}
 		rs, perr := traffic.ParseCurlBatch(stdout)
 		switch {
 		case perr != nil:

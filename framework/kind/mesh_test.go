@@ -399,6 +399,15 @@ func TestSendSplitsIntoBatches(t *testing.T) {
 	if _, err := m.Send(context.Background(), "nobody", 3); err == nil || !strings.Contains(err.Error(), "unknown client") {
 		t.Errorf("unknown client: %v", err)
 	}
+	// Issue 23 item 8: a batch whose context ends is cut short, and the
+	// chunk in flight is counted nowhere.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b, err = m.Send(ctx, "netshoot-b", 2300)
+	want := "send from netshoot-b: cancelled after 0 of 2300 requests (the 1000 in flight are not counted): context canceled"
+	if err == nil || err.Error() != want || !b.CutShort || b.Len() != 0 {
+		t.Errorf("cancelled Send: %v, CutShort %v, %d requests; want %q, cut short, none", err, b.CutShort, b.Len(), want)
+	}
 }
 
 func TestEndpointsMergesViews(t *testing.T) {

@@ -133,9 +133,11 @@ type Mesh interface {
 	Scale(ctx context.Context, workload string, replicas int) error
 	// RestartWorkload replaces a workload's pods one by one, like
 	// `kubectl rollout restart` with maxSurge 1 and maxUnavailable 0: a
-	// new pod is ready before an old one goes, and an old pod leaves the
-	// endpoints before it stops. It returns when every pod is new and
-	// ready. Requests may be sent meanwhile.
+	// new pod is ready before an old one goes; an old pod leaves the
+	// endpoints and is told to stop at the same time, as Kubernetes does,
+	// and serves for its drain period meanwhile (kind: preStop sleep and
+	// cmd/workload's drain; embedded: the same drain). It returns when
+	// every pod is new and ready. Requests may be sent meanwhile.
 	RestartWorkload(ctx context.Context, workload string) error
 	// SetFault makes the first n pods (by name) of a workload misbehave;
 	// n < 0 means all of them. NoFault heals them.
@@ -144,6 +146,9 @@ type Mesh interface {
 	// Endpoints returns a client's endpoint table for the topology's Service.
 	Endpoints(ctx context.Context, client string, view endpoints.View) (endpoints.Table, error)
 	// Send sends n GET /hello requests from the client to the Service.
+	// When ctx ends mid-batch it returns the requests answered so far,
+	// with Batch.CutShort set, and ctx's error; the request in flight is
+	// no result (in no count, nor in the sidecar's outlier detection).
 	Send(ctx context.Context, client string, n int) (traffic.Batch, error)
 	// Pods lists the workload and client pods.
 	Pods(ctx context.Context) ([]Pod, error)

@@ -52,6 +52,11 @@ type Timeline struct {
 	Client string
 	Batch  int
 	Slots  []Slot
+	// Dropped counts the answered requests of the batch that Stop cut
+	// short: it is no slot (a batch that did not run to its end shows no
+	// moment), and its request in flight was no upstream result (Send
+	// counts it nowhere, nor does the sidecar's outlier detection).
+	Dropped int
 }
 
 // Phases lists the phases in the order they started.
@@ -117,6 +122,9 @@ func (t Timeline) String() string {
 		}
 		line("Σ", "", p, by, errs)
 		b.WriteString("\n")
+	}
+	if t.Dropped > 0 {
+		fmt.Fprintf(&b, "stopped mid-batch: %d answered requests of the last batch left out\n", t.Dropped)
 	}
 	return b.String()
 }
@@ -227,6 +235,7 @@ type Recorder struct {
 	slots   []Slot
 	byPhase map[string]int
 	err     error
+	dropped int               // answered requests of the batch Stop cut short
 	podLoc  map[string]string // every pod seen, never forgotten: replaced pods still name their locality
 }
 
@@ -270,7 +279,11 @@ func (r *Recorder) run(ctx context.Context) {
 		r.mu.Unlock()
 		b, err := r.m.Send(ctx, r.client, r.batch)
 		if ctx.Err() != nil {
-			return // stopped: a cut-short batch is not recorded
+			// Stopped: the batch was cut short; it is not a slot.
+			r.mu.Lock()
+			r.dropped = b.Len()
+			r.mu.Unlock()
+			return
 		}
 		r.refreshPods(ctx)
 		note := ""
@@ -342,13 +355,13 @@ func (r *Recorder) AwaitBatches(ctx context.Context, n int) error {
 	return nil
 }
 
-// Stop ends the traffic (the batch in flight is cut short and dropped) and
-// returns the timeline, with the error of a failed batch if one failed
-// (the batches before it are in the timeline).
+// Stop ends the traffic (the batch in flight is cut short and dropped:
+// Timeline.Dropped) and returns the timeline, with the error of a failed
+// batch if one failed (the batches before it are in the timeline).
 func (r *Recorder) Stop() (Timeline, error) {
 	r.cancel()
 	<-r.done
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return Timeline{Client: r.client, Batch: r.batch, Slots: append([]Slot(nil), r.slots...)}, r.err
+	return Timeline{Client: r.client, Batch: r.batch, Slots: append([]Slot(nil), r.slots...), Dropped: r.dropped}, r.err
 }

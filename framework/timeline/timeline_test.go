@@ -146,3 +146,37 @@ func TestRecorder(t *testing.T) {
 	}
 	_, _ = r3.Stop()
 }
+
+// cutSender answers three requests, then waits for the batch's context to
+// end and returns the partial batch as Send does: cut short, the request
+// in flight counted nowhere.
+type cutSender struct {
+	fakeSender
+	sending chan struct{} // closed when the first batch has its answers
+}
+
+func (c *cutSender) Send(ctx context.Context, client string, n int) (traffic.Batch, error) {
+	b := traffic.Batch{Client: client}
+	for range 3 {
+		b.Add(traffic.Response{Status: 200, Body: traffic.HelloBody("b-1"), Pod: "b-1"})
+	}
+	close(c.sending)
+	<-ctx.Done()
+	b.CutShort = true
+	return b, ctx.Err()
+}
+
+// TestStopDropsTheBatchInFlight: Stop cuts the batch in flight short; it
+// is no slot, and the timeline says how many answers it left out.
+func TestStopDropsTheBatchInFlight(t *testing.T) {
+	c := &cutSender{fakeSender{pods: []mesh.Pod{{Name: "b-1", Locality: "kr/b"}}}, make(chan struct{})}
+	r := Start(context.Background(), c, "netshoot-b", "p", Options{})
+	<-c.sending
+	tl, err := r.Stop()
+	if err != nil || len(tl.Slots) != 0 || tl.Dropped != 3 {
+		t.Fatalf("Stop: %v, %d slots, %d dropped; want no error, no slot, 3 dropped", err, len(tl.Slots), tl.Dropped)
+	}
+	if s := tl.String(); !strings.Contains(s, "stopped mid-batch: 3 answered requests of the last batch left out\n") {
+		t.Errorf("timeline:\n%s", s)
+	}
+}

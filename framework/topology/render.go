@@ -100,7 +100,8 @@ func renderDocs(t Topology) ([]renderedDoc, error) {
 			Name: w.Name, Namespace: t.Namespace, App: t.App, Replicas: w.Replicas,
 			Image: t.Image, Port: t.Port, HealthPort: t.HealthPort,
 			Region: w.Locality.Region, Zone: w.Locality.Zone, Subzone: w.Locality.Subzone,
-			Labels: w.Labels,
+			Labels:              w.Labels,
+			PreStopSleepSeconds: PreStopSleepSeconds, TerminationGracePeriodSeconds: TerminationGracePeriodSeconds,
 		}); err != nil {
 			return nil, err
 		}

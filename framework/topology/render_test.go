@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/localitylb/locality-e2e/framework/locality"
+	"github.com/localitylb/locality-e2e/framework/workload"
 )
 
 var update = flag.Bool("update", false, "rewrite fixtures/golden/*.yaml from the rendered topologies")
@@ -258,5 +260,44 @@ func TestRenderHealthPortProbe(t *testing.T) {
 		if err := topo.Validate(); err == nil || !strings.Contains(err.Error(), "HealthPort") {
 			t.Errorf("HealthPort %d: Validate = %v, want an error naming HealthPort", bad, err)
 		}
+	}
+}
+
+// TestRenderTermination: every workload container sleeps in preStop
+// (kubelet-native) before SIGTERM, and the grace period covers that sleep,
+// cmd/workload's default drain and the wait for requests in flight.
+func TestRenderTermination(t *testing.T) {
+	for _, topo := range []Topology{TwoRegions(), ThreeZones()} {
+		objs, err := Render(topo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, o := range objs {
+			d, ok := o.(*appsv1.Deployment)
+			if !ok {
+				continue
+			}
+			n++
+			spec := d.Spec.Template.Spec
+			c := spec.Containers[0]
+			if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil || c.Lifecycle.PreStop.Exec != nil {
+				t.Fatalf("%s: lifecycle %+v, want a preStop sleep and no exec (no shell in the image)", d.Name, c.Lifecycle)
+			}
+			if got := c.Lifecycle.PreStop.Sleep.Seconds; got != 5 {
+				t.Errorf("%s: preStop sleep %ds, want 5", d.Name, got)
+			}
+			if g := spec.TerminationGracePeriodSeconds; g == nil || *g != 11 {
+				t.Errorf("%s: terminationGracePeriodSeconds %v, want 11 (5 s preStop + 5 s drain + 1 s in flight)", d.Name, g)
+			}
+		}
+		if n != len(topo.Workloads) {
+			t.Errorf("%s: %d Deployments", topo.Name, n)
+		}
+	}
+	// The 5 s above is cmd/workload's default drain: a change to one is a
+	// change to the other.
+	if workload.DefaultDrain != 5*time.Second || workload.ShutdownWait != time.Second {
+		t.Errorf("workload.DefaultDrain %s, ShutdownWait %s: update the grace period's expected values", workload.DefaultDrain, workload.ShutdownWait)
 	}
 }

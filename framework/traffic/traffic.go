@@ -122,6 +122,11 @@ type Batch struct {
 	// Responses holds the first SampleSize responses (every response of a
 	// batch of at most SampleSize requests), in the order they were added.
 	Responses []Response
+	// CutShort: the batch ended before all its requests were answered
+	// (Send's context ended, or the mesh closed): it holds the requests
+	// answered before that. A request interrupted in flight is no upstream
+	// result and is in no count (nor in the sidecar's outlier detection).
+	CutShort bool
 
 	n       int
 	classes map[string]int // every response, by class

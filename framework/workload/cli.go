@@ -10,7 +10,7 @@ import (
 )
 
 const usage = `usage:
-  workload [serve] [--pod NAME] [--port N] [--health-port N] [--control-port N]
+  workload [serve] [--pod NAME] [--port N] [--health-port N] [--control-port N] [--drain DURATION]
   workload fault [--control-port N] 503 | status <code> | refuse | delay <duration> | none
   workload heal  [--control-port N]
   workload state [--control-port N]
@@ -79,11 +79,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	port := fs.Int("port", DefaultPort, "serving port (GET /hello), on every address")
 	health := fs.Int("health-port", DefaultHealthPort, "port of GET /healthz, on every address; 0: none")
 	ctl := fs.Int("control-port", DefaultControlPort, "control endpoint port, on 127.0.0.1")
+	drain := fs.String("drain", "", "how long to keep serving after SIGTERM before exiting, a `duration` from 0 to "+MaxDrain.String()+
+		" (default $"+EnvDrain+", then "+DefaultDrain.String()+": callers' sidecars learn that the pod is gone only from istiod's next push)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
+	}
+	period, err := drainPeriod(*drain, getenv)
+	if err != nil {
+		return err
 	}
 	name := *pod
 	for _, env := range []string{"POD_NAME", "HOSTNAME"} {
@@ -91,11 +97,33 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			name = getenv(env)
 		}
 	}
-	cfg := Config{Pod: name, Addr: PortAddr(*port), ControlAddr: ControlAddr(*ctl)}
+	cfg := Config{Pod: name, Addr: PortAddr(*port), ControlAddr: ControlAddr(*ctl), Drain: period}
 	if *health != 0 {
 		cfg.HealthAddr = PortAddr(*health)
 	}
 	return Run(ctx, cfg, stdout, nil)
+}
+
+// EnvDrain sets serve's drain period when --drain is not given.
+const EnvDrain = "WORKLOAD_DRAIN"
+
+// drainPeriod is --drain, else $WORKLOAD_DRAIN, else DefaultDrain.
+func drainPeriod(flagValue string, getenv func(string) string) (time.Duration, error) {
+	what, v := "--drain", flagValue
+	if v == "" && getenv != nil {
+		what, v = EnvDrain, getenv(EnvDrain)
+	}
+	if v == "" {
+		return DefaultDrain, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, usagef("%s %q: not a duration: write it like 5s or 1500ms (0 stops at once)", what, v)
+	}
+	if err := CheckDrain(d); err != nil {
+		return 0, usagef("%s: %v", what, err)
+	}
+	return d, nil
 }
 
 func control(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {

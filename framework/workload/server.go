@@ -42,9 +42,14 @@ func FaultBody(pod string) string {
 	return fmt.Sprintf("fault injected by locality-e2e, instance: %s\n", pod)
 }
 
+// ShutdownWait is how long stopping (Refuse, Close, the end of a drain)
+// lets requests in flight finish before their connections are closed.
+const ShutdownWait = time.Second
+
 var (
 	textPlain    = []string{"text/plain; charset=utf-8"}
-	shutdownWait = time.Second // how long Refuse lets in-flight requests finish
+	connClose    = []string{"close"}
+	shutdownWait = ShutdownWait
 )
 
 // Server is one pod's workload: the /hello handler, its fault state and,
@@ -55,7 +60,8 @@ type Server struct {
 	clen  []string
 	fault atomic.Pointer[Fault]
 
-	served atomic.Int64
+	served   atomic.Int64
+	draining atomic.Bool // Drain started: answers close their connection
 
 	mu     sync.Mutex // serializes Listen, SetFault, Close
 	addr   string     // bound serving address, kept across Refuse
@@ -94,6 +100,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.served.Add(1)
+	if s.draining.Load() {
+		// Told to stop: every answer closes its connection, so no
+		// keep-alive connection is left idle for the final close to race
+		// with a request a caller is about to send on it.
+		w.Header()["Connection"] = connClose
+	}
 	f := s.fault.Load()
 	switch f.Kind {
 	case Status:
@@ -233,6 +245,30 @@ func (s *Server) stop() {
 	defer cancel()
 	_ = srv.Shutdown(ctx)
 	_ = srv.Close()
+}
+
+// Draining reports whether Drain has started.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Drain is what the pod does when told to stop (SIGTERM on Kubernetes, a
+// scale-down on the embedded backend): it keeps serving for d, as a
+// well-run service does, because the callers learn that the pod is gone
+// only when their proxies get the endpoint update, which Kubernetes starts
+// at the same time as it signals the pod (see DefaultDrain). Answers
+// during the drain close their connection. Then it closes for good (Close:
+// requests in flight get ShutdownWait). A ctx that ends first cuts the
+// drain short; d <= 0 closes at once.
+func (s *Server) Drain(ctx context.Context, d time.Duration) {
+	s.draining.Store(true)
+	if d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	_ = s.Close()
 }
 
 // Close stops serving for good.

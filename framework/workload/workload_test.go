@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -294,6 +295,7 @@ func TestRunConfigErrors(t *testing.T) {
 		{Config{Addr: ":0", ControlAddr: "127.0.0.1:0"}, "no pod name"},
 		{Config{Pod: "p", Addr: ":0", ControlAddr: "0.0.0.0:0"}, "must be a loopback IP"},
 		{Config{Pod: "p", Addr: ":0", ControlAddr: "localhost"}, "control address"},
+		{Config{Pod: "p", Addr: ":0", ControlAddr: "127.0.0.1:0", Drain: -time.Second}, "drain period -1s: want 0 (stop at once) to 5m0s"},
 	}
 	for _, c := range cases {
 		err := Run(context.Background(), c.cfg, io.Discard, nil)
@@ -385,4 +387,98 @@ func TestCloseDoesNotWaitForUnusedConnections(t *testing.T) {
 	if _, err := conn.Read(make([]byte, 1)); err == nil {
 		t.Fatal("the unused connection is still open after Close")
 	}
+}
+
+// TestRunDrains: once told to stop, Run keeps answering for the drain
+// period (each answer closing its connection), then stops listening and
+// returns.
+func TestRunDrains(t *testing.T) {
+	const drain = 400 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	bound := make(chan Bound, 1)
+	errc := make(chan error, 1)
+	var log syncBuilder
+	go func() {
+		errc <- Run(ctx, Config{Pod: "helloworld-a-0", Addr: "127.0.0.1:0", ControlAddr: "127.0.0.1:0", Drain: drain}, &log, func(b Bound) { bound <- b })
+	}()
+	b := <-bound
+	// A keep-alive client, as a sidecar's connection pool is.
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + b.Addr + HelloPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.Close {
+		t.Error("before the drain: the answer closes its connection")
+	}
+	stopped := time.Now()
+	cancel()
+	for time.Since(stopped) < drain/2 {
+		if !b.Server.Draining() {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		resp, err := c.Get("http://" + b.Addr + HelloPath)
+		if err != nil {
+			t.Fatalf("during the drain, %s after the stop: %v", time.Since(stopped), err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != Body("helloworld-a-0") || !resp.Close {
+			t.Fatalf("during the drain: %d %q, Connection: close %v; want 200, the hello body, close", resp.StatusCode, body, resp.Close)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(stopped); took < drain {
+		t.Errorf("Run returned %s after the stop, before the %s drain period", took, drain)
+	}
+	if _, _, err := get(context.Background(), b.Addr, HelloPath); err == nil {
+		t.Error("the serving port answers after the drain")
+	}
+	for _, want := range []string{"told to stop: serving for the drain period (400ms), then exiting", "stopped (served "} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log %q lacks %q", log.String(), want)
+		}
+	}
+}
+
+// TestDrainCutShort: a context that ends first cuts the drain short, and
+// a zero drain stops at once.
+func TestDrainCutShort(t *testing.T) {
+	for _, d := range []time.Duration{time.Hour, 0} {
+		s := listen(t, "helloworld-a-0")
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		start := time.Now()
+		s.Drain(ctx, d)
+		cancel()
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("Drain(%s) with a context ending after 50ms took %s", d, took)
+		}
+		if s.Listening() {
+			t.Errorf("Drain(%s): still listening", d)
+		}
+	}
+}
+
+// syncBuilder is a strings.Builder safe for Run's writes and the test's
+// reads.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
