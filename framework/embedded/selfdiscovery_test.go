@@ -50,4 +50,19 @@ func TestSelfDiscoveryLocalCluster(t *testing.T) {
 	g.Expect(zone["a"]).To(BeNumerically("~", 200, 50), "%v", zone)
 	g.Expect(zone["b"]).To(BeNumerically("~", 100, 44), "%v", zone)
 	g.Expect(zone["c"]).To(BeNumerically("~", 100, 44), "%v", zone)
+
+	// Two replicas of one client are two Envoys with their own random
+	// numbers (proxySeed): the same 400 requests from sleep-a-2 do not
+	// land on the same pods in the same order. (With the seed derived
+	// from the name's length they did: sleep-a-1 and sleep-a-2 drew the
+	// same picks.) P(400 identical picks) for independent draws is ~0.
+	b2, err := m.Send(context.Background(), "sleep-a-2", 400)
+	g.Expect(err).NotTo(HaveOccurred())
+	same := 0
+	for i := range b.Responses {
+		if i < len(b2.Responses) && b.Responses[i].Pod == b2.Responses[i].Pod {
+			same++
+		}
+	}
+	g.Expect(same).To(BeNumerically("<", len(b.Responses)), "sleep-a-1 and sleep-a-2 picked the same pods in the same order: their sidecars share a seed")
 }

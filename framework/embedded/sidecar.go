@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"net/http"
 	"strings"
@@ -101,6 +102,16 @@ func connectSidecar(m *Mesh, c *client) (*sidecar, error) {
 	})
 }
 
+// proxySeed is a proxy's load balancer seed: the mesh's run seed and the
+// proxy's pod name (FNV-1a), so two replicas of one client (sleep-a-1,
+// sleep-a-2) draw different random numbers, as two Envoys do, while a run
+// stays reproducible from its seed.
+func proxySeed(runSeed uint64, name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return runSeed ^ h.Sum64()
+}
+
 // connectProxy starts the ADS stream of one proxy to istiod.
 func connectProxy(m *Mesh, ps proxySpec) (*sidecar, error) {
 	s := &sidecar{
@@ -111,7 +122,7 @@ func connectProxy(m *Mesh, ps proxySpec) (*sidecar, error) {
 		passthrough: ps.routeName == "",
 		host:        m.topo.Host(),
 		opts: envoylb.Options{
-			Seed:    m.seed + uint64(len(ps.name)),
+			Seed:    proxySeed(m.seed, ps.name),
 			Workers: m.opts.Workers,
 			Clock:   m.clock.Now,
 		},
