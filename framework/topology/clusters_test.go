@@ -38,6 +38,9 @@ func TestClustersValidate(t *testing.T) {
 		"bad network":       {func(t *Topology) { t.Clusters[0].Network = "net work" }, "Network \"net work\" is not a valid label value"},
 		"client cluster":    {func(t *Topology) { t.Clients[0].Cluster = "nope" }, `Clients[0] (curl).Cluster "nope"`},
 		"mesh distribute99": {func(t *Topology) { t.Mesh.LocalityLbSetting = badDistribute() }, "Mesh.LocalityLbSetting (meshConfig.localityLbSetting)"},
+		"mesh zone aware zone label": {func(t *Topology) {
+			t.Mesh.ZoneAwareLbSetting = &networkingapi.ZoneAwareLoadBalancerSetting{FailoverPriority: []string{"topology.kubernetes.io/zone"}}
+		}, "Mesh.ZoneAwareLbSetting (meshConfig.zoneAwareLbSetting): 'failover_priority' for zone aware lb must not use topology label 'topology.kubernetes.io/zone'"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
