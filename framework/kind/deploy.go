@@ -77,6 +77,9 @@ func (b *backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh
 		return nil, fmt.Errorf("deploy topology %q: it declares %d Clusters %v, and this kind backend is one cluster: run it on the multi-cluster kind setup (%s=1, see README \"Multi-cluster on kind\"), or declare at most one cluster in Clusters: %w",
 			topo.Name, len(topo.Clusters), topo.ClusterNames(), EnvKindMultiCluster, mesh.ErrTopologyUnsupported)
 	}
+	if err := checkZoneAware(topo, b.cfg.IstioVersion); err != nil {
+		return nil, fmt.Errorf("deploy topology %q: %w", topo.Name, err)
+	}
 	topo = b.deployable(topo)
 	ns := NamespaceName(topo.Name)
 	topo.Namespace = ns
@@ -114,6 +117,9 @@ func (b *backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh
 		if err := b.create(ctx, o); err != nil {
 			return fail(fmt.Errorf("create %s %s: %w", kindOf(o), o.GetName(), err))
 		}
+	}
+	if err := b.createClientServices(ctx, topo, ns); err != nil {
+		return fail(err)
 	}
 	if err := m.waitReady(ctx, b.cfg.Timeouts.Deploy); err != nil {
 		return fail(err)
