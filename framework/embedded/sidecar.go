@@ -63,6 +63,7 @@ type sidecar struct {
 	// local is its assignment as istiod pushed it.
 	selfDiscovery bool
 	local         *endpointv3.ClusterLoadAssignment
+	localAdmin    localAdmin // local_cluster for the admin API (selfdiscovery.go)
 	// The model, built from the pushed Cluster and ClusterLoadAssignment.
 	lb      *envoylb.LB
 	applied *clusterv3.Cluster // the Cluster lb was last updated with
@@ -185,10 +186,11 @@ func (s *sidecar) adminClusters() []envoyadmin.Cluster {
 	if lb == nil || cfg == nil {
 		return nil
 	}
-	return []envoyadmin.Cluster{{
+	out := []envoyadmin.Cluster{{
 		Config: cfg, VersionInfo: version, LastUpdated: at,
 		State: lb.State(), LocalLocality: s.locality,
 	}}
+	return append(out, s.localAdminClusters()...)
 }
 
 func (s *sidecar) close() {
