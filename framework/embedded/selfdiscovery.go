@@ -143,9 +143,10 @@ func addBootstrapCluster(r *discovery.DiscoveryResponse) error {
 // localAdmin is the local_cluster as the admin API shows it: Envoy holds
 // it as a cluster of its own (a static, bootstrap cluster with its own
 // host set), listed in /clusters (added_via_api false) and in config_dump
-// under static_clusters and, with include_eds, static_endpoint_configs
-// (source/common/upstream/cluster_manager_impl.cc: a cluster not added
-// via the API dumps as static).
+// under static_clusters and, with include_eds, static_endpoint_configs (a
+// cluster not added via the API dumps as static:
+// source/server/admin/config_dump_handler.cc dumpEndpointConfigs,
+// source/common/upstream/cluster_manager_impl.cc dumpClusterConfigs).
 type localAdmin struct {
 	lb *envoylb.LB // its hosts, as a model of their own (nothing routes through it)
 	at time.Time   // when the first assignment arrived: stands in for bootstrap time
