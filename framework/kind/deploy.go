@@ -80,6 +80,9 @@ func (b *backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh
 	if err := checkZoneAware(topo, b.cfg.IstioVersion); err != nil {
 		return nil, fmt.Errorf("deploy topology %q: %w", topo.Name, err)
 	}
+	if err := checkNamedNodes(topo); err != nil {
+		return nil, fmt.Errorf("deploy topology %q: %w", topo.Name, err)
+	}
 	topo = b.deployable(topo)
 	ns := NamespaceName(topo.Name)
 	topo.Namespace = ns
@@ -213,15 +216,16 @@ func (b *backend) deleteNamespace(ctx context.Context, ns string) error {
 
 // unservedTrafficDistribution says why the API server cannot take a
 // Service trafficDistribution value ("" if it can, or if none is set):
-// before 1.31 the field is dropped, before 1.34 PreferSameZone is refused.
+// before 1.31 the field is dropped, before 1.34 PreferSameZone and
+// PreferSameNode (one feature gate, KEP-3015) are refused.
 func (b *backend) unservedTrafficDistribution(mode string) string {
 	switch {
 	case mode == "":
 		return ""
 	case !b.trafficDistribution:
 		return "the cluster's Kubernetes does not serve Service.spec.trafficDistribution (1.31+)"
-	case mode == corev1.ServiceTrafficDistributionPreferSameZone && !b.preferSameZone:
-		return "the cluster's Kubernetes does not accept PreferSameZone (on by default from 1.34)"
+	case (mode == corev1.ServiceTrafficDistributionPreferSameZone || mode == corev1.ServiceTrafficDistributionPreferSameNode) && !b.preferSameZone:
+		return "the cluster's Kubernetes does not accept " + mode + " (on by default from 1.34)"
 	}
 	return ""
 }

@@ -659,3 +659,30 @@ func TestDeployZoneAware(t *testing.T) {
 		t.Errorf("1.31.0: %v", err)
 	}
 }
+
+// Named nodes are refused on kind as unsupported; PreferSameNode is
+// dropped (and the capability off) before Kubernetes 1.34, like
+// PreferSameZone.
+func TestDeployNamedNodesAndPreferSameNode(t *testing.T) {
+	f, b := newFakeCluster(t)
+	ctx := context.Background()
+	topo := topology.ThreeZones()
+	topo.Workloads[1].Node = "kr-b-node-1"
+	if _, err := b.Deploy(ctx, topo); !errors.Is(err, mesh.ErrTopologyUnsupported) || !strings.Contains(err.Error(), "named nodes (kr-b-node-1, ...)") {
+		t.Errorf("named node: %v", err)
+	}
+	b.trafficDistribution, b.preferSameZone = true, false
+	topo = topology.ThreeZones()
+	topo.TrafficDistribution = "PreferSameNode"
+	m, err := b.Deploy(ctx, topo)
+	if err != nil {
+		t.Fatalf("%v\nlog:\n%s", err, f.log.String())
+	}
+	svc, err := f.kube.CoreV1().Services(m.Topology().Namespace).Get(ctx, topo.Service, metav1.GetOptions{})
+	if err != nil || svc.Spec.TrafficDistribution != nil || m.Capabilities().TrafficDistributionPreferSameZone {
+		t.Errorf("PreferSameNode before 1.34: %v %v %+v", err, svc.Spec.TrafficDistribution, m.Capabilities())
+	}
+	if !strings.Contains(f.log.String(), "does not accept PreferSameNode (on by default from 1.34)") {
+		t.Errorf("log:\n%s", f.log.String())
+	}
+}
