@@ -120,6 +120,16 @@ func TestGoodZoneAwareScenario(t *testing.T) {
 	if c := topo.Clients[1]; c.Service != "sleep" || !c.SelfDiscovery || !topo.SelfDiscovery() {
 		t.Errorf("clients %+v", topo.Clients)
 	}
+	// node: on workloads and clients (Workload.Node, Client.Node).
+	s, err = scenario.Load(write(t, t.TempDir(), "s.yaml", strings.Replace(strings.Replace(goodZoneAware,
+		"replicas: 2}\n  - {name: zone-b", "replicas: 2, node: n1}\n  - {name: zone-b", 1),
+		"{name: sleep-a, locality: kr/a,", "{name: sleep-a, locality: kr/a, node: n1,", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Topology.Workloads[0].Node != "n1" || s.Topology.Clients[0].Node != "n1" {
+		t.Errorf("nodes: workloads %+v clients %+v", s.Topology.Workloads, s.Topology.Clients)
+	}
 }
 
 func TestGoodMultiClusterScenario(t *testing.T) {
@@ -306,6 +316,10 @@ func TestBadScenarioFiles(t *testing.T) {
 			`DIR/s.yaml:12: topology.clients[1]: topology "s": Clients[1] (sleep-b).Service "helloworld-svc" is the upstream Service: clients need a Service of their own; pick another name`},
 		{"rule file: localityLbSetting and zoneAwareLbSetting together", good, goodRule + "    loadBalancer:\n      localityLbSetting: {enabled: true}\n      zoneAwareLbSetting: {enabled: true}\n",
 			`DIR/s.yaml:10: rules[0].file: DIR/rules/dr.yaml: DestinationRule "dr": trafficPolicy.loadBalancer: only one of localityLbSetting and zoneAwareLbSetting can be set: keep one: zoneAwareLbSetting (Envoy keeps traffic in the caller's zone as far as the callers' and upstreams' spread allows) or localityLbSetting (priorities or fixed weights by locality)`},
+		{"node in two localities", strings.Replace(strings.Replace(goodZoneAware,
+			"replicas: 2}\n  - {name: zone-b", "replicas: 2, node: n1}\n  - {name: zone-b", 1),
+			"{name: sleep-b, locality: kr/b,", "{name: sleep-b, locality: kr/b, node: n1,", 1), "",
+			`DIR/s.yaml:12: topology.clients[1]: topology "s": Clients[1] (sleep-b).Node "n1" is also the node of Workloads[0] (zone-a) in kr/a (cluster Kubernetes): a node has one locality and one cluster; name another node`},
 		{"by cluster without clusters", strings.Replace(good, sendStep, "  - send: {by: cluster, expect: {Kubernetes: 1}}\n", 1), "",
 			"DIR/s.yaml:15: specs[0].steps[1].send.by: is cluster but topology.clusters declares no clusters: declare the clusters in topology.clusters, or use by: locality"},
 		{"by cluster with an unknown cluster", strings.Replace(goodMultiCluster, "{cluster1: 1, cluster2: 0}", "{cluster1: 0.5, cluster3: 0.5}", 1), "",

@@ -494,7 +494,7 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 	}
 	for i, wnode := range ws {
 		wf := fmt.Sprintf("%s.workloads[%d]", f, i)
-		wm, err := p.mapping(wnode, wf, "name", "locality", "replicas", "labels", "cluster")
+		wm, err := p.mapping(wnode, wf, "name", "locality", "replicas", "labels", "cluster", "node")
 		if err != nil {
 			return err
 		}
@@ -524,6 +524,11 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 				return err
 			}
 		}
+		if v := wm["node"]; v != nil {
+			if w.Node, err = p.str(v, wf+".node"); err != nil {
+				return err
+			}
+		}
 		t.Workloads = append(t.Workloads, w)
 		p.lines.workloads = append(p.lines.workloads, wnode.Line)
 	}
@@ -534,7 +539,7 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 		}
 		for i, cnode := range cs {
 			cf := fmt.Sprintf("%s.clients[%d]", f, i)
-			cm, err := p.mapping(cnode, cf, "name", "locality", "labels", "cluster", "service", "selfDiscovery")
+			cm, err := p.mapping(cnode, cf, "name", "locality", "labels", "cluster", "service", "selfDiscovery", "node")
 			if err != nil {
 				return err
 			}
@@ -560,6 +565,11 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 			}
 			if v := cm["service"]; v != nil {
 				if c.Service, err = p.str(v, cf+".service"); err != nil {
+					return err
+				}
+			}
+			if v := cm["node"]; v != nil {
+				if c.Node, err = p.str(v, cf+".node"); err != nil {
 					return err
 				}
 			}

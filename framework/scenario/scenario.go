@@ -25,6 +25,7 @@
 //	  clients:
 //	  - {name: netshoot-b, locality: kr/b, cluster: cluster1}
 //	  - {name: sleep-a, locality: kr/a, service: sleep, selfDiscovery: true}   # a pod of Service sleep with a local_cluster
+//	  - {name: curl-b, locality: kr/b, node: kr-b-node-1}   # node: a named node (also on workloads; embedded only)
 //	rules:                                    # applied before the first spec, in order
 //	- file: ../manifests/destinationrules/failover.yaml   # relative to this file
 //	- apiVersion: networking.istio.io/v1      # or inline, plain Istio YAML
