@@ -29,6 +29,7 @@ const (
 	ServiceTemplate        = "workloads/service.yaml.tmpl"
 	VirtualServiceTemplate = "workloads/virtualservice.yaml.tmpl"
 	ClientPodTemplate      = "workloads/client-pod.yaml.tmpl"
+	ClientServiceTemplate  = "workloads/client-service.yaml.tmpl"
 )
 
 // ExposeServices is Istio's cross-network Gateway (AUTO_PASSTHROUGH on
@@ -81,6 +82,18 @@ type ClientData struct {
 	Zone      string
 	Subzone   string
 	Labels    map[string]string // extra pod labels
+	// ProxyConfig, when set, is the pod's proxy.istio.io/config
+	// annotation (JSON), e.g. the proxyMetadata of self-discovery.
+	ProxyConfig string
+}
+
+// ClientServiceData is the data of the client Service template: a
+// Service of client pods, selected by their service.istio.io/workload-name
+// label (framework/topology clientservice.go).
+type ClientServiceData struct {
+	Name      string
+	Namespace string
+	Port      int
 }
 
 // Template returns the text of a template file (one of the *Template

@@ -175,6 +175,34 @@ func (s lbSite) yields(msg string) bool {
 	return false
 }
 
+// bothLbSettings is the path of the first loadBalancer that sets both
+// localityLbSetting and zoneAwareLbSetting ("" if none).
+func bothLbSettings(spec *networkingapi.DestinationRule) string {
+	both := func(lb *networkingapi.LoadBalancerSettings) bool {
+		return lb.GetLocalityLbSetting() != nil && lb.GetZoneAwareLbSetting() != nil
+	}
+	check := func(path string, tp *networkingapi.TrafficPolicy) string {
+		if both(tp.GetLoadBalancer()) {
+			return path + ".loadBalancer"
+		}
+		for i, pls := range tp.GetPortLevelSettings() {
+			if both(pls.GetLoadBalancer()) {
+				return fmt.Sprintf("%s.portLevelSettings[%d].loadBalancer", path, i)
+			}
+		}
+		return ""
+	}
+	if p := check("trafficPolicy", spec.GetTrafficPolicy()); p != "" {
+		return p
+	}
+	for i, ss := range spec.GetSubsets() {
+		if p := check(fmt.Sprintf("subsets[%d].trafficPolicy", i), ss.GetTrafficPolicy()); p != "" {
+			return p
+		}
+	}
+	return ""
+}
+
 // localityIn extracts X from Istio's "locality X ..." messages.
 func localityIn(msg string) string {
 	rest, ok := strings.CutPrefix(msg, "locality ")
@@ -203,6 +231,9 @@ func locate(spec *networkingapi.DestinationRule, msg string) (path, hint string)
 		return "host", "set spec.host to the Service FQDN, e.g. helloworld.default.svc.cluster.local"
 	case strings.HasPrefix(msg, "metadata.name"):
 		return "", "set metadata.name"
+	case strings.HasPrefix(msg, "only one of localityLbSetting and zoneAwareLbSetting"):
+		// pkg/config/validation validateLoadBalancer
+		return bothLbSettings(spec), "keep one: zoneAwareLbSetting (Envoy keeps traffic in the caller's zone as far as the callers' and upstreams' spread allows) or localityLbSetting (priorities or fixed weights by locality)"
 	case strings.Contains(msg, "duration"):
 		if p := durationField(spec); p != "" {
 			return p, "use a duration of at least 1ms, e.g. 1s"

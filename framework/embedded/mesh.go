@@ -152,6 +152,9 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 	// worker would be, and its istio-system Namespace (with its network).
 	for _, name := range topo.ClusterNames() {
 		m.clusters[name] = newKCluster(topo, name)
+		if err := m.clusters[name].addNamedNodes(topo); err != nil {
+			return nil, fmt.Errorf("deploy topology %q: %w", topo.Name, err)
+		}
 	}
 	kubeObjects := map[cluster.ID][]runtime.Object{}
 	var configs []config.Config
@@ -311,6 +314,9 @@ func (m *Mesh) newClient(kc *kcluster, obj *corev1.Pod) (*client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client pod %s: %w", obj.Name, err)
 	}
+	if n := m.namedNode("", obj.Name); n != "" {
+		node = n // nodes.go
+	}
 	var loc locality.Locality
 	for _, c := range m.topo.Clients {
 		if c.Name == obj.Name {
@@ -344,6 +350,9 @@ func (m *Mesh) newPod(workload string) (*pod, error) {
 	node, err := scheduleTo(d.Spec.Template.Spec.NodeSelector, kc.nodes)
 	if err != nil {
 		return nil, fmt.Errorf("workload %s: %w", workload, err)
+	}
+	if n := m.namedNode(workload, ""); n != "" {
+		node = n // nodes.go
 	}
 	srv, err := startPod(name, m.topo.Port)
 	if err != nil {

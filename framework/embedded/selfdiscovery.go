@@ -31,10 +31,13 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	lbcommonv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/common/v3"
+	leastrequestv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/least_request/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 	networkingapi "istio.io/api/networking/v1alpha3"
 	"istio.io/istio/pilot/pkg/model"
 	"istio.io/istio/pilot/pkg/networking/core/loadbalancer"
@@ -46,6 +49,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/localitylb/locality-e2e/framework/envoyadmin"
+	"github.com/localitylb/locality-e2e/framework/envoylb"
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
@@ -135,10 +140,70 @@ func addBootstrapCluster(r *discovery.DiscoveryResponse) error {
 	return nil
 }
 
+// localAdmin is the local_cluster as the admin API shows it: Envoy holds
+// it as a cluster of its own (a static, bootstrap cluster with its own
+// host set), listed in /clusters (added_via_api false) and in config_dump
+// under static_clusters and, with include_eds, static_endpoint_configs (a
+// cluster not added via the API dumps as static:
+// source/server/admin/config_dump_handler.cc dumpEndpointConfigs,
+// source/common/upstream/cluster_manager_impl.cc dumpClusterConfigs).
+type localAdmin struct {
+	lb *envoylb.LB // its hosts, as a model of their own (nothing routes through it)
+	at time.Time   // when the first assignment arrived: stands in for bootstrap time
+}
+
+// bootstrapLocalClusterDump is local_cluster as Envoy's config_dump prints
+// it: bootstrapLocalCluster with the bootstrap's load_balancing_policy
+// (envoy_bootstrap.json: least_request, zone_aware_lb_config
+// min_cluster_size 1).
+func bootstrapLocalClusterDump() (*clusterv3.Cluster, error) {
+	c := bootstrapLocalCluster()
+	lr, err := anypb.New(&leastrequestv3.LeastRequest{LocalityLbConfig: &lbcommonv3.LocalityLbConfig{
+		LocalityConfigSpecifier: &lbcommonv3.LocalityLbConfig_ZoneAwareLbConfig_{ZoneAwareLbConfig: &lbcommonv3.LocalityLbConfig_ZoneAwareLbConfig{
+			MinClusterSize: wrapperspb.UInt64(1),
+		}},
+	}})
+	if err != nil {
+		return nil, err
+	}
+	c.LoadBalancingPolicy = &clusterv3.LoadBalancingPolicy{Policies: []*clusterv3.LoadBalancingPolicy_Policy{{
+		TypedExtensionConfig: &corev3.TypedExtensionConfig{Name: "envoy.load_balancing_policies.least_request", TypedConfig: lr},
+	}}}
+	return c, nil
+}
+
+// localAdminClusters is the local_cluster entry of the admin API (none
+// without self-discovery or before istiod's first assignment).
+func (s *sidecar) localAdminClusters() []envoyadmin.Cluster {
+	s.mu.Lock()
+	la := s.localAdmin
+	s.mu.Unlock()
+	if la.lb == nil {
+		return nil
+	}
+	cfg, err := bootstrapLocalClusterDump()
+	if err != nil {
+		return nil
+	}
+	return []envoyadmin.Cluster{{Config: cfg, LastUpdated: la.at, State: la.lb.State(), LocalLocality: s.locality, Static: true}}
+}
+
 // setLocalLocked keeps the local_cluster assignment istiod pushed and
 // hands it to the model. Caller holds s.mu.
 func (s *sidecar) setLocalLocked(cla *endpointv3.ClusterLoadAssignment) {
 	s.local = cla
+	if cla != nil {
+		var err error
+		if s.localAdmin.lb == nil {
+			s.localAdmin.at = s.opts.Clock()
+			s.localAdmin.lb, err = envoylb.New(bootstrapLocalCluster(), cla, s.opts)
+		} else {
+			err = s.localAdmin.lb.Update(bootstrapLocalCluster(), cla)
+		}
+		if err != nil {
+			s.err = fmt.Errorf("sidecar of %s: local_cluster host set: %w", s.name, err)
+		}
+	}
 	if s.lb == nil {
 		return // applyLocked feeds it when the model is built
 	}

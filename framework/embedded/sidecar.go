@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"net/http"
 	"strings"
@@ -66,6 +67,7 @@ type sidecar struct {
 	// local is its assignment as istiod pushed it.
 	selfDiscovery bool
 	local         *endpointv3.ClusterLoadAssignment
+	localAdmin    localAdmin // local_cluster for the admin API (selfdiscovery.go)
 	// The model, built from the pushed Cluster and ClusterLoadAssignment.
 	lb      *envoylb.LB
 	applied *clusterv3.Cluster // the Cluster lb was last updated with
@@ -105,6 +107,16 @@ func connectSidecar(m *Mesh, c *client) (*sidecar, error) {
 	})
 }
 
+// proxySeed is a proxy's load balancer seed: the mesh's run seed and the
+// proxy's pod name (FNV-1a), so two replicas of one client (sleep-a-1,
+// sleep-a-2) draw different random numbers, as two Envoys do, while a run
+// stays reproducible from its seed.
+func proxySeed(runSeed uint64, name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return runSeed ^ h.Sum64()
+}
+
 // connectProxy starts the ADS stream of one proxy to istiod.
 func connectProxy(m *Mesh, ps proxySpec) (*sidecar, error) {
 	s := &sidecar{
@@ -115,7 +127,7 @@ func connectProxy(m *Mesh, ps proxySpec) (*sidecar, error) {
 		passthrough: ps.routeName == "",
 		host:        m.topo.Host(),
 		opts: envoylb.Options{
-			Seed:    m.seed + uint64(len(ps.name)),
+			Seed:    proxySeed(m.seed, ps.name),
 			Workers: m.opts.Workers,
 			Clock:   m.clock.Now,
 		},
@@ -178,10 +190,11 @@ func (s *sidecar) adminClusters() []envoyadmin.Cluster {
 	if lb == nil || cfg == nil {
 		return nil
 	}
-	return []envoyadmin.Cluster{{
+	out := []envoyadmin.Cluster{{
 		Config: cfg, VersionInfo: version, LastUpdated: at,
 		State: lb.State(), LocalLocality: s.locality,
 	}}
+	return append(out, s.localAdminClusters()...)
 }
 
 func (s *sidecar) close() {

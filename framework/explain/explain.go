@@ -533,6 +533,7 @@ var Topologies = map[string]func() topology.Topology{
 	// Zone aware routing: callers of Service sleep with self-discovery.
 	"zone-aware-balanced": topology.ZoneAwareBalanced,
 	"zone-aware-uneven":   topology.ZoneAwareUneven,
+	"zone-aware-regions":  topology.ZoneAwareRegions,
 }
 
 // TopologyNames lists Topologies, sorted.

@@ -39,7 +39,12 @@ var ruleTopologies = map[string][]string{
 	"locality-task-failover":                  {"locality-task"},
 	"locality-task-failover-max-ejection-100": {"locality-task"},
 	"round-robin":                             {"locality-task"},
-	"zone-aware":                              {"zone-aware-balanced", "zone-aware-uneven"},
+	"zone-aware":                              {"zone-aware-balanced", "zone-aware-uneven", "zone-aware-regions"},
+	"zone-aware-disabled":                     {"zone-aware-uneven"},
+	"zone-aware-failover":                     {"zone-aware-regions"},
+	"zone-aware-failover-priority":            {"zone-aware-regions"},
+	"zone-aware-min-cluster-size-8":           {"zone-aware-uneven"},
+	"zone-aware-min-cluster-size-9":           {"zone-aware-uneven"},
 }
 
 func load(t *testing.T, name string) *networkingv1.DestinationRule {

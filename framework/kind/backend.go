@@ -45,7 +45,8 @@ type backend struct {
 	create createFunc
 	// trafficDistribution: the API server serves Service.spec.trafficDistribution (1.31+).
 	trafficDistribution bool
-	// preferSameZone: it also accepts trafficDistribution PreferSameZone (1.34+).
+	// preferSameZone: it also accepts trafficDistribution PreferSameZone
+	// and PreferSameNode (1.34+).
 	preferSameZone bool
 
 	owner *Setup // set by New: Close runs Teardown

@@ -380,6 +380,9 @@ func SuiteTopologies() []topology.Topology {
 		topology.Subzones(),
 		topology.LocalityTask(1, false),
 		topology.LocalityTask(1, true),
+		topology.ZoneAwareBalanced(),
+		topology.ZoneAwareUneven(),
+		topology.ZoneAwareRegions(),
 	}
 }
 

@@ -137,7 +137,8 @@ func TestKindConfigSeedTopologies(t *testing.T) {
 		}
 	}
 	// The suite's cluster has the union of every topology the specs
-	// deploy: the seed's five localities and the subzone scenario's four.
+	// deploy: the seed's five localities, the subzone scenario's four and
+	// zone-aware-regions' eu/a.
 	cfg := DefaultConfig()
 	kc := ClusterConfig(cfg)
 	if kc.Name != "locality-e2e" {
@@ -148,7 +149,7 @@ func TestKindConfigSeedTopologies(t *testing.T) {
 		m[topology.LabelSubzone] = s
 		return m
 	}
-	want := []map[string]string{loc("kr", "a"), loc("kr", "b"), loc("kr", "c"),
+	want := []map[string]string{loc("eu", "a"), loc("kr", "a"), loc("kr", "b"), loc("kr", "c"),
 		sub("region1", "zone1", "subzone1"), sub("region1", "zone1", "subzone2"), sub("region1", "zone2", "subzone1"), sub("region2", "zone1", "subzone1"),
 		loc("us", "a"), loc("us", "b")}
 	if got := workerLabels(t, kc); !reflect.DeepEqual(got, want) {
@@ -191,7 +192,8 @@ func TestSuiteTopologiesCoverSpecs(t *testing.T) {
 	fixtures := map[string]func() topology.Topology{
 		"TwoRegions": topology.TwoRegions, "ThreeZones": topology.ThreeZones,
 		"ThreeZonesEveryClient": topology.ThreeZonesEveryClient, "ThreeZonesTiers": topology.ThreeZonesTiers,
-		"Subzones": topology.Subzones,
+		"Subzones": topology.Subzones, "ZoneAwareBalanced": topology.ZoneAwareBalanced,
+		"ZoneAwareUneven": topology.ZoneAwareUneven, "ZoneAwareRegions": topology.ZoneAwareRegions,
 	}
 	fset := token.NewFileSet()
 	for _, f := range files {

@@ -77,6 +77,12 @@ func (b *backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh
 		return nil, fmt.Errorf("deploy topology %q: it declares %d Clusters %v, and this kind backend is one cluster: run it on the multi-cluster kind setup (%s=1, see README \"Multi-cluster on kind\"), or declare at most one cluster in Clusters: %w",
 			topo.Name, len(topo.Clusters), topo.ClusterNames(), EnvKindMultiCluster, mesh.ErrTopologyUnsupported)
 	}
+	if err := checkZoneAware(topo, b.cfg.IstioVersion); err != nil {
+		return nil, fmt.Errorf("deploy topology %q: %w", topo.Name, err)
+	}
+	if err := checkNamedNodes(topo); err != nil {
+		return nil, fmt.Errorf("deploy topology %q: %w", topo.Name, err)
+	}
 	topo = b.deployable(topo)
 	ns := NamespaceName(topo.Name)
 	topo.Namespace = ns
@@ -114,6 +120,9 @@ func (b *backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh
 		if err := b.create(ctx, o); err != nil {
 			return fail(fmt.Errorf("create %s %s: %w", kindOf(o), o.GetName(), err))
 		}
+	}
+	if err := b.createClientServices(ctx, topo, ns); err != nil {
+		return fail(err)
 	}
 	if err := m.waitReady(ctx, b.cfg.Timeouts.Deploy); err != nil {
 		return fail(err)
@@ -207,15 +216,16 @@ func (b *backend) deleteNamespace(ctx context.Context, ns string) error {
 
 // unservedTrafficDistribution says why the API server cannot take a
 // Service trafficDistribution value ("" if it can, or if none is set):
-// before 1.31 the field is dropped, before 1.34 PreferSameZone is refused.
+// before 1.31 the field is dropped, before 1.34 PreferSameZone and
+// PreferSameNode (one feature gate, KEP-3015) are refused.
 func (b *backend) unservedTrafficDistribution(mode string) string {
 	switch {
 	case mode == "":
 		return ""
 	case !b.trafficDistribution:
 		return "the cluster's Kubernetes does not serve Service.spec.trafficDistribution (1.31+)"
-	case mode == corev1.ServiceTrafficDistributionPreferSameZone && !b.preferSameZone:
-		return "the cluster's Kubernetes does not accept PreferSameZone (on by default from 1.34)"
+	case (mode == corev1.ServiceTrafficDistributionPreferSameZone || mode == corev1.ServiceTrafficDistributionPreferSameNode) && !b.preferSameZone:
+		return "the cluster's Kubernetes does not accept " + mode + " (on by default from 1.34)"
 	}
 	return ""
 }

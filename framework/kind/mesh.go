@@ -77,7 +77,7 @@ func (m *kindMesh) topology() topology.Topology {
 
 func (m *kindMesh) Capabilities() mesh.Capabilities {
 	return mesh.Capabilities{Fault5xx: m.ownWorkload(), ServiceTrafficDistribution: m.b.trafficDistribution,
-		TrafficDistributionPreferSameZone: m.b.preferSameZone}
+		TrafficDistributionPreferSameZone: m.b.preferSameZone, ZoneAwareRouting: zoneAwareUnsupported(m.b.cfg.IstioVersion) == ""}
 }
 
 func (m *kindMesh) IstioVersion() string { return m.b.cfg.IstioVersion }

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+	networkingapi "istio.io/api/networking/v1alpha3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
 	appsv1 "k8s.io/api/apps/v1"
@@ -32,6 +33,7 @@ import (
 	"github.com/localitylb/locality-e2e/framework/destinationrule"
 	"github.com/localitylb/locality-e2e/framework/endpoints"
 	"github.com/localitylb/locality-e2e/framework/envoyadmin/envoyadmintest"
+	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/topology"
 	"github.com/localitylb/locality-e2e/framework/traffic"
 	"github.com/localitylb/locality-e2e/framework/workload"
@@ -604,5 +606,92 @@ func TestDeployWithoutUnservedTrafficDistribution(t *testing.T) {
 	svc, err = f.kube.CoreV1().Services(m.Topology().Namespace).Get(context.Background(), topo.Service, metav1.GetOptions{})
 	if err != nil || svc.Spec.TrafficDistribution == nil || *svc.Spec.TrafficDistribution != "PreferClose" {
 		t.Errorf("PreferClose service %v %+v", err, svc.Spec.TrafficDistribution)
+	}
+}
+
+// Zone aware topologies (issue 22 item 3): the client pods carry the
+// self-discovery proxyMetadata, the client Service selects them, the
+// capability is on; an Istio before 1.31 refuses them as unsupported.
+func TestDeployZoneAware(t *testing.T) {
+	f, b := newFakeCluster(t)
+	ctx := context.Background()
+	m, err := b.Deploy(ctx, topology.ZoneAwareUneven())
+	if err != nil {
+		t.Fatalf("%v\nlog:\n%s", err, f.log.String())
+	}
+	ns := m.Topology().Namespace
+	if !m.Capabilities().ZoneAwareRouting {
+		t.Errorf("Istio %s: capabilities %+v", b.cfg.IstioVersion, m.Capabilities())
+	}
+	svc, err := f.kube.CoreV1().Services(ns).Get(ctx, "sleep", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel := svc.Spec.Selector; len(sel) != 1 || sel[topology.LabelWorkloadName] != "sleep" || len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != topology.ClientServicePort {
+		t.Errorf("client Service %+v", svc.Spec)
+	}
+	for _, name := range []string{"sleep-a-1", "sleep-a-2", "sleep-b", "sleep-c"} {
+		p, err := f.kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Annotations[topology.AnnotationProxyConfig] != `{"proxyMetadata":{"ISTIO_META_ENABLE_SELF_DISCOVERY":"true"}}` || p.Labels[topology.LabelWorkloadName] != "sleep" {
+			t.Errorf("pod %s annotations %v labels %v", name, p.Annotations, p.Labels)
+		}
+	}
+	// A client without self-discovery has no annotation, and no client
+	// Service exists without Client.Service.
+	plain, err := b.Deploy(ctx, topology.ThreeZones())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.kube.CoreV1().Pods(plain.Topology().Namespace).Get(ctx, "netshoot-b", metav1.GetOptions{})
+	if err != nil || len(p.Annotations) != 0 {
+		t.Errorf("netshoot-b: %v %v", err, p.GetAnnotations())
+	}
+	if svcs, _ := f.kube.CoreV1().Services(plain.Topology().Namespace).List(ctx, metav1.ListOptions{}); len(svcs.Items) != 1 {
+		t.Errorf("three-zones Services %d, want 1", len(svcs.Items))
+	}
+
+	b.cfg.IstioVersion = "1.30.2"
+	_, err = b.Deploy(ctx, topology.ZoneAwareUneven())
+	if !errors.Is(err, mesh.ErrTopologyUnsupported) || !strings.Contains(err.Error(), "Istio 1.30.2 has no zone aware routing") || !strings.Contains(err.Error(), "1.31.0") {
+		t.Errorf("Istio 1.30.2: %v", err)
+	}
+	mw := topology.ThreeZones()
+	mw.Mesh.ZoneAwareLbSetting = &networkingapi.ZoneAwareLoadBalancerSetting{}
+	if _, err := b.Deploy(ctx, mw); !errors.Is(err, mesh.ErrTopologyUnsupported) || !strings.Contains(err.Error(), "Mesh.ZoneAwareLbSetting") {
+		t.Errorf("mesh-wide zoneAwareLbSetting on 1.30.2: %v", err)
+	}
+	b.cfg.IstioVersion = "1.31.0"
+	if err := checkZoneAware(topology.ZoneAwareUneven(), b.cfg.IstioVersion); err != nil {
+		t.Errorf("1.31.0: %v", err)
+	}
+}
+
+// Named nodes are refused on kind as unsupported; PreferSameNode is
+// dropped (and the capability off) before Kubernetes 1.34, like
+// PreferSameZone.
+func TestDeployNamedNodesAndPreferSameNode(t *testing.T) {
+	f, b := newFakeCluster(t)
+	ctx := context.Background()
+	topo := topology.ThreeZones()
+	topo.Workloads[1].Node = "kr-b-node-1"
+	if _, err := b.Deploy(ctx, topo); !errors.Is(err, mesh.ErrTopologyUnsupported) || !strings.Contains(err.Error(), "named nodes (kr-b-node-1, ...)") {
+		t.Errorf("named node: %v", err)
+	}
+	b.trafficDistribution, b.preferSameZone = true, false
+	topo = topology.ThreeZones()
+	topo.TrafficDistribution = "PreferSameNode"
+	m, err := b.Deploy(ctx, topo)
+	if err != nil {
+		t.Fatalf("%v\nlog:\n%s", err, f.log.String())
+	}
+	svc, err := f.kube.CoreV1().Services(m.Topology().Namespace).Get(ctx, topo.Service, metav1.GetOptions{})
+	if err != nil || svc.Spec.TrafficDistribution != nil || m.Capabilities().TrafficDistributionPreferSameZone {
+		t.Errorf("PreferSameNode before 1.34: %v %v %+v", err, svc.Spec.TrafficDistribution, m.Capabilities())
+	}
+	if !strings.Contains(f.log.String(), "does not accept PreferSameNode (on by default from 1.34)") {
+		t.Errorf("log:\n%s", f.log.String())
 	}
 }

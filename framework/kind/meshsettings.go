@@ -133,12 +133,15 @@ func ParseServedMesh(body []byte) (*meshconfig.MeshConfig, error) {
 	return mc, nil
 }
 
-// MeshSettingsServed says whether served has want's localityLbSetting
-// and serviceSettings, and if not, what differs.
+// MeshSettingsServed says whether served has want's localityLbSetting,
+// zoneAwareLbSetting and serviceSettings, and if not, what differs.
 func MeshSettingsServed(served, want *meshconfig.MeshConfig) (bool, string) {
 	var diffs []string
 	if !proto.Equal(served.GetLocalityLbSetting(), want.GetLocalityLbSetting()) {
 		diffs = append(diffs, fmt.Sprintf("localityLbSetting is %s, want %s", compactJSON(served.GetLocalityLbSetting()), compactJSON(want.GetLocalityLbSetting())))
+	}
+	if !proto.Equal(served.GetZoneAwareLbSetting(), want.GetZoneAwareLbSetting()) {
+		diffs = append(diffs, fmt.Sprintf("zoneAwareLbSetting is %s, want %s", compactJSON(served.GetZoneAwareLbSetting()), compactJSON(want.GetZoneAwareLbSetting())))
 	}
 	if !sameServiceSettings(served.GetServiceSettings(), want.GetServiceSettings()) {
 		diffs = append(diffs, fmt.Sprintf("serviceSettings are %s, want %s", serviceSettingsJSON(served.GetServiceSettings()), serviceSettingsJSON(want.GetServiceSettings())))

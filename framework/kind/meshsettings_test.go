@@ -186,6 +186,23 @@ func TestMergeMeshConfig(t *testing.T) {
 	if ok, diff := MeshSettingsServed(base, both); ok || !strings.Contains(diff, "localityLbSetting is") || !strings.Contains(diff, "serviceSettings are") {
 		t.Errorf("diff %q", diff)
 	}
+	// mesh-wide zone aware routing: merged, served, and told apart
+	za := &meshconfig.MeshConfig{ZoneAwareLbSetting: &networkingapi.ZoneAwareLoadBalancerSetting{MinClusterSize: wrapperspb.UInt32(3)}}
+	zm, err := MergeMeshConfig(installedMesh, za)
+	if err != nil || zm.GetZoneAwareLbSetting().GetMinClusterSize().GetValue() != 3 {
+		t.Fatalf("zoneAwareLbSetting merge: %v %v", err, zm.GetZoneAwareLbSetting())
+	}
+	zbody, _ := protomarshal.MarshalIndent(zm, "")
+	zserved, err := ParseServedMesh(zbody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, diff := MeshSettingsServed(zserved, zm); !ok {
+		t.Errorf("zoneAwareLbSetting served: %s", diff)
+	}
+	if ok, diff := MeshSettingsServed(base, zm); ok || !strings.Contains(diff, "zoneAwareLbSetting is") {
+		t.Errorf("zoneAwareLbSetting diff %q", diff)
+	}
 }
 
 // TestMeshSettingsAppliedAndRestored: Deploy writes exactly the merged

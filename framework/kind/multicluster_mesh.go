@@ -104,6 +104,9 @@ func (b *multiBackend) Deploy(ctx context.Context, topo topology.Topology) (mesh
 	if !sameClusters(topo.Clusters, want) {
 		return nil, fmt.Errorf("deploy topology %q: it declares Clusters %v, the multi-cluster kind setup has %v: declare the same Clusters, or prepare a setup for these (PrepareMultiCluster): %w", topo.Name, topo.Clusters, want, mesh.ErrTopologyUnsupported)
 	}
+	if names, _ := topo.ClientServices(); len(names) > 0 || topo.Mesh.ZoneAwareLbSetting != nil {
+		return nil, fmt.Errorf("deploy topology %q: client Services and zone aware routing are not implemented on the multi-cluster kind setup (run it on one cluster): %w", topo.Name, mesh.ErrTopologyUnsupported)
+	}
 	first := b.per[b.members[0].Name]
 	topo = first.deployable(topo)
 	ns := MultiClusterNamespace(topo.Name)

@@ -97,10 +97,12 @@ type Capabilities struct {
 	// mesh-wide settings (topology.MeshSettings).
 	MultiCluster bool
 	// ZoneAwareRouting: the istiod in use turns a zoneAwareLbSetting into
-	// Envoy's common_lb_config.zone_aware_lb_config (detected from what
-	// istiod generates, not from its version), and the backend gives
-	// clients with topology.Client.SelfDiscovery a local_cluster. Older
-	// istiod versions ignore zoneAwareLbSetting; zone aware specs skip.
+	// Envoy's common_lb_config.zone_aware_lb_config (embedded: detected
+	// from what istiod generates, not from its version; kind: the
+	// configured Istio is 1.31.0 or later, the release that added it), and
+	// the backend gives clients with topology.Client.SelfDiscovery a
+	// local_cluster. Older istiod versions ignore zoneAwareLbSetting; zone
+	// aware specs skip.
 	ZoneAwareRouting bool
 }
 

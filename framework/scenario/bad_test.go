@@ -88,6 +88,50 @@ specs:
   - send: {by: cluster, expect: {cluster1: 1, cluster2: 0}}
 `
 
+// A zone aware topology: a mesh-wide zoneAwareLbSetting and self-discovering
+// clients of their own Service.
+const goodZoneAware = `name: za
+topology:
+  service: helloworld-svc
+  mesh:
+    zoneAwareLbSetting:
+      minClusterSize: 4
+  workloads:
+  - {name: zone-a, locality: kr/a, replicas: 2}
+  - {name: zone-b, locality: kr/b, replicas: 2}
+  clients:
+  - {name: sleep-a, locality: kr/a, service: sleep, selfDiscovery: true}
+  - {name: sleep-b, locality: kr/b, service: sleep, selfDiscovery: true}
+specs:
+- it: stays in kr/a
+  steps:
+  - send: {client: sleep-a, expect: {kr/a: 1, kr/b: 0}}
+`
+
+func TestGoodZoneAwareScenario(t *testing.T) {
+	s, err := scenario.Load(write(t, t.TempDir(), "s.yaml", goodZoneAware))
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo := s.Topology
+	if za := topo.Mesh.ZoneAwareLbSetting; za.GetMinClusterSize().GetValue() != 4 || za.GetEnabled() != nil {
+		t.Errorf("mesh zoneAwareLbSetting %v", za)
+	}
+	if c := topo.Clients[1]; c.Service != "sleep" || !c.SelfDiscovery || !topo.SelfDiscovery() {
+		t.Errorf("clients %+v", topo.Clients)
+	}
+	// node: on workloads and clients (Workload.Node, Client.Node).
+	s, err = scenario.Load(write(t, t.TempDir(), "s.yaml", strings.Replace(strings.Replace(goodZoneAware,
+		"replicas: 2}\n  - {name: zone-b", "replicas: 2, node: n1}\n  - {name: zone-b", 1),
+		"{name: sleep-a, locality: kr/a,", "{name: sleep-a, locality: kr/a, node: n1,", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Topology.Workloads[0].Node != "n1" || s.Topology.Clients[0].Node != "n1" {
+		t.Errorf("nodes: workloads %+v clients %+v", s.Topology.Workloads, s.Topology.Clients)
+	}
+}
+
 func TestGoodMultiClusterScenario(t *testing.T) {
 	s, err := scenario.Load(write(t, t.TempDir(), "s.yaml", goodMultiCluster))
 	if err != nil {
@@ -256,6 +300,26 @@ func TestBadScenarioFiles(t *testing.T) {
 			`DIR/s.yaml:10: topology.mesh.localityLbSetting: topology "s": Mesh.LocalityLbSetting (meshConfig.localityLbSetting): locality lb failover settings must specify different regions: fix it as you would a DestinationRule's localityLbSetting`},
 		{"localityLbSetting: distribute weights not 100", strings.Replace(goodMultiCluster, "failover:\n      - {from: kr, to: us}", "distribute:\n      - {from: kr/a/*, to: {\"kr/a/*\": 90}}", 1), "",
 			`DIR/s.yaml:10: topology.mesh.localityLbSetting: topology "s": Mesh.LocalityLbSetting (meshConfig.localityLbSetting): total locality weight 90 != 100: fix it as you would a DestinationRule's localityLbSetting`},
+		{"zoneAwareLbSetting: misspelt field", strings.Replace(goodZoneAware, "minClusterSize: 4", "minClusterSise: 4", 1), "",
+			"DIR/s.yaml:6: topology.mesh.zoneAwareLbSetting.minClusterSise: unknown field: use one of: enabled, failover, failoverPriority, minClusterSize (see https://istio.io/latest/docs/reference/config/networking/destination-rule/#ZoneAwareLoadBalancerSetting)"},
+		{"zoneAwareLbSetting: wrong type", strings.Replace(goodZoneAware, "minClusterSize: 4", "minClusterSize: many", 1), "",
+			`DIR/s.yaml:6: topology.mesh.zoneAwareLbSetting: invalid value for uint32 field value: "many": write the values as in a DestinationRule (see https://istio.io/latest/docs/reference/config/networking/destination-rule/#ZoneAwareLoadBalancerSetting)`},
+		{"zoneAwareLbSetting: not a mapping", strings.Replace(goodZoneAware, "zoneAwareLbSetting:\n      minClusterSize: 4\n", "zoneAwareLbSetting: true\n", 1), "",
+			"DIR/s.yaml:5: topology.mesh.zoneAwareLbSetting: is a boolean, want a mapping: write it as a DestinationRule's trafficPolicy.loadBalancer.zoneAwareLbSetting, e.g. {enabled: true, minClusterSize: 6}"},
+		{"zoneAwareLbSetting: Istio rejects a zone label in failoverPriority", strings.Replace(goodZoneAware, "minClusterSize: 4", "failoverPriority: [topology.kubernetes.io/zone]", 1), "",
+			`DIR/s.yaml:6: topology.mesh.zoneAwareLbSetting: topology "s": Mesh.ZoneAwareLbSetting (meshConfig.zoneAwareLbSetting): 'failover_priority' for zone aware lb must not use topology label 'topology.kubernetes.io/zone'; region- and zone-level routing are handled automatically: fix it as you would a DestinationRule's zoneAwareLbSetting`},
+		{"selfDiscovery without a Service", strings.Replace(goodZoneAware, "{name: sleep-b, locality: kr/b, service: sleep, selfDiscovery: true}", "{name: sleep-b, locality: kr/b, selfDiscovery: true}", 1), "",
+			`DIR/s.yaml:12: topology.clients[1]: topology "s": Clients[1] (sleep-b).SelfDiscovery is true but Service is empty: istiod serves a local_cluster only for a proxy that is a member of a Service; set Clients[1].Service (e.g. "sleep") or drop SelfDiscovery`},
+		{"selfDiscovery not a boolean", strings.Replace(goodZoneAware, "service: sleep, selfDiscovery: true}\nspecs", "service: sleep, selfDiscovery: yes}\nspecs", 1), "",
+			`DIR/s.yaml:12: topology.clients[1].selfDiscovery: is the string "yes", want true or false: write selfDiscovery: true to give the client's sidecar its local_cluster (zone aware routing; needs service)`},
+		{"client Service named like the upstream Service", strings.Replace(goodZoneAware, "service: sleep, selfDiscovery: true}\nspecs", "service: helloworld-svc, selfDiscovery: true}\nspecs", 1), "",
+			`DIR/s.yaml:12: topology.clients[1]: topology "s": Clients[1] (sleep-b).Service "helloworld-svc" is the upstream Service: clients need a Service of their own; pick another name`},
+		{"rule file: localityLbSetting and zoneAwareLbSetting together", good, goodRule + "    loadBalancer:\n      localityLbSetting: {enabled: true}\n      zoneAwareLbSetting: {enabled: true}\n",
+			`DIR/s.yaml:10: rules[0].file: DIR/rules/dr.yaml: DestinationRule "dr": trafficPolicy.loadBalancer: only one of localityLbSetting and zoneAwareLbSetting can be set: keep one: zoneAwareLbSetting (Envoy keeps traffic in the caller's zone as far as the callers' and upstreams' spread allows) or localityLbSetting (priorities or fixed weights by locality)`},
+		{"node in two localities", strings.Replace(strings.Replace(goodZoneAware,
+			"replicas: 2}\n  - {name: zone-b", "replicas: 2, node: n1}\n  - {name: zone-b", 1),
+			"{name: sleep-b, locality: kr/b,", "{name: sleep-b, locality: kr/b, node: n1,", 1), "",
+			`DIR/s.yaml:12: topology.clients[1]: topology "s": Clients[1] (sleep-b).Node "n1" is also the node of Workloads[0] (zone-a) in kr/a (cluster Kubernetes): a node has one locality and one cluster; name another node`},
 		{"by cluster without clusters", strings.Replace(good, sendStep, "  - send: {by: cluster, expect: {Kubernetes: 1}}\n", 1), "",
 			"DIR/s.yaml:15: specs[0].steps[1].send.by: is cluster but topology.clusters declares no clusters: declare the clusters in topology.clusters, or use by: locality"},
 		{"by cluster with an unknown cluster", strings.Replace(goodMultiCluster, "{cluster1: 1, cluster2: 0}", "{cluster1: 0.5, cluster3: 0.5}", 1), "",

@@ -16,6 +16,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	networkingapi "istio.io/api/networking/v1alpha3"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -106,7 +107,10 @@ type parser struct {
 	lines     struct{ workloads, clients, clusters []int }
 	replicas  map[string]int
 	// topology fields that Topology.Validate errors are reported at
-	namespaceNode, lbNode *yaml.Node
+	namespaceNode, lbNode, zaNode *yaml.Node
+	// protoDoc is the reference page of the Istio message protoFields
+	// is checking (for its unknown-field fix).
+	protoDoc string
 }
 
 func (p *parser) err(n *yaml.Node, field, msg, fix string) *Error {
@@ -490,7 +494,7 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 	}
 	for i, wnode := range ws {
 		wf := fmt.Sprintf("%s.workloads[%d]", f, i)
-		wm, err := p.mapping(wnode, wf, "name", "locality", "replicas", "labels", "cluster")
+		wm, err := p.mapping(wnode, wf, "name", "locality", "replicas", "labels", "cluster", "node")
 		if err != nil {
 			return err
 		}
@@ -520,6 +524,11 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 				return err
 			}
 		}
+		if v := wm["node"]; v != nil {
+			if w.Node, err = p.str(v, wf+".node"); err != nil {
+				return err
+			}
+		}
 		t.Workloads = append(t.Workloads, w)
 		p.lines.workloads = append(p.lines.workloads, wnode.Line)
 	}
@@ -530,7 +539,7 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 		}
 		for i, cnode := range cs {
 			cf := fmt.Sprintf("%s.clients[%d]", f, i)
-			cm, err := p.mapping(cnode, cf, "name", "locality", "labels", "cluster")
+			cm, err := p.mapping(cnode, cf, "name", "locality", "labels", "cluster", "service", "selfDiscovery", "node")
 			if err != nil {
 				return err
 			}
@@ -551,6 +560,21 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 			}
 			if v := cm["cluster"]; v != nil {
 				if c.Cluster, err = p.placement(v, cf+".cluster", t.Clusters); err != nil {
+					return err
+				}
+			}
+			if v := cm["service"]; v != nil {
+				if c.Service, err = p.str(v, cf+".service"); err != nil {
+					return err
+				}
+			}
+			if v := cm["node"]; v != nil {
+				if c.Node, err = p.str(v, cf+".node"); err != nil {
+					return err
+				}
+			}
+			if v := cm["selfDiscovery"]; v != nil {
+				if c.SelfDiscovery, err = p.boolean(v, cf+".selfDiscovery", "write selfDiscovery: true to give the client's sidecar its local_cluster (zone aware routing; needs service)"); err != nil {
 					return err
 				}
 			}
@@ -575,6 +599,8 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 			}
 		} else if strings.Contains(err.Error(), ": Mesh.LocalityLbSetting ") && p.lbNode != nil {
 			line, field = p.lbNode.Line, f+".mesh.localityLbSetting"
+		} else if strings.Contains(err.Error(), ": Mesh.ZoneAwareLbSetting ") && p.zaNode != nil {
+			line, field = p.zaNode.Line, f+".mesh.zoneAwareLbSetting"
 		} else if strings.Contains(err.Error(), ": Namespace ") && p.namespaceNode != nil {
 			line, field = p.namespaceNode.Line, f+".namespace"
 		}
@@ -658,11 +684,11 @@ func (p *parser) placement(n *yaml.Node, field string, clusters []topology.Clust
 	return name, nil
 }
 
-// mesh reads topology.mesh: meshConfig's localityLbSetting and a
-// cluster-local Service.
+// mesh reads topology.mesh: meshConfig's localityLbSetting and
+// zoneAwareLbSetting, and a cluster-local Service.
 func (p *parser) mesh(n *yaml.Node, field string) (topology.MeshSettings, error) {
 	var ms topology.MeshSettings
-	m, err := p.mapping(n, field, "localityLbSetting", "clusterLocal")
+	m, err := p.mapping(n, field, "localityLbSetting", "zoneAwareLbSetting", "clusterLocal")
 	if err != nil {
 		return ms, err
 	}
@@ -672,18 +698,38 @@ func (p *parser) mesh(n *yaml.Node, field string) (topology.MeshSettings, error)
 		}
 		p.lbNode = v
 	}
-	if v := m["clusterLocal"]; v != nil {
-		if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" {
-			return ms, p.err(v, field+".clusterLocal", fmt.Sprintf("is %s, want true or false", kindName(v)), "write clusterLocal: true to keep every client's traffic in its own cluster")
+	if v := m["zoneAwareLbSetting"]; v != nil {
+		ms.ZoneAwareLbSetting = &networkingapi.ZoneAwareLoadBalancerSetting{}
+		if err := p.protoSetting(v, field+".zoneAwareLbSetting", ms.ZoneAwareLbSetting, zoneAwareLbSettingDoc,
+			"write it as a DestinationRule's trafficPolicy.loadBalancer.zoneAwareLbSetting, e.g. {enabled: true, minClusterSize: 6}"); err != nil {
+			return ms, err
 		}
-		if err := v.Decode(&ms.ClusterLocal); err != nil {
-			return ms, p.err(v, field+".clusterLocal", err.Error(), "write true or false")
+		p.zaNode = v
+	}
+	if v := m["clusterLocal"]; v != nil {
+		if ms.ClusterLocal, err = p.boolean(v, field+".clusterLocal", "write clusterLocal: true to keep every client's traffic in its own cluster"); err != nil {
+			return ms, err
 		}
 	}
 	return ms, nil
 }
 
-const localityLbSettingDoc = "https://istio.io/latest/docs/reference/config/networking/destination-rule/#LocalityLoadBalancerSetting"
+// boolean reads a YAML true or false.
+func (p *parser) boolean(v *yaml.Node, field, fix string) (bool, error) {
+	var b bool
+	if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" {
+		return false, p.err(v, field, fmt.Sprintf("is %s, want true or false", kindName(v)), fix)
+	}
+	if err := v.Decode(&b); err != nil {
+		return false, p.err(v, field, err.Error(), "write true or false")
+	}
+	return b, nil
+}
+
+const (
+	localityLbSettingDoc  = "https://istio.io/latest/docs/reference/config/networking/destination-rule/#LocalityLoadBalancerSetting"
+	zoneAwareLbSettingDoc = "https://istio.io/latest/docs/reference/config/networking/destination-rule/#ZoneAwareLoadBalancerSetting"
+)
 
 var protojsonPrefix = regexp.MustCompile(`^proto:[\s\x{00a0}]*(\(line \d+:\d+\):\s*)?`)
 
@@ -694,24 +740,36 @@ var protojsonPrefix = regexp.MustCompile(`^proto:[\s\x{00a0}]*(\(line \d+:\d+\):
 // protojson, which refuses unknown fields and wrong types. Istio's
 // validation runs later, in Topology.Validate.
 func (p *parser) localityLbSetting(n *yaml.Node, field string) (*networkingapi.LocalityLoadBalancerSetting, error) {
-	if n.Kind != yaml.MappingNode {
-		return nil, p.err(n, field, fmt.Sprintf("is %s, want a mapping", kindName(n)), "write it as a DestinationRule's trafficPolicy.loadBalancer.localityLbSetting, e.g. {enabled: true, failover: [{from: kr, to: us}]}")
-	}
 	lb := &networkingapi.LocalityLoadBalancerSetting{}
-	if err := p.protoFields(n, field, lb.ProtoReflect().Descriptor()); err != nil {
+	if err := p.protoSetting(n, field, lb, localityLbSettingDoc,
+		"write it as a DestinationRule's trafficPolicy.loadBalancer.localityLbSetting, e.g. {enabled: true, failover: [{from: kr, to: us}]}"); err != nil {
 		return nil, err
+	}
+	return lb, nil
+}
+
+// protoSetting decodes a mapping into msg (an Istio API message) the way
+// localityLbSetting does; doc is the message's reference page, shape the
+// fix for a value that is not a mapping.
+func (p *parser) protoSetting(n *yaml.Node, field string, msg proto.Message, doc, shape string) error {
+	if n.Kind != yaml.MappingNode {
+		return p.err(n, field, fmt.Sprintf("is %s, want a mapping", kindName(n)), shape)
+	}
+	p.protoDoc = doc
+	if err := p.protoFields(n, field, msg.ProtoReflect().Descriptor()); err != nil {
+		return err
 	}
 	y, err := yaml.Marshal(n)
 	if err == nil {
 		var j []byte
 		if j, err = sigsyaml.YAMLToJSON(y); err == nil {
-			err = protojson.Unmarshal(j, lb)
+			err = protojson.Unmarshal(j, msg)
 		}
 	}
 	if err != nil {
-		return nil, p.err(n, field, protojsonPrefix.ReplaceAllString(err.Error(), ""), "write the values as in a DestinationRule (see "+localityLbSettingDoc+")")
+		return p.err(n, field, protojsonPrefix.ReplaceAllString(err.Error(), ""), "write the values as in a DestinationRule (see "+doc+")")
 	}
-	return lb, nil
+	return nil
 }
 
 // protoFields checks the keys of a YAML mapping, and of the messages in
@@ -738,7 +796,7 @@ func (p *parser) protoFields(n *yaml.Node, field string, md protoreflect.Message
 			fd = fields.ByTextName(k.Value)
 		}
 		if fd == nil {
-			return p.err(k, kf, "unknown field", suggest(k.Value, names)+" (see "+localityLbSettingDoc+")")
+			return p.err(k, kf, "unknown field", suggest(k.Value, names)+" (see "+p.protoDoc+")")
 		}
 		if seen[fd.FullName()] {
 			return p.err(k, kf, "is given twice", "give each field once")

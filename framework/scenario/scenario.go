@@ -18,11 +18,14 @@
 //	  - {name: cluster2, network: network2}
 //	  mesh:                                   # optional meshConfig
 //	    localityLbSetting: {enabled: true, failover: [{from: kr, to: us}]}   # as in a DestinationRule
+//	    zoneAwareLbSetting: {enabled: true, minClusterSize: 6}              # mesh-wide zone aware routing
 //	    clusterLocal: true                    # clients reach only their own cluster
 //	  workloads:                              # cluster: default the first cluster
 //	  - {name: helloworld-zone-a, locality: kr/a, replicas: 3, labels: {tier: gold}, cluster: cluster1}
 //	  clients:
 //	  - {name: netshoot-b, locality: kr/b, cluster: cluster1}
+//	  - {name: sleep-a, locality: kr/a, service: sleep, selfDiscovery: true}   # a pod of Service sleep with a local_cluster
+//	  - {name: curl-b, locality: kr/b, node: kr-b-node-1}   # node: a named node (also on workloads; embedded only)
 //	rules:                                    # applied before the first spec, in order
 //	- file: ../manifests/destinationrules/failover.yaml   # relative to this file
 //	- apiVersion: networking.istio.io/v1      # or inline, plain Istio YAML
@@ -44,9 +47,11 @@
 // sum to 1, an unknown workload, client or cluster, a network on some
 // clusters only, a bad duration, or a rule or mesh localityLbSetting that
 // Istio's own validation rejects is an error naming file:line, the field
-// and the fix (see Error). mesh.localityLbSetting is decoded into Istio's
-// own type (networking/v1alpha3 LocalityLoadBalancerSetting, through
-// protojson; unknown fields are errors) and checked by Topology.Validate.
+// and the fix (see Error). mesh.localityLbSetting and
+// mesh.zoneAwareLbSetting are decoded into Istio's own types
+// (networking/v1alpha3 LocalityLoadBalancerSetting and
+// ZoneAwareLoadBalancerSetting, through protojson; unknown fields are
+// errors) and checked with Istio's validation by Topology.Validate.
 // The rules go through framework/destinationrule and
 // framework/virtualservice, and are aimed at the topology's Service (their
 // spec.host, hosts and destinations are replaced).

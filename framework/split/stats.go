@@ -18,7 +18,7 @@ const (
 	// assertions in one run; the budget is split evenly over them
 	// (TestRandomChecksPerRunCoversTheSuite counts them in the golden
 	// fingerprint). Raise it when the suite grows past it.
-	RandomChecksPerRun = 32
+	RandomChecksPerRun = 40
 	// DefaultConfidence is the family-wise confidence of one split
 	// assertion's binomial acceptance intervals: 1 - budget/checks, so a
 	// correct split fails at most RunFalseFailureBudget/RandomChecksPerRun
@@ -37,7 +37,7 @@ const (
 	// when they name none; steps.SendAndExpectSplit raises it to RequiredN
 	// where a split needs more (TestDefaultRequestsPowersTheSuite lists the
 	// suite's splits and what they need).
-	DefaultRequests = 3000
+	DefaultRequests = 3100
 )
 
 // maxRequiredN bounds the search of RequiredN.

@@ -18,7 +18,10 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/localitylb/locality-e2e/manifests"
 )
 
 // LabelWorkloadName is Istio's workload-name override label
@@ -91,4 +94,72 @@ func (c Client) podLabels() map[string]string {
 		m[k] = v
 	}
 	return m
+}
+
+// AnnotationProxyConfig is Istio's per-pod ProxyConfig annotation
+// (istio.io/api annotation ProxyConfig), read by the sidecar injector.
+const AnnotationProxyConfig = "proxy.istio.io/config"
+
+// SelfDiscoveryProxyConfig is the proxy.istio.io/config of a client with
+// SelfDiscovery: proxyMetadata becomes the istio-proxy container's
+// environment, and pilot-agent reads ISTIO_META_ENABLE_SELF_DISCOVERY
+// (pilot/cmd/pilot-agent/options EnableSelfDiscovery) to add the
+// local_cluster to Envoy's bootstrap, and sends it to istiod as node
+// metadata ENABLE_SELF_DISCOVERY (pkg/model/proxy.go). The ISTIO_META_
+// prefix is part of the name: Istio's own zone aware integration test
+// sets exactly this annotation.
+const SelfDiscoveryProxyConfig = `{"proxyMetadata":{"ISTIO_META_ENABLE_SELF_DISCOVERY":"true"}}`
+
+// proxyConfig is the client pod's proxy.istio.io/config annotation, ""
+// for none.
+func (c Client) proxyConfig() string {
+	if c.SelfDiscovery {
+		return SelfDiscoveryProxyConfig
+	}
+	return ""
+}
+
+// clientServiceDocs executes the client Service template for every
+// client Service (ClientServices, by name). t has its defaults.
+func clientServiceDocs(t Topology) ([]renderedDoc, error) {
+	names, _ := t.ClientServices()
+	var docs []renderedDoc
+	for _, name := range names {
+		b, err := execTemplate(manifests.ClientServiceTemplate, manifests.ClientServiceData{Name: name, Namespace: t.Namespace, Port: ClientServicePort})
+		if err != nil {
+			return nil, fmt.Errorf("topology %q: render client Service %s: %w", t.Name, name, err)
+		}
+		docs = append(docs, renderedDoc{what: "Service " + name, text: b})
+	}
+	return docs, nil
+}
+
+// RenderClientServices renders the topology's client Services
+// (ClientServices, by name), for a backend that applies manifests (kind):
+// each selects its client pods by LabelWorkloadName on ClientServicePort.
+// The embedded backend builds the same Services with their EndpointSlices
+// itself (framework/embedded selfdiscovery.go).
+func RenderClientServices(t Topology) ([]*corev1.Service, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	t = t.WithDefaults()
+	docs, err := clientServiceDocs(t)
+	if err != nil {
+		return nil, err
+	}
+	var out []*corev1.Service
+	for _, d := range docs {
+		obj, _, err := decoder.Decode(d.text, nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("topology %q: decode rendered %s: %w\n%s", t.Name, d.what, err, d.text)
+		}
+		svc, ok := obj.(*corev1.Service)
+		if !ok || "Service "+svc.Name != d.what || len(svc.Spec.Selector) != 1 || svc.Spec.Selector[LabelWorkloadName] != svc.Name {
+			return nil, fmt.Errorf("topology %q: rendered %s decoded to %T (selector %v): a field changed the manifest's structure", t.Name, d.what, obj, svc.Spec.Selector)
+		}
+		svc.Namespace = t.Namespace
+		out = append(out, svc)
+	}
+	return out, nil
 }

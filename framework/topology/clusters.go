@@ -53,6 +53,12 @@ type MeshSettings struct {
 	// (pilot/pkg/networking/core/loadbalancer GetLocalityLbSetting). nil:
 	// Istio's default ({enabled: true}).
 	LocalityLbSetting *networkingapi.LocalityLoadBalancerSetting
+	// ZoneAwareLbSetting is meshConfig.zoneAwareLbSetting: mesh-wide zone
+	// aware routing. It applies where a DestinationRule sets neither
+	// zoneAwareLbSetting nor localityLbSetting (and no Service
+	// trafficDistribution applies), and takes precedence over the mesh's
+	// LocalityLbSetting (loadbalancer.go GetEffectiveLbSetting).
+	ZoneAwareLbSetting *networkingapi.ZoneAwareLoadBalancerSetting
 	// ClusterLocal makes the topology's Service cluster-local
 	// (meshConfig.serviceSettings[{settings: {clusterLocal: true},
 	// hosts: [<Service FQDN>]}]): a client reaches only the endpoints of its
@@ -61,7 +67,9 @@ type MeshSettings struct {
 }
 
 // IsZero reports whether no mesh setting is declared.
-func (s MeshSettings) IsZero() bool { return s.LocalityLbSetting == nil && !s.ClusterLocal }
+func (s MeshSettings) IsZero() bool {
+	return s.LocalityLbSetting == nil && s.ZoneAwareLbSetting == nil && !s.ClusterLocal
+}
 
 // MeshConfigOverlay returns the MeshConfig fields the topology sets, to
 // merge over the installed mesh config (embedded: Istio's
@@ -70,7 +78,7 @@ func (t Topology) MeshConfigOverlay() *meshconfig.MeshConfig {
 	if t.Mesh.IsZero() {
 		return nil
 	}
-	mc := &meshconfig.MeshConfig{LocalityLbSetting: t.Mesh.LocalityLbSetting}
+	mc := &meshconfig.MeshConfig{LocalityLbSetting: t.Mesh.LocalityLbSetting, ZoneAwareLbSetting: t.Mesh.ZoneAwareLbSetting}
 	if t.Mesh.ClusterLocal {
 		mc.ServiceSettings = []*meshconfig.MeshConfig_ServiceSettings{{
 			Settings: &meshconfig.MeshConfig_ServiceSettings_Settings{ClusterLocal: true},
@@ -209,6 +217,13 @@ func (t Topology) validateClusters(prefix string) error {
 		// passes an empty outlier detection, so failover is not warned about).
 		if v := agent.ValidateLocalityLbSetting(lb, &networkingapi.OutlierDetection{}); v.Err != nil {
 			return fmt.Errorf("%s: Mesh.LocalityLbSetting (meshConfig.localityLbSetting): %v: fix it as you would a DestinationRule's localityLbSetting", prefix, v.Err)
+		}
+	}
+	if za := t.Mesh.ZoneAwareLbSetting; za != nil {
+		// Istio's ValidateMeshConfig check of meshConfig.zoneAwareLbSetting
+		// (again with an empty outlier detection).
+		if v := agent.ValidateZoneAwareLbSetting(za, &networkingapi.OutlierDetection{}); v.Err != nil {
+			return fmt.Errorf("%s: Mesh.ZoneAwareLbSetting (meshConfig.zoneAwareLbSetting): %v: fix it as you would a DestinationRule's zoneAwareLbSetting", prefix, v.Err)
 		}
 	}
 	return nil

@@ -38,6 +38,15 @@ func TestClustersValidate(t *testing.T) {
 		"bad network":       {func(t *Topology) { t.Clusters[0].Network = "net work" }, "Network \"net work\" is not a valid label value"},
 		"client cluster":    {func(t *Topology) { t.Clients[0].Cluster = "nope" }, `Clients[0] (curl).Cluster "nope"`},
 		"mesh distribute99": {func(t *Topology) { t.Mesh.LocalityLbSetting = badDistribute() }, "Mesh.LocalityLbSetting (meshConfig.localityLbSetting)"},
+		"bad node name":     {func(t *Topology) { t.Workloads[0].Node = "Node_1" }, `Workloads[0] (hw-a).Node "Node_1" is not a valid node name`},
+		"node in two localities": {func(t *Topology) {
+			t.Workloads[0].Node = "n1"
+			t.Clients[0].Node = "n1"
+			t.Clients[0].Locality = t.Workloads[1].Locality
+		}, `Clients[0] (curl).Node "n1" is also the node of Workloads[0] (hw-a)`},
+		"mesh zone aware zone label": {func(t *Topology) {
+			t.Mesh.ZoneAwareLbSetting = &networkingapi.ZoneAwareLoadBalancerSetting{FailoverPriority: []string{"topology.kubernetes.io/zone"}}
+		}, "Mesh.ZoneAwareLbSetting (meshConfig.zoneAwareLbSetting): 'failover_priority' for zone aware lb must not use topology label 'topology.kubernetes.io/zone'"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

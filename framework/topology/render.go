@@ -118,7 +118,7 @@ func renderDocs(t Topology) ([]renderedDoc, error) {
 		if err := add("Pod "+c.Name, manifests.ClientPodTemplate, manifests.ClientData{
 			Name: c.Name, Namespace: t.Namespace, Image: t.ClientImage,
 			Region: c.Locality.Region, Zone: c.Locality.Zone, Subzone: c.Locality.Subzone,
-			Labels: c.podLabels(),
+			Labels: c.podLabels(), ProxyConfig: c.proxyConfig(),
 		}); err != nil {
 			return nil, err
 		}
@@ -231,6 +231,8 @@ func checkRendered(t Topology, objs []client.Object) error {
 			return mismatch(what, "labels", p.Labels, podLabels(map[string]string{"app": "locality-e2e-client", "client": c.Name}, c.podLabels()))
 		case !equalMaps(p.Spec.NodeSelector, localityLabels(c.Locality)):
 			return mismatch(what, "nodeSelector", p.Spec.NodeSelector, localityLabels(c.Locality))
+		case p.Annotations[AnnotationProxyConfig] != c.proxyConfig():
+			return mismatch(what, AnnotationProxyConfig+" annotation", p.Annotations[AnnotationProxyConfig], c.proxyConfig())
 		}
 	}
 	return nil
@@ -249,16 +251,25 @@ func equalMaps(a, b map[string]string) bool {
 }
 
 // RenderYAML renders t as one multi-document YAML stream (what `make render`
-// prints), in Render's order. Every document is decoded first, so an
-// error here is the same as Render's.
+// prints), in Render's order, then the client Services
+// (RenderClientServices). Every document is decoded first, so an error
+// here is the same as Render's.
 func RenderYAML(t Topology) ([]byte, error) {
 	if _, err := Render(t); err != nil {
+		return nil, err
+	}
+	if _, err := RenderClientServices(t); err != nil {
 		return nil, err
 	}
 	docs, err := renderDocs(t)
 	if err != nil {
 		return nil, err
 	}
+	svcs, err := clientServiceDocs(t.WithDefaults())
+	if err != nil {
+		return nil, err
+	}
+	docs = append(docs, svcs...)
 	var buf bytes.Buffer
 	for i, d := range docs {
 		if i > 0 {

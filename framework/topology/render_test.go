@@ -23,7 +23,7 @@ var update = flag.Bool("update", false, "rewrite fixtures/golden/*.yaml from the
 const goldenDir = "../../fixtures/golden"
 
 func TestRenderYAMLGolden(t *testing.T) {
-	for _, topo := range []Topology{TwoRegions(), ThreeZones()} {
+	for _, topo := range []Topology{TwoRegions(), ThreeZones(), ZoneAwareUneven()} {
 		t.Run(topo.Name, func(t *testing.T) {
 			got, err := RenderYAML(topo)
 			if err != nil {
@@ -47,8 +47,12 @@ func TestRenderYAMLGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := strings.Count(string(got), "\n---\n") + 1; n != len(objs) {
-				t.Errorf("%d YAML documents, %d objects", n, len(objs))
+			svcs, err := RenderClientServices(topo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(string(got), "\n---\n") + 1; n != len(objs)+len(svcs) {
+				t.Errorf("%d YAML documents, %d objects and %d client Services", n, len(objs), len(svcs))
 			}
 		})
 	}

@@ -54,6 +54,10 @@ type Workload struct {
 	// Cluster is the declared cluster the workload runs in; empty: the
 	// first cluster.
 	Cluster string
+	// Node names the Kubernetes node its pods run on (kubernetes.io/
+	// hostname, a node of its locality); empty: the locality's node. See
+	// nodes.go.
+	Node string
 }
 
 // Client is a pod that sends requests from a locality.
@@ -74,6 +78,8 @@ type Client struct {
 	// local_cluster (its Service's pods in its region) and Envoy's zone
 	// aware routing has the caller's spread. Requires Service.
 	SelfDiscovery bool
+	// Node names the Kubernetes node the client runs on (see Workload.Node).
+	Node string
 }
 
 // Topology is the whole declarative test environment.
@@ -230,6 +236,9 @@ func (t Topology) Validate() error {
 	case "", "PreferClose", "PreferSameZone", "PreferSameNode":
 	default:
 		return fmt.Errorf("%s: TrafficDistribution %q is unknown: use PreferClose, PreferSameZone, PreferSameNode or leave it empty", prefix, t.TrafficDistribution)
+	}
+	if err := t.validateNodes(prefix); err != nil {
+		return err
 	}
 	for i, c := range t.Clients {
 		if err := checkLabels(fmt.Sprintf("%s: Clients[%d] (%s).Labels", prefix, i, c.Name), c.Labels, "app", "client", LabelWorkloadName); err != nil {

@@ -53,3 +53,33 @@ func zoneAwareClients(n map[string]int) []Client {
 	}
 	return out
 }
+
+// ZoneAwareRegions: upstream replicas kr/a 3, kr/b 3, us/a 2, eu/a 2
+// (Deployments helloworld-<region>-<zone>, Service helloworld), pods
+// labelled tier gold except kr/b's (silver); callers sleep-kr-a and
+// sleep-kr-b (tier gold), both of Service sleep with self-discovery. For
+// istiod's regional bucketing under zoneAwareLbSetting (loadbalancer.go
+// applyZoneAwareRegionalFailover): the caller's region at priority 0,
+// other regions below it, failover and failoverPriority on top.
+func ZoneAwareRegions() Topology {
+	var ws []Workload
+	for _, w := range []struct {
+		loc, tier string
+		n         int
+	}{{"kr/a", "gold", 3}, {"kr/b", "silver", 3}, {"us/a", "gold", 2}, {"eu/a", "gold", 2}} {
+		loc := locality.MustParse(w.loc)
+		ws = append(ws, Workload{Name: "helloworld-" + loc.Region + "-" + loc.Zone, Locality: loc, Replicas: w.n,
+			Labels: map[string]string{"tier": w.tier}})
+	}
+	gold := map[string]string{"tier": "gold"}
+	return Topology{
+		Name:      "zone-aware-regions",
+		Service:   "helloworld",
+		Port:      5000,
+		Workloads: ws,
+		Clients: []Client{
+			{Name: "sleep-kr-a", Locality: locality.MustParse("kr/a"), Labels: gold, Service: "sleep", SelfDiscovery: true},
+			{Name: "sleep-kr-b", Locality: locality.MustParse("kr/b"), Labels: gold, Service: "sleep", SelfDiscovery: true},
+		},
+	}.WithDefaults()
+}
