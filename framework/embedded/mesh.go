@@ -117,6 +117,9 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 	if err != nil {
 		return nil, fmt.Errorf("render topology %q: %w", topo.Name, err)
 	}
+	if err := checkFDBudget(fmt.Sprintf("deploy topology %q", topo.Name), podsOf(topo)); err != nil {
+		return nil, err
+	}
 	transport := &http.Transport{
 		Proxy:               nil, // never through an HTTP proxy: pods are on loopback
 		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
@@ -705,6 +708,9 @@ func (m *Mesh) Scale(ctx context.Context, workload string, replicas int) error {
 	if total := m.podCount() - len(cur) + replicas; total > topology.MaxReplicas {
 		return fmt.Errorf("Scale %s to %d: the topology would have %d workload pods: at most topology.MaxReplicas (%d) are supported; scale other workloads down first",
 			workload, replicas, total, topology.MaxReplicas)
+	}
+	if err := checkFDBudget(fmt.Sprintf("Scale %s to %d", workload, replicas), replicas-len(cur)); err != nil {
+		return err
 	}
 	progress(m.log, "embedded: scaling %s from %d to %d", workload, len(cur), replicas)
 	before := m.fake.Discovery.InboundUpdates.Load()

@@ -1,0 +1,102 @@
+package embedded
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/localitylb/locality-e2e/framework/topology"
+	"github.com/localitylb/locality-e2e/framework/traffic"
+)
+
+// TestFDsPerPod measures what a pod costs in file descriptors under
+// traffic, to keep fdsPerPod true.
+func TestFDsPerPod(t *testing.T) {
+	ctx := context.Background()
+	m, err := New(Options{Seed: 10}).Deploy(ctx, topology.ThreeZones())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	// Warm the existing pods' connections first.
+	if _, err := m.Send(ctx, "netshoot-b", 300); err != nil {
+		t.Fatal(err)
+	}
+	before := openFDs()
+	const add = 100
+	if err := m.Scale(ctx, "helloworld-zone-b", 3+add); err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Send(ctx, "netshoot-b", 20*add)
+	if err != nil || b.ByClass().Count(traffic.ClassOK) != 20*add {
+		t.Fatalf("Send: %v %s", err, b.ByClass())
+	}
+	per := float64(openFDs()-before) / add
+	t.Logf("%.2f fds per pod under traffic (fdsPerPod = %d)", per, fdsPerPod)
+	if per > fdsPerPod {
+		t.Fatalf("a pod costs %.2f fds, more than fdsPerPod (%d): raise it", per, fdsPerPod)
+	}
+}
+
+const envFDChild = "LOCALITY_E2E_TEST_FD_CHILD"
+
+// TestFDBudget: issue 23 item 10, in a child process whose limits it may
+// lower. A soft limit too low for a scale-up is raised toward the hard
+// limit; a hard limit too low refuses the scale-up with the numbers, and
+// the mesh keeps serving. Before, scaling to 600 pods under a limit of
+// 1024 succeeded and requests then failed with "503 upstream connect
+// error".
+func TestFDBudget(t *testing.T) {
+	if os.Getenv(envFDChild) == "" {
+		out, err := exec.Command(os.Args[0], "-test.run=^TestFDBudget$", "-test.count=1", "-test.v").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestFDBudget") {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Skip(err)
+	}
+	if lim.Max < 8192 {
+		t.Skipf("hard open-file limit %d: too low to show the soft limit raised", lim.Max)
+	}
+	hard := lim.Max
+	lim.Cur = 512
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	m, err := New(Options{Seed: 11}).Deploy(ctx, topology.ThreeZones())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	// 300 more pods need ~3,000 fds: the soft limit of 512 is raised.
+	if err := m.Scale(ctx, "helloworld-zone-b", 303); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur != hard {
+		t.Fatalf("soft limit %d after the scale-up, want the hard limit %d (%v)", lim.Cur, hard, err)
+	}
+	// A hard limit of 1024: 300 more pods are refused with the numbers.
+	lim.Cur, lim.Max = 1024, 1024
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	err = m.Scale(ctx, "helloworld-zone-b", 603)
+	want := "Scale helloworld-zone-b to 603: 300 more pods need about "
+	if err == nil || !strings.Contains(err.Error(), want) ||
+		!strings.Contains(err.Error(), "(9 per pod, ") ||
+		!strings.Contains(err.Error(), "but the open-file limit is 1024 (hard limit 1024): raise it (ulimit -n ") {
+		t.Fatalf("Scale past the limit: %v", err)
+	}
+	t.Log(err)
+	b, err := m.Send(ctx, "netshoot-b", 3000)
+	if err != nil || b.ByClass().Count(traffic.ClassOK) != 3000 {
+		t.Fatalf("after the refused scale-up: %v %s", err, b.ByClass())
+	}
+}
