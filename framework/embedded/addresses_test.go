@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/localitylb/locality-e2e/framework/topology"
@@ -60,6 +61,12 @@ func TestAddressHolderProcess(t *testing.T) {
 func TestAddressesAcrossProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a second process with 1000 pods")
+	}
+	// The holder needs about 3,300 open files (fdbudget.go); its
+	// checkFDBudget raises its soft limit to the hard one if needed.
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Max < 1000*fdsPerPod+2*fdReserve {
+		t.Skipf("hard open-file limit %d: too low for a process holding 1000 pods", lim.Max)
 	}
 	addresses.mu.Lock()
 	start := addresses.next

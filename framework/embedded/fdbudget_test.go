@@ -37,7 +37,9 @@ func TestFDsPerPod(t *testing.T) {
 	}
 	per := float64(openFDs()-before) / add
 	t.Logf("%.2f fds per pod under traffic (fdsPerPod = %d)", per, fdsPerPod)
-	if per > fdsPerPod {
+	// A pod holding a second connection for a moment (two requests to it
+	// in flight) is within fdReserve; more than that on average is not.
+	if per > fdsPerPod*1.2 {
 		t.Fatalf("a pod costs %.2f fds, more than fdsPerPod (%d): raise it", per, fdsPerPod)
 	}
 }
@@ -52,7 +54,9 @@ const envFDChild = "LOCALITY_E2E_TEST_FD_CHILD"
 // error".
 func TestFDBudget(t *testing.T) {
 	if os.Getenv(envFDChild) == "" {
-		out, err := exec.Command(os.Args[0], "-test.run=^TestFDBudget$", "-test.count=1", "-test.v", "-test.timeout=3m").CombinedOutput()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestFDBudget$", "-test.count=1", "-test.v", "-test.timeout=3m")
+		cmd.Env = append(os.Environ(), envFDChild+"=1")
+		out, err := cmd.CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "--- PASS: TestFDBudget") {
 			t.Fatalf("child: %v\n%s", err, out)
 		}
@@ -83,22 +87,29 @@ func TestFDBudget(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur != hard {
 		t.Fatalf("soft limit %d after the scale-up, want the hard limit %d (%v)", lim.Cur, hard, err)
 	}
-	// A hard limit 500 above what is open now: 300 more pods are refused
-	// with the numbers. (Below what is open, the mesh itself could not
+	// Give the 300 pods back, then allow 500 files more than are open now:
+	// 300 more pods (about 900 files) are refused with the numbers, 50
+	// (about 150) are not. (Below what is open, the mesh itself could not
 	// dial its pods any more.)
-	limit := uint64(openFDs() + 500)
+	if err := m.Scale(ctx, "helloworld-zone-b", 3); err != nil {
+		t.Fatal(err)
+	}
+	open := openFDs()
+	limit := uint64(open + 500)
 	lim.Cur, lim.Max = limit, limit
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
-	err = m.Scale(ctx, "helloworld-zone-b", 603)
-	want := "Scale helloworld-zone-b to 603: 300 more pods need about "
-	if err == nil || !strings.Contains(err.Error(), want) ||
-		!strings.Contains(err.Error(), "(9 per pod, ") ||
-		!strings.Contains(err.Error(), fmt.Sprintf("but the open-file limit is %d (hard limit %d): raise it (ulimit -n ", limit, limit)) {
-		t.Fatalf("Scale past the limit: %v", err)
+	err = m.Scale(ctx, "helloworld-zone-b", 303)
+	need := open + 300*fdsPerPod + fdReserve
+	want := fmt.Sprintf("Scale helloworld-zone-b to 303: 300 more pods need about %d open files (3 per pod, %d open now, 256 kept in reserve) but the open-file limit is %d (hard limit %d): raise it (ulimit -n %d; above the hard limit that needs root or limits.conf) or use fewer pods",
+		need, open, limit, limit, need)
+	if err == nil || err.Error() != want {
+		t.Fatalf("Scale past the limit:\n got %v\nwant %s", err, want)
 	}
-	t.Log(err)
+	if err := m.Scale(ctx, "helloworld-zone-b", 53); err != nil {
+		t.Fatalf("Scale within the limit: %v", err)
+	}
 	b, err := m.Send(ctx, "netshoot-b", 3000)
 	if err != nil || b.ByClass().Count(traffic.ClassOK) != 3000 {
 		t.Fatalf("after the refused scale-up: %v %s", err, b.ByClass())
