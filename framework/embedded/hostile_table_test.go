@@ -3,6 +3,7 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +137,11 @@ func TestHostileInputs(t *testing.T) {
 		{"client name", topo(func(t *topology.Topology) { t.Clients[0].Name = "client\nx" }), "Clients[0].Name"},
 		{"replicas above the maximum", topo(func(t *topology.Topology) { t.Workloads[0].Replicas = topology.MaxReplicas + 1 }), "MaxReplicas"},
 		{"total replicas above the maximum", topo(func(t *topology.Topology) { t.Workloads[0].Replicas, t.Workloads[1].Replicas = 600, 600 }), "MaxReplicas"},
+		{"clients above the maximum", topo(func(t *topology.Topology) {
+			for i := len(t.Clients); i <= topology.MaxClients; i++ {
+				t.Clients = append(t.Clients, topology.Client{Name: fmt.Sprintf("extra-%d", i), Locality: t.Clients[0].Locality})
+			}
+		}), `topology "three-zones": Clients has 51 client pods: at most topology.MaxClients (50) are supported; use one client per locality you send from`},
 		{"negative replicas", topo(func(t *topology.Topology) { t.Workloads[0].Replicas = -1 }), "Replicas"},
 		{"port out of range", topo(func(t *topology.Topology) { t.Port = 70000 }), "Port"},
 		// DestinationRules (item 11).
