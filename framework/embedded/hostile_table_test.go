@@ -157,6 +157,11 @@ func TestHostileInputs(t *testing.T) {
 		{"unknown field", drEdit("enabled: true", "enabeld: true"), "enabeld"},
 		{"wrong kind", drEdit("kind: DestinationRule", "kind: VirtualService"), "kind"},
 		{"empty document", drText(""), "empty"},
+		// Rules no client sidecar can get (issue 23 item 6): at once, not after 30 s.
+		{"DR for a host no client calls", drEdit("host: helloworld-svc.default.svc.cluster.local", "host: y.default.svc.cluster.local"),
+			"ApplyDestinationRule: DestinationRule default/helloworld-dr selects host y.default.svc.cluster.local, which no client of this topology calls: set spec.host to helloworld-svc.default.svc.cluster.local (nothing was applied)"},
+		{"DR in a namespace the clients do not see", drEdit("name: helloworld-dr", "name: helloworld-dr\n  namespace: shop"),
+			"ApplyDestinationRule: DestinationRule shop/helloworld-dr selects host helloworld-svc.default.svc.cluster.local, but istiod gives it to no client: a sidecar takes rules from its own namespace, the service's namespace (both default here) and the root namespace (istio-system), never from namespace shop: apply it in namespace default (nothing was applied)"},
 		// VirtualServices.
 		{"VS snake_case", vsText("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: v\nspec:\n  hosts: [a]\n  http:\n  - retries:\n      per_try_timeout: 1s\n"), "perTryTimeout"},
 		{"VS duplicate key", vsText("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: v\n  name: w\nspec:\n  hosts: [a]\n"), "once"},

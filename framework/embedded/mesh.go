@@ -102,6 +102,11 @@ type Mesh struct {
 	httpClient  *http.Client
 	transport   *http.Transport
 	hostHeader  string // topo.Host(), the Host header of every request
+
+	// closingCh is closed with closing: waits for istiod stop
+	// (changelock.go).
+	closingCh chan struct{}
+	closeOnce sync.Once
 }
 
 var _ mesh.Mesh = (*Mesh)(nil)
@@ -126,6 +131,7 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 		opts:        opts,
 		log:         opts.Log,
 		life:        &lifetime{},
+		closingCh:   make(chan struct{}),
 		rng:         rngFor(seed),
 		seed:        seed,
 		topo:        topo,
@@ -428,6 +434,8 @@ func (m *Mesh) poll(ctx context.Context, what string, cond func() bool) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("embedded: %s waiting for %s: %w", cancelWord(ctx.Err()), what, ctx.Err())
+		case <-m.closingCh:
+			return fmt.Errorf("embedded: stopped waiting for %s: %w", what, errClosedWhileWaiting)
 		case <-time.After(delay):
 		}
 		if delay < 10*time.Millisecond {
@@ -582,8 +590,8 @@ func (m *Mesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.Destin
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("ApplyDestinationRule %s: %s before applying (nothing changed): %w", dr.Name, cancelWord(err), err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	l := m.lockChange()
+	defer l.unlock()
 	if err := m.checkOpen(); err != nil {
 		return err
 	}
@@ -598,7 +606,8 @@ func (m *Mesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.Destin
 	before := m.fake.Discovery.InboundUpdates.Load()
 	store := m.fake.Store()
 	var err error
-	if store.Get(gvk.DestinationRule, dr.Name, ns) != nil {
+	prev := store.Get(gvk.DestinationRule, dr.Name, ns)
+	if prev != nil {
 		_, err = store.Update(cfg)
 	} else {
 		_, err = store.Create(cfg)
@@ -606,9 +615,37 @@ func (m *Mesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.Destin
 	if err != nil {
 		return fmt.Errorf("apply DestinationRule %s/%s: %w", ns, dr.Name, err)
 	}
+	key := ns + "/" + dr.Name
+	prevStored := m.drs[key]
 	stored := dr.DeepCopy()
 	stored.Namespace = ns
-	m.drs[ns+"/"+dr.Name] = stored
+	m.drs[key] = stored
+	// Once istiod has taken it (a debounce, not a push), its push context
+	// says whether the rule can reach a client at all (drreach.go); if
+	// not, the store is put back as it was.
+	if err := m.poll(ctx, "istiod to take DestinationRule "+dr.Name, func() bool { return m.synced(before + 1) }); err != nil {
+		return err
+	}
+	if err := m.destinationRuleReach(ns, dr); err != nil {
+		// Put the store back and let istiod take that too, so the next
+		// change's update count starts after it.
+		rollback := m.fake.Discovery.InboundUpdates.Load()
+		if prev != nil {
+			restore := prev.DeepCopy()
+			restore.ResourceVersion = ""
+			_, _ = store.Update(restore)
+		} else {
+			_ = store.Delete(gvk.DestinationRule, dr.Name, ns, nil)
+		}
+		if m.drs[key] = prevStored; prevStored == nil {
+			delete(m.drs, key)
+		}
+		if werr := m.poll(ctx, "istiod to take back DestinationRule "+dr.Name, func() bool { return m.synced(rollback + 1) }); werr != nil {
+			return fmt.Errorf("%w; %w", err, werr)
+		}
+		return err
+	}
+	l.waiting()
 	if err := m.poll(ctx, "istiod to push DestinationRule "+dr.Name, func() bool {
 		return m.synced(before+1) && m.pushedDestinationRule(ns, dr.Name, &dr.Spec)
 	}); err != nil {
@@ -623,8 +660,8 @@ func (m *Mesh) DeleteDestinationRule(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("DeleteDestinationRule %s: %s before deleting (nothing changed): %w", name, cancelWord(err), err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	l := m.lockChange()
+	defer l.unlock()
 	if err := m.checkOpen(); err != nil {
 		return err
 	}
@@ -638,6 +675,7 @@ func (m *Mesh) DeleteDestinationRule(ctx context.Context, name string) error {
 		return fmt.Errorf("delete DestinationRule %s: %w", key, err)
 	}
 	delete(m.drs, key)
+	l.waiting()
 	if err := m.poll(ctx, "istiod to push the deletion of "+key, func() bool {
 		return m.synced(before+1) && m.pushedDestinationRule(dr.Namespace, dr.Name, nil)
 	}); err != nil {
@@ -694,8 +732,8 @@ func (m *Mesh) Scale(ctx context.Context, workload string, replicas int) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("Scale %s to %d: %s before any change (nothing was scaled): %w", workload, replicas, cancelWord(err), err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	l := m.lockChange()
+	defer l.unlock()
 	if err := m.checkOpen(); err != nil {
 		return err
 	}
@@ -745,6 +783,7 @@ func (m *Mesh) Scale(ctx context.Context, workload string, replicas int) error {
 			m.topo.Workloads[i].Replicas = replicas
 		}
 	}
+	l.waiting()
 	if err := m.waitEndpoints(ctx, before+1); err != nil {
 		return fmt.Errorf("Scale %s to %d (applied): %w", workload, replicas, err)
 	}
@@ -1124,13 +1163,13 @@ func (m *Mesh) DestinationRules(ctx context.Context) ([]*networkingv1.Destinatio
 
 // Close stops the pods, istiod and every goroutine they started.
 func (m *Mesh) Close(ctx context.Context) error {
+	m.startClosing()
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		return nil
 	}
 	m.closed = true
-	m.closing.Store(true)
 	m.mu.Unlock()
 	// Batches in flight stop at their next request; wait for them so none
 	// counts the answer of a pod being stopped.
@@ -1193,8 +1232,8 @@ func (m *Mesh) ApplyVirtualService(ctx context.Context, vs *networkingv1.Virtual
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("ApplyVirtualService %s: %s before applying (nothing changed): %w", vs.Name, cancelWord(err), err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	l := m.lockChange()
+	defer l.unlock()
 	if err := m.checkOpen(); err != nil {
 		return err
 	}
@@ -1220,6 +1259,7 @@ func (m *Mesh) ApplyVirtualService(ctx context.Context, vs *networkingv1.Virtual
 	stored := vs.DeepCopy()
 	stored.Namespace = ns
 	m.vss[ns+"/"+vs.Name] = stored
+	l.waiting()
 	if err := m.poll(ctx, "istiod to push VirtualService "+vs.Name, func() bool {
 		return m.synced(before+1) && m.pushedVirtualService(ns, vs.Name, &vs.Spec)
 	}); err != nil {
@@ -1234,8 +1274,8 @@ func (m *Mesh) DeleteVirtualService(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("DeleteVirtualService %s: %s before deleting (nothing changed): %w", name, cancelWord(err), err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	l := m.lockChange()
+	defer l.unlock()
 	if err := m.checkOpen(); err != nil {
 		return err
 	}
@@ -1249,6 +1289,7 @@ func (m *Mesh) DeleteVirtualService(ctx context.Context, name string) error {
 		return fmt.Errorf("delete VirtualService %s: %w", key, err)
 	}
 	delete(m.vss, key)
+	l.waiting()
 	if err := m.poll(ctx, "istiod to push the deletion of VirtualService "+key, func() bool {
 		return m.synced(before+1) && m.pushedVirtualService(vs.Namespace, vs.Name, nil)
 	}); err != nil {
