@@ -107,6 +107,9 @@ type Mesh struct {
 	// (changelock.go).
 	closingCh chan struct{}
 	closeOnce sync.Once
+	// krtUIDs are the krt collections deploy registered in
+	// krt.GlobalDebugHandler; Close releases them (krtdebug.go).
+	krtUIDs map[uint64]bool
 }
 
 var _ mesh.Mesh = (*Mesh)(nil)
@@ -251,7 +254,9 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 	var clientsMu sync.Mutex
 
 	start := time.Now()
+	krtBefore := krtDebugUIDs()
 	if err := m.life.run(func() {
+		defer func() { m.krtUIDs = krtDebugAdded(krtBefore) }()
 		m.fake = xds.NewFakeDiscoveryServer(m.life, xds.FakeOptions{
 			DefaultClusterName:         cluster.ID(topo.ClusterNames()[0]),
 			KubernetesObjectsByCluster: kubeObjects,
@@ -1192,6 +1197,7 @@ func (m *Mesh) Close(ctx context.Context) error {
 	}
 	m.mu.Unlock()
 	m.life.close()
+	releaseKrtDebug(m.krtUIDs)
 	m.transport.CloseIdleConnections()
 	if m.onClose != nil {
 		m.onClose()
