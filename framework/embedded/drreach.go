@@ -22,12 +22,13 @@ import (
 
 // destinationRuleReach returns nil when istiod gives the rule ns/name to
 // at least one client sidecar for the topology's host, or when another
-// applied rule takes precedence for that host (a shadowed rule is in
-// istiod's state as Istio's precedence rules say: pushedDestinationRule).
-// Otherwise it returns why the rule reaches no client. Call it with the
+// applied rule takes precedence for that host and this one could take
+// over once that one goes. Otherwise it returns why the rule reaches no
+// client. Call it with the
 // mesh lock held (read or write), once istiod has committed the update.
 func (m *Mesh) destinationRuleReach(ns string, dr *networkingv1.DestinationRule) error {
 	svc := host.Name(m.topo.Host())
+	shadowed := false
 	for _, n := range m.clientNames() {
 		p := m.proxy(m.clients[n])
 		cdr := p.SidecarScope.DestinationRule(model.TrafficDirectionOutbound, p, svc)
@@ -37,7 +38,7 @@ func (m *Mesh) destinationRuleReach(ns string, dr *networkingv1.DestinationRule)
 			}
 		}
 		if r := cdr.GetRule(); r != nil && m.drs[r.Namespace+"/"+r.Name] != nil && (r.Namespace != ns || r.Name != dr.Name) {
-			return nil
+			shadowed = true
 		}
 	}
 	key := ns + "/" + dr.Name
@@ -48,11 +49,18 @@ func (m *Mesh) destinationRuleReach(ns string, dr *networkingv1.DestinationRule)
 		return fmt.Errorf("ApplyDestinationRule: DestinationRule %s selects host %s, which no client of this topology calls: the topology has no clients (nothing was applied)", key, h)
 	case !h.Matches(svc):
 		return fmt.Errorf("ApplyDestinationRule: DestinationRule %s selects host %s, which no client of this topology calls: set spec.host to %s (nothing was applied)", key, h, svc)
-	case dr.Spec.WorkloadSelector != nil:
-		return fmt.Errorf("ApplyDestinationRule: DestinationRule %s selects host %s, but its spec.workloadSelector %v matches no client pod of this topology: drop it or match a client's labels (nothing was applied)", key, h, dr.Spec.WorkloadSelector.GetMatchLabels())
 	case ns != m.topo.Namespace && ns != m.rootNamespace():
+		// PushContext.destinationRule's order: the proxy's namespace, the
+		// service's, the root namespace; no other is ever read.
 		return fmt.Errorf("ApplyDestinationRule: DestinationRule %s selects host %s, but istiod gives it to no client: a sidecar takes rules from its own namespace, the service's namespace (both %s here) and the root namespace (%s), never from namespace %s: apply it in namespace %s (nothing was applied)",
 			key, h, m.topo.Namespace, m.rootNamespace(), ns, m.topo.Namespace)
+	case shadowed:
+		// Another applied rule takes precedence for the host now (a more
+		// specific host, the clients' own namespace first): this one is in
+		// istiod's state as Istio's precedence says (pushedDestinationRule).
+		return nil
+	case dr.Spec.WorkloadSelector != nil:
+		return fmt.Errorf("ApplyDestinationRule: DestinationRule %s selects host %s, but its spec.workloadSelector %v matches no client pod of this topology: drop it or match a client's labels (nothing was applied)", key, h, dr.Spec.WorkloadSelector.GetMatchLabels())
 	default:
 		return fmt.Errorf("ApplyDestinationRule: DestinationRule %s selects host %s, but istiod gives it to no client: its exportTo %s does not include the clients' namespace %s: add %q or \"*\" (nothing was applied)",
 			key, h, exportTo(dr), m.topo.Namespace, m.topo.Namespace)

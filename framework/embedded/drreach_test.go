@@ -93,6 +93,20 @@ func TestApplyUnreachableDestinationRule(t *testing.T) {
 	if cfgs := em.fake.Store().List(gvk.DestinationRule, ""); len(cfgs) != 1 || !strings.HasPrefix(cfgs[0].Spec.(interface{ GetHost() string }).GetHost(), "helloworld-svc.default") {
 		t.Fatalf("istiod's store after the refused update: %v", cfgs)
 	}
+	// With default/x in force, a rule in a namespace istiod never reads for
+	// the clients is still refused (it is not merely shadowed), while an
+	// exported rule of the root namespace, which default/x takes
+	// precedence over, is applied.
+	err = apply(repl("name: x\n", "name: x\n  namespace: shop\n"))
+	if err == nil || !strings.Contains(err.Error(), "DestinationRule shop/x selects host helloworld-svc.default.svc.cluster.local, but istiod gives it to no client: a sidecar takes rules from its own namespace") {
+		t.Fatalf("shop/x beside default/x: %v", err)
+	}
+	if err := apply(repl("name: x\n", "name: x\n  namespace: istio-system\n")); err != nil {
+		t.Fatalf("istio-system/x beside default/x: %v", err)
+	}
+	if drs, _ := em.DestinationRules(ctx); len(drs) != 2 {
+		t.Fatalf("applied: %v", drs)
+	}
 }
 
 // TestCloseDuringWait: a change waiting for istiod holds only the read
