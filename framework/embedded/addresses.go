@@ -33,7 +33,12 @@ const (
 var addresses = struct {
 	mu   sync.Mutex
 	next uint32
-}{next: uint32(rand.IntN(addrSpace/addrBlock)*addrBlock) ^ uint32(os.Getpid()%addrBlock)}
+}{next: addressStart}
+
+// addressStart is where this process starts: a random block, its offset
+// in the block from the pid (two processes that draw the same block still
+// start apart).
+var addressStart = uint32(rand.IntN(addrSpace/addrBlock)*addrBlock) ^ uint32(os.Getpid()%addrBlock)
 
 func nextAddress() string {
 	addresses.mu.Lock()

@@ -113,18 +113,24 @@ func TestAddressesAcrossProcesses(t *testing.T) {
 	}
 }
 
-// TestAddressStartsDiffer: two processes start at different blocks (the
-// start is random, not 127.20.0.1 for everyone).
+// TestAddressStartsDiffer: two processes start at different addresses,
+// and not at 127.20.0.1, where every process used to start.
 func TestAddressStartsDiffer(t *testing.T) {
-	if addresses.next == 0 && os.Getpid()%addrBlock == 0 {
-		t.Skip("drew block 0 and pid ≡ 0: nothing to tell")
+	var starts []string
+	for range 2 {
+		out, err := exec.Command(os.Args[0], "-test.run=^TestAddressPrintStart$", "-test.count=1", "-test.v").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		_, after, ok := strings.Cut(string(out), "start=")
+		if !ok {
+			t.Fatalf("child: %s", out)
+		}
+		starts = append(starts, strings.Fields(after)[0])
 	}
-	out, err := exec.Command(os.Args[0], "-test.run=^TestAddressPrintStart$", "-test.count=1", "-test.v").CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if strings.Contains(string(out), fmt.Sprintf("start=%d\n", addresses.next)) {
-		t.Fatalf("child started where this process is: %s", out)
+	t.Logf("two processes start at %v", starts)
+	if starts[0] == starts[1] || starts[0] == "127.20.0.1" || starts[1] == "127.20.0.1" {
+		t.Fatalf("start addresses %v: want two different ones, neither 127.20.0.1", starts)
 	}
 }
 
@@ -132,5 +138,9 @@ func TestAddressPrintStart(t *testing.T) {
 	if !testing.Verbose() {
 		t.Skip("run by TestAddressStartsDiffer")
 	}
-	fmt.Printf("start=%d\n", addresses.next)
+	addresses.mu.Lock()
+	addresses.next = addressStart
+	addresses.mu.Unlock()
+	ip := nextAddress()
+	fmt.Printf("start=%s\n", ip)
 }
