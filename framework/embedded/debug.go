@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"syscall"
 	"time"
 )
 
@@ -47,19 +46,16 @@ func startDebugServer(mux http.Handler) (*debugServer, error) {
 // skipping addresses another process already uses, and returns the
 // address and the listener that holds it.
 func reserveAddress(port int) (string, net.Listener, error) {
-	var lastErr error
-	for try := 0; try < 64; try++ {
-		ip := nextAddress()
-		l, err := net.Listen("tcp", net.JoinHostPort(ip, fmt.Sprint(port)))
-		if err == nil {
-			return ip, l, nil
-		}
-		lastErr = err
-		if !errors.Is(err, syscall.EADDRINUSE) {
-			return "", nil, err
-		}
+	var l net.Listener
+	ip, err := probeAddresses(port, func(ip string) error {
+		var err error
+		l, err = net.Listen("tcp", net.JoinHostPort(ip, fmt.Sprint(port)))
+		return err
+	})
+	if err != nil {
+		return "", nil, err
 	}
-	return "", nil, fmt.Errorf("no free loopback address for port %d after 64 tries: %w", port, lastErr)
+	return ip, l, nil
 }
 
 // get fetches one debug document (path with query, e.g.

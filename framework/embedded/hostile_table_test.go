@@ -137,6 +137,11 @@ func TestHostileInputs(t *testing.T) {
 		{"client name", topo(func(t *topology.Topology) { t.Clients[0].Name = "client\nx" }), "Clients[0].Name"},
 		{"replicas above the maximum", topo(func(t *topology.Topology) { t.Workloads[0].Replicas = topology.MaxReplicas + 1 }), "MaxReplicas"},
 		{"total replicas above the maximum", topo(func(t *topology.Topology) { t.Workloads[0].Replicas, t.Workloads[1].Replicas = 600, 600 }), "MaxReplicas"},
+		{"clients above the maximum", topo(func(t *topology.Topology) {
+			for i := len(t.Clients); i <= topology.MaxClients; i++ {
+				t.Clients = append(t.Clients, topology.Client{Name: fmt.Sprintf("extra-%d", i), Locality: t.Clients[0].Locality})
+			}
+		}), `topology "three-zones": Clients has 51 client pods: at most topology.MaxClients (50) are supported; use one client per locality you send from`},
 		{"negative replicas", topo(func(t *topology.Topology) { t.Workloads[0].Replicas = -1 }), "Replicas"},
 		{"port out of range", topo(func(t *topology.Topology) { t.Port = 70000 }), "Port"},
 		// DestinationRules (item 11).
@@ -152,6 +157,11 @@ func TestHostileInputs(t *testing.T) {
 		{"unknown field", drEdit("enabled: true", "enabeld: true"), "enabeld"},
 		{"wrong kind", drEdit("kind: DestinationRule", "kind: VirtualService"), "kind"},
 		{"empty document", drText(""), "empty"},
+		// Rules no client sidecar can get (issue 23 item 6): at once, not after 30 s.
+		{"DR for a host no client calls", drEdit("host: helloworld-svc.default.svc.cluster.local", "host: y.default.svc.cluster.local"),
+			"ApplyDestinationRule: DestinationRule default/helloworld-dr selects host y.default.svc.cluster.local, which no client of this topology calls: set spec.host to helloworld-svc.default.svc.cluster.local (nothing was applied)"},
+		{"DR in a namespace the clients do not see", drEdit("name: helloworld-dr", "name: helloworld-dr\n  namespace: shop"),
+			"ApplyDestinationRule: DestinationRule shop/helloworld-dr selects host helloworld-svc.default.svc.cluster.local, but istiod gives it to no client: a sidecar takes rules from its own namespace, the service's namespace (both default here) and the root namespace (istio-system), never from namespace shop: apply it in namespace default (nothing was applied)"},
 		// VirtualServices.
 		{"VS snake_case", vsText("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: v\nspec:\n  hosts: [a]\n  http:\n  - retries:\n      per_try_timeout: 1s\n"), "perTryTimeout"},
 		{"VS duplicate key", vsText("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: v\n  name: w\nspec:\n  hosts: [a]\n"), "once"},

@@ -109,7 +109,10 @@ func TestPodNamesUniqueByConstruction(t *testing.T) {
 	noNewListeners(t, before)
 }
 
-// Item 6: rules of the same name in two namespaces are two rules.
+// Item 6: rules of the same name in two namespaces are two rules. The
+// second namespace is the root namespace, which istiod reads rules from
+// for every client: a rule of a namespace it never reads for them is
+// refused (issue 23 item 6, TestApplyUnreachableDestinationRule).
 func TestDestinationRulesKeyedByNamespace(t *testing.T) {
 	m := deployT(t, topology.ThreeZones())
 	ctx := context.Background()
@@ -120,7 +123,7 @@ func TestDestinationRulesKeyedByNamespace(t *testing.T) {
 	}
 	a := destinationrule.ForTopology(dr, topo.Host(), "default")
 	a.Name = "helloworld-dr"
-	b := destinationrule.ForTopology(dr, topo.Host(), "other-ns")
+	b := destinationrule.ForTopology(dr, topo.Host(), "istio-system")
 	b.Name = "helloworld-dr"
 	if err := m.ApplyDestinationRule(ctx, a); err != nil {
 		t.Fatal(err)
@@ -133,13 +136,13 @@ func TestDestinationRulesKeyedByNamespace(t *testing.T) {
 	for _, r := range list {
 		got = append(got, r.Namespace+"/"+r.Name)
 	}
-	if fmt.Sprint(got) != "[default/helloworld-dr other-ns/helloworld-dr]" {
+	if fmt.Sprint(got) != "[default/helloworld-dr istio-system/helloworld-dr]" {
 		t.Fatalf("DestinationRules() = %v, want both", got)
 	}
 	if err := m.DeleteDestinationRule(ctx, "helloworld-dr"); err == nil || !strings.Contains(err.Error(), "ambiguous") {
 		t.Fatalf("bare ambiguous name: err = %v, want ambiguous", err)
 	}
-	for _, k := range []string{"default/helloworld-dr", "other-ns/helloworld-dr"} {
+	for _, k := range []string{"default/helloworld-dr", "istio-system/helloworld-dr"} {
 		if err := m.DeleteDestinationRule(ctx, k); err != nil {
 			t.Fatal(err)
 		}

@@ -103,6 +103,14 @@ type Mesh struct {
 	httpClient  *http.Client
 	transport   *http.Transport
 	hostHeader  string // topo.Host(), the Host header of every request
+
+	// closingCh is closed with closing: waits for istiod stop
+	// (changelock.go).
+	closingCh chan struct{}
+	closeOnce sync.Once
+	// krtUIDs are the krt collections deploy registered in
+	// krt.GlobalDebugHandler; Close releases them (krtdebug.go).
+	krtUIDs map[uint64]bool
 }
 
 var _ mesh.Mesh = (*Mesh)(nil)
@@ -119,11 +127,15 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 	if err != nil {
 		return nil, fmt.Errorf("render topology %q: %w", topo.Name, err)
 	}
+	if err := checkFDBudget(fmt.Sprintf("deploy topology %q", topo.Name), podsOf(topo)); err != nil {
+		return nil, err
+	}
 	transport := newPodTransport()
 	m := &Mesh{
 		opts:        opts,
 		log:         opts.Log,
 		life:        &lifetime{},
+		closingCh:   make(chan struct{}),
 		rng:         rngFor(seed),
 		seed:        seed,
 		topo:        topo,
@@ -246,7 +258,9 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 	var clientsMu sync.Mutex
 
 	start := time.Now()
+	krtBefore := krtDebugUIDs()
 	if err := m.life.run(func() {
+		defer func() { m.krtUIDs = krtDebugAdded(krtBefore) }()
 		m.fake = xds.NewFakeDiscoveryServer(m.life, xds.FakeOptions{
 			DefaultClusterName:         cluster.ID(topo.ClusterNames()[0]),
 			KubernetesObjectsByCluster: kubeObjects,
@@ -435,6 +449,8 @@ func (m *Mesh) poll(ctx context.Context, what string, cond func() bool) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("embedded: %s waiting for %s: %w", cancelWord(ctx.Err()), what, ctx.Err())
+		case <-m.closingCh:
+			return fmt.Errorf("embedded: stopped waiting for %s: %w", what, errClosedWhileWaiting)
 		case <-time.After(delay):
 		}
 		if delay < 10*time.Millisecond {
@@ -589,8 +605,8 @@ func (m *Mesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.Destin
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("ApplyDestinationRule %s: %s before applying (nothing changed): %w", dr.Name, cancelWord(err), err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	l := m.lockChange()
+	defer l.unlock()
 	if err := m.checkOpen(); err != nil {
 		return err
 	}
@@ -605,7 +621,8 @@ func (m *Mesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.Destin
 	before := m.fake.Discovery.InboundUpdates.Load()
 	store := m.fake.Store()
 	var err error
-	if store.Get(gvk.DestinationRule, dr.Name, ns) != nil {
+	prev := store.Get(gvk.DestinationRule, dr.Name, ns)
+	if prev != nil {
 		_, err = store.Update(cfg)
 	} else {
 		_, err = store.Create(cfg)
@@ -613,9 +630,37 @@ func (m *Mesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.Destin
 	if err != nil {
 		return fmt.Errorf("apply DestinationRule %s/%s: %w", ns, dr.Name, err)
 	}
+	key := ns + "/" + dr.Name
+	prevStored := m.drs[key]
 	stored := dr.DeepCopy()
 	stored.Namespace = ns
-	m.drs[ns+"/"+dr.Name] = stored
+	m.drs[key] = stored
+	// Once istiod has taken it (a debounce, not a push), its push context
+	// says whether the rule can reach a client at all (drreach.go); if
+	// not, the store is put back as it was.
+	if err := m.poll(ctx, "istiod to take DestinationRule "+dr.Name, func() bool { return m.synced(before + 1) }); err != nil {
+		return err
+	}
+	if err := m.destinationRuleReach(ns, dr); err != nil {
+		// Put the store back and let istiod take that too, so the next
+		// change's update count starts after it.
+		rollback := m.fake.Discovery.InboundUpdates.Load()
+		if prev != nil {
+			restore := prev.DeepCopy()
+			restore.ResourceVersion = ""
+			_, _ = store.Update(restore)
+		} else {
+			_ = store.Delete(gvk.DestinationRule, dr.Name, ns, nil)
+		}
+		if m.drs[key] = prevStored; prevStored == nil {
+			delete(m.drs, key)
+		}
+		if werr := m.poll(ctx, "istiod to take back DestinationRule "+dr.Name, func() bool { return m.synced(rollback + 1) }); werr != nil {
+			return fmt.Errorf("%w; %w", err, werr)
+		}
+		return err
+	}
+	l.waiting()
 	if err := m.poll(ctx, "istiod to push DestinationRule "+dr.Name, func() bool {
 		return m.synced(before+1) && m.pushedDestinationRule(ns, dr.Name, &dr.Spec)
 	}); err != nil {
@@ -630,8 +675,8 @@ func (m *Mesh) DeleteDestinationRule(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("DeleteDestinationRule %s: %s before deleting (nothing changed): %w", name, cancelWord(err), err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	l := m.lockChange()
+	defer l.unlock()
 	if err := m.checkOpen(); err != nil {
 		return err
 	}
@@ -645,6 +690,7 @@ func (m *Mesh) DeleteDestinationRule(ctx context.Context, name string) error {
 		return fmt.Errorf("delete DestinationRule %s: %w", key, err)
 	}
 	delete(m.drs, key)
+	l.waiting()
 	if err := m.poll(ctx, "istiod to push the deletion of "+key, func() bool {
 		return m.synced(before+1) && m.pushedDestinationRule(dr.Namespace, dr.Name, nil)
 	}); err != nil {
@@ -738,6 +784,9 @@ func (m *Mesh) scaleLocked(workload string, replicas int) (before int64, changed
 	if total := m.podCount() - len(cur) + replicas; total > topology.MaxReplicas {
 		return 0, false, fmt.Errorf("Scale %s to %d: the topology would have %d workload pods: at most topology.MaxReplicas (%d) are supported; scale other workloads down first",
 			workload, replicas, total, topology.MaxReplicas)
+	}
+	if err := checkFDBudget(fmt.Sprintf("Scale %s to %d", workload, replicas), replicas-len(cur)); err != nil {
+		return 0, false, err
 	}
 	progress(m.log, "embedded: scaling %s from %d to %d", workload, len(cur), replicas)
 	before = m.fake.Discovery.InboundUpdates.Load()
@@ -1160,13 +1209,13 @@ func (m *Mesh) DestinationRules(ctx context.Context) ([]*networkingv1.Destinatio
 
 // Close stops the pods, istiod and every goroutine they started.
 func (m *Mesh) Close(ctx context.Context) error {
+	m.startClosing()
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		return nil
 	}
 	m.closed = true
-	m.closing.Store(true)
 	m.mu.Unlock()
 	// Batches in flight stop at their next request; wait for them so none
 	// counts the answer of a pod being stopped.
@@ -1190,6 +1239,7 @@ func (m *Mesh) Close(ctx context.Context) error {
 	}
 	m.mu.Unlock()
 	m.life.close()
+	releaseKrtDebug(m.krtUIDs)
 	m.transport.CloseIdleConnections()
 	if m.onClose != nil {
 		m.onClose()
@@ -1230,8 +1280,8 @@ func (m *Mesh) ApplyVirtualService(ctx context.Context, vs *networkingv1.Virtual
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("ApplyVirtualService %s: %s before applying (nothing changed): %w", vs.Name, cancelWord(err), err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	l := m.lockChange()
+	defer l.unlock()
 	if err := m.checkOpen(); err != nil {
 		return err
 	}
@@ -1257,6 +1307,7 @@ func (m *Mesh) ApplyVirtualService(ctx context.Context, vs *networkingv1.Virtual
 	stored := vs.DeepCopy()
 	stored.Namespace = ns
 	m.vss[ns+"/"+vs.Name] = stored
+	l.waiting()
 	if err := m.poll(ctx, "istiod to push VirtualService "+vs.Name, func() bool {
 		return m.synced(before+1) && m.pushedVirtualService(ns, vs.Name, &vs.Spec)
 	}); err != nil {
@@ -1271,8 +1322,8 @@ func (m *Mesh) DeleteVirtualService(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("DeleteVirtualService %s: %s before deleting (nothing changed): %w", name, cancelWord(err), err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	l := m.lockChange()
+	defer l.unlock()
 	if err := m.checkOpen(); err != nil {
 		return err
 	}
@@ -1286,6 +1337,7 @@ func (m *Mesh) DeleteVirtualService(ctx context.Context, name string) error {
 		return fmt.Errorf("delete VirtualService %s: %w", key, err)
 	}
 	delete(m.vss, key)
+	l.waiting()
 	if err := m.poll(ctx, "istiod to push the deletion of VirtualService "+key, func() bool {
 		return m.synced(before+1) && m.pushedVirtualService(vs.Namespace, vs.Name, nil)
 	}); err != nil {

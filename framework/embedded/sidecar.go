@@ -137,9 +137,13 @@ func connectProxy(m *Mesh, ps proxySpec) (*sidecar, error) {
 	s.selfDiscovery = p.Metadata != nil && bool(p.Metadata.EnableSelfDiscovery)
 	s.opts.LocalLocality = p.Locality.GetRegion() + "/" + p.Locality.GetZone() + "/" + p.Locality.GetSubZone()
 	dial := grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) {
-		return m.fake.BufListener.Dial()
+		c, err := m.fake.BufListener.Dial()
+		if err != nil {
+			return nil, err
+		}
+		return &deadlineReleasingConn{Conn: c}, nil
 	})
-	ads, err := adsc.New(m.fake.Listener.Addr().String(), &adsc.ADSConfig{
+	ads, err := adsc.NewWithBackoffPolicy(m.fake.Listener.Addr().String(), &adsc.ADSConfig{
 		Config: adsc.Config{
 			ClientName: s.ProxyID(),
 			IP:         p.IPAddresses[0],
@@ -152,7 +156,7 @@ func connectProxy(m *Mesh, ps proxySpec) (*sidecar, error) {
 		},
 		InitialDiscoveryRequests: []*discovery.DiscoveryRequest{{TypeUrl: v3.ClusterType}},
 		ResponseHandler:          s,
-	})
+	}, reconnectBackoff())
 	if err != nil {
 		return nil, fmt.Errorf("proxy %s: connect to istiod: %w", s.ProxyID(), err)
 	}
