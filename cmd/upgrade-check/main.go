@@ -7,6 +7,9 @@
 //
 //	go run ./cmd/upgrade-check --from=1.27.3 --to=1.28.0 [--canary] [--dry-run]
 //
+// `upgrade-check embedded --from=<istio.io/istio version> --to=<version>`
+// checks the control plane without a cluster instead (embedded.go).
+//
 // Exit status: 0 when only sampling noise differs, 1 on a behavioural
 // change (the diff is printed), 2 on bad usage or when the check could
 // not be run (no Docker, missing istioctl, no fingerprint, upgrade
@@ -49,6 +52,9 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "embedded" {
+		os.Exit(runEmbedded(ctx, os.Args[2:], os.Stdout, os.Stderr, realEmbeddedDeps()))
+	}
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, realDeps()))
 }
 

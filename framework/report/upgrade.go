@@ -26,6 +26,10 @@ type UpgradePage struct {
 	// changes" or "sampling noise only".
 	Verdict   string
 	Scenarios []UpgradeScenario // the changed scenarios
+	// NotComparable lists the scenarios that ran in one run only
+	// (fingerprint.NotComparable: skipped with a reason, or absent, in the
+	// other), as "<scenario>: not comparable: <why>". Not changes.
+	NotComparable []string
 	// Timeline is the traffic sent while the upgrade ran; nil: none recorded.
 	Timeline *Timeline
 }
