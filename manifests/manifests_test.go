@@ -21,7 +21,7 @@ func TestDestinationRules(t *testing.T) {
 	// The seed's rules and those of the beyond-the-seed scenarios.
 	want := "disabled,distribute-90-10,distribute-local-zone,failover,failover-cross-region,failover-gateway-errors,failover-max-ejection-100," +
 		"failover-priority-override,failover-priority-tier,failover-priority-topology,failover-short-ejection,locality-enabled," +
-		"locality-task-distribute,locality-task-failover,locality-task-failover-max-ejection-100,outlier-only,round-robin"
+		"locality-task-distribute,locality-task-failover,locality-task-failover-max-ejection-100,outlier-only,round-robin,zone-aware"
 	if got := strings.Join(DestinationRuleNames(), ","); got != want {
 		t.Fatalf("names %s, want %s", got, want)
 	}

@@ -6,7 +6,8 @@
 // states the tests and their power at the N used. It exits 1 on a
 // behavioural change, 0 when only sampling noise differs, 2 on bad usage
 // or input (a file that is not a fingerprint, one with no scenarios, or one
-// larger than fingerprint.MaxFileSize).
+// larger than fingerprint.MaxFileSize, a FIFO or device, or a split with
+// more requests than one Send can make).
 //
 //	go run ./cmd/fingerprint-diff [--only-common] [--alpha=0.01] OLD.json NEW.json
 package main

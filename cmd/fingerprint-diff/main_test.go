@@ -80,7 +80,9 @@ func TestExitCodes(t *testing.T) {
 func TestBadInputExits2(t *testing.T) {
 	dir := t.TempDir()
 	var paths []string
-	for name, body := range map[string]string{"obj": "{}", "null": "null", "none": `{"backend":"kind","scenarios":[]}`} {
+	for name, body := range map[string]string{"obj": "{}", "null": "null", "none": `{"backend":"kind","scenarios":[]}`,
+		// n = 2^62 with consistent counts: a panic (makeslice) before the bound.
+		"huge-n": `{"scenarios":[{"name":"s","splits":[{"title":"x","n":4611686018427387904,"rows":[{"Bucket":"a","Observed":2305843009213693952},{"Bucket":"b","Observed":2305843009213693952}]}]}]}`} {
 		p := filepath.Join(dir, name+".json")
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)

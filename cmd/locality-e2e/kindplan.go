@@ -18,7 +18,7 @@ func kindPlanCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kind-plan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
-		return exitBadInput
+		return parseExit(err)
 	}
 	cfg, err := kind.ConfigFromEnv()
 	if err != nil {

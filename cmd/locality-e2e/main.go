@@ -22,11 +22,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 
+	localitye2e "github.com/localitylb/locality-e2e"
+	"github.com/localitylb/locality-e2e/framework/boundedread"
 	"github.com/localitylb/locality-e2e/framework/destinationrule"
 	"github.com/localitylb/locality-e2e/framework/explain"
 	"github.com/localitylb/locality-e2e/framework/scenario"
@@ -52,6 +55,8 @@ func main() {
 const usage = `usage: locality-e2e explain [--rule=FILE] (--topology=NAME | --scenario=FILE) [--client=NAME]... [--scale=WORKLOAD=N]... [--fail=WORKLOAD=N]... [--verify] [--requests=N] [--seed=N]
 
        locality-e2e kind-plan
+
+       locality-e2e --version
 
        locality-e2e run [--backend=embedded|kind] [--label-filter=EXPR] [--focus=REGEXP] [-v] [--seed=N] FILE|DIR...
 
@@ -79,9 +84,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
+	case "--version", "-version", "version":
+		fmt.Fprintln(stdout, versionLine())
+		return exitOK
 	}
 	fmt.Fprintf(stderr, "unknown command %q\n%s", args[0], usage)
 	return exitBadInput
+}
+
+// parseExit is the exit code of a failed flag parse: 0 for -h/--help (the
+// flag package has printed the command's flags), 2 for a bad flag.
+func parseExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitBadInput
+}
+
+// versionLine names this build (its module version, "(devel)" when built
+// from a checkout) and the istiod code it embeds (go.mod's istio.io/istio).
+func versionLine() string {
+	v := "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		v = bi.Main.Version
+	}
+	istio := localitye2e.ModuleVersion("istio.io/istio")
+	if istio == "" {
+		istio = "(unknown version)"
+	}
+	return fmt.Sprintf("locality-e2e %s\nistiod: istio.io/istio %s", v, istio)
 }
 
 type multi []string
@@ -127,7 +158,7 @@ func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	requests := fs.Int("requests", 0, "requests per client for --verify (default: split.DefaultRequests, more where the split needs it)")
 	seed := fs.Uint64("seed", 1, "seed of the embedded backend")
 	if err := fs.Parse(args); err != nil {
-		return exitBadInput
+		return parseExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "explain: unexpected argument %q: pass the rule with --rule=FILE\n", fs.Arg(0))
@@ -216,7 +247,7 @@ func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 // Istio's validation; a name without a path separator or .yaml that is not
 // a file is looked up in manifests/destinationrules.
 func loadRule(path string) (*networkingv1.DestinationRule, error) {
-	data, err := os.ReadFile(path)
+	data, err := boundedread.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) && !strings.ContainsAny(path, `/\`) && !strings.HasSuffix(path, ".yaml") {
 			for _, n := range destinationrule.Names() {

@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	localitye2e "github.com/localitylb/locality-e2e"
 	"github.com/localitylb/locality-e2e/framework/explain"
 	"github.com/localitylb/locality-e2e/framework/split"
 )
@@ -102,6 +104,12 @@ func TestExplainBadInput(t *testing.T) {
 	empty := file("empty.yaml", "")
 	twoDocs := file("two.yaml", head+"---\n"+head)
 	both := file("both.yaml", head+"  trafficPolicy:\n    loadBalancer:\n      localityLbSetting:\n        distribute:\n        - from: kr/b/*\n          to:\n            \"kr/a/*\": 100\n        failover:\n        - from: kr\n          to: us\n")
+	deep := file("deep.yaml", "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: x}\nspec: "+strings.Repeat("[", 20000)+strings.Repeat("]", 20000)+"\n")
+	binary := file("binary.yaml", "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: !!binary aGVsbG8=}\nspec: {host: x}\n")
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	badFP := file("bad-fp.yaml", head+"  trafficPolicy:\n    loadBalancer:\n      localityLbSetting:\n        failoverPriority:\n        - \"=gold\"\n    outlierDetection:\n      consecutive5xxErrors: 1\n")
 	for _, tc := range []struct {
 		name string
@@ -133,6 +141,14 @@ func TestExplainBadInput(t *testing.T) {
 		{"requests without verify", []string{"explain", "--topology=three-zones", "--requests=100"}, "needs --verify"},
 		{"requests negative", []string{"explain", "--topology=three-zones", "--verify", "--requests=-5"}, "--requests"},
 		{"requests too many", []string{"explain", "--topology=three-zones", "--verify", "--requests=100000000"}, "--requests"},
+		{"rule nested 20,000 levels deep", []string{"explain", "--topology=three-zones", "--rule=" + deep}, "explain: --rule: " + deep + " is nested too deep for YAML (more than 10000 levels): write the rule flat, as a DestinationRule or VirtualService is\n"},
+		{"rule with a !!binary tag", []string{"explain", "--topology=three-zones", "--rule=" + binary}, "explain: --rule: " + binary + ":3: the YAML tag !!binary is not supported: write the value as plain YAML (strings, numbers, booleans, lists and mappings, without tags)\n"},
+		{"rule is /dev/zero", []string{"explain", "--topology=three-zones", "--rule=/dev/zero"}, "explain: --rule: /dev/zero is a device, not a regular file: give the path of a file\n"},
+		{"rule is a FIFO", []string{"explain", "--topology=three-zones", "--rule=" + fifo}, "explain: --rule: " + fifo + " is a named pipe (FIFO), not a regular file: give the path of a file\n"},
+		{"rule is a folder", []string{"explain", "--topology=three-zones", "--rule=" + dir}, "explain: --rule: " + dir + " is a directory, not a regular file: give the path of a file\n"},
+		{"fail more pods than the workload has", []string{"explain", "--topology=three-zones", "--fail=helloworld-zone-b=99999"}, "explain: bad input: --fail helloworld-zone-b=99999: out of range: helloworld-zone-b has 3 pods, give N from 0 to 3\n"},
+		{"fail more pods than left after scale", []string{"explain", "--topology=three-zones", "--scale=helloworld-zone-b=1", "--fail=helloworld-zone-b=2"}, "explain: bad input: --fail helloworld-zone-b=2: out of range: helloworld-zone-b has 1 pods, give N from 0 to 1\n"},
+		{"scale above the replica cap", []string{"explain", "--topology=three-zones", "--scale=helloworld-zone-b=99999"}, "explain: bad input: --scale helloworld-zone-b=99999: out of range: give N from 0 to 1000\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errs := runCLI(t, tc.args...)
@@ -160,6 +176,10 @@ func TestRunScenarios(t *testing.T) {
 
 func TestRunBadInput(t *testing.T) {
 	bad := writeRule(t, "bad.yaml", "name: x\ntopology:\n  workloads: []\nbogus: 1\n")
+	fifoDir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(fifoDir, "x.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -170,6 +190,10 @@ func TestRunBadInput(t *testing.T) {
 		{"bad scenario", []string{"run", bad}, "bad.yaml"},
 		{"unknown backend", []string{"run", "--backend=docker", "../../scenarios"}, `--backend "docker" is unknown`},
 		{"unknown flag", []string{"run", "--labels=x", "../../scenarios"}, "labels"},
+		{"focus not a regexp", []string{"run", "--focus=(", "../../scenarios"}, "run: --focus \"(\" is not a regular expression: error parsing regexp: missing closing ): `(`: escape ( ) [ ] . * + ? with \\ or fix the expression\n"},
+		{"label filter not an expression", []string{"run", "--label-filter=&&", "../../scenarios"}, "run: --label-filter \"&&\" is not a Ginkgo label filter: Operator '&&' missing left hand operand.: combine labels with &&, ||, ! and parentheses, e.g. 'locality:failover && !multicluster'\n"},
+		{"FIFO in a scenario folder", []string{"run", fifoDir}, "run: " + filepath.Join(fifoDir, "x.yaml") + " is a named pipe (FIFO), not a regular file: give the path of a file\n"},
+		{"FIFO as scenario file", []string{"run", filepath.Join(fifoDir, "x.yaml")}, "run: " + filepath.Join(fifoDir, "x.yaml") + " is a named pipe (FIFO), not a regular file: give the path of a file\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errs := runCLI(t, tc.args...)
@@ -206,5 +230,21 @@ func TestExplainRunFailure(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, "explain", "--topology=three-zones"); code != exitFailed || !strings.Contains(errs, "istiod did not start") {
 		t.Fatalf("exit %d, stderr %s", code, errs)
+	}
+}
+
+// TestHelpAndVersion: help of every command exits 0 on stdout; --version
+// names this module's version and the istiod it embeds.
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"help"}, {"explain", "--help"}, {"explain", "-h"}, {"run", "--help"}, {"kind-plan", "--help"}} {
+		code, out, errs := runCLI(t, args...)
+		if code != exitOK || !strings.Contains(out+errs, "usage") && !strings.Contains(out+errs, "Usage") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 0 with the usage", args, code, out, errs)
+		}
+	}
+	code, out, errs := runCLI(t, "--version")
+	want := "istiod: istio.io/istio " + localitye2e.ModuleVersion("istio.io/istio")
+	if code != exitOK || !strings.HasPrefix(out, "locality-e2e ") || !strings.Contains(out, want) {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q; want 0 with %q", code, out, errs, want)
 	}
 }

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
 
 	"github.com/localitylb/locality-e2e/framework/backends"
@@ -34,6 +37,25 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "verbose Ginkgo output (steps, endpoint tables, splits)")
 	seed := fs.Int64("seed", 1, "random seed (pod names, load balancer choices)")
 	if err := fs.Parse(args); err != nil {
+		return parseExit(err)
+	}
+	// Ginkgo compiles the filters only inside RunSpecs, where a bad regexp
+	// panics and a bad label filter fails the suite (exit 1, "a spec
+	// failed"): check them here, as bad input.
+	if _, err := regexp.Compile(*focus); err != nil {
+		fmt.Fprintf(stderr, "run: --focus %q is not a regular expression: %v: escape ( ) [ ] . * + ? with \\ or fix the expression\n", *focus, err)
+		return exitBadInput
+	}
+	if _, err := types.ParseLabelFilter(*labelFilter); err != nil {
+		msg := err.Error()
+		var ge types.GinkgoError
+		if errors.As(err, &ge) {
+			// The last line of Message says what is wrong; Error() and the
+			// lines above carry terminal colour markup around the position.
+			lines := strings.Split(strings.TrimSpace(ge.Message), "\n")
+			msg = strings.TrimSpace(lines[len(lines)-1])
+		}
+		fmt.Fprintf(stderr, "run: --label-filter %q is not a Ginkgo label filter: %s: combine labels with &&, ||, ! and parentheses, e.g. 'locality:failover && !multicluster'\n", *labelFilter, msg)
 		return exitBadInput
 	}
 	if fs.NArg() == 0 {

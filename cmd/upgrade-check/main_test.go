@@ -132,6 +132,9 @@ func TestFlagValidation(t *testing.T) {
 		{[]string{"--from=1.28.0", "--to=1.28.0"}, []string{"--from and --to are both 1.28.0"}},
 		{[]string{"--from=1.28", "--to=latest"}, []string{`--from="1.28" is not an Istio release version`, `--to="latest" is not an Istio release version`}},
 		{[]string{"--from=1.27.3", "--to=1.28.0", "--report-dir="}, []string{"--report-dir is empty"}},
+		// The report dir reaches `make specs REPORT_DIR=<dir>/from` as one
+		// argv word; make itself would still expand $(...) in it.
+		{[]string{"--from=1.27.3", "--to=1.28.0", "--report-dir=$(shell touch X)"}, []string{`--report-dir="$(shell touch X)" contains '$': make would expand it (make specs REPORT_DIR=...): choose a folder name without '$' or a newline`}},
 		{[]string{"--from=1.27.3", "--to=1.28.0", "--cluster-name="}, []string{"--cluster-name is empty"}},
 		// A version is part of a path (bin/istioctl-<version>) and a URL:
 		// only Istio's grammar is accepted.

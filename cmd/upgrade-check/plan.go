@@ -58,6 +58,12 @@ func (o Options) Validate() error {
 	}
 	if o.ReportDir == "" {
 		errs = append(errs, "--report-dir is empty: the fingerprints go to <report-dir>/from and <report-dir>/to, e.g. "+DefaultReportDir)
+	} else if i := strings.IndexAny(o.ReportDir, "$\n"); i >= 0 {
+		// The dir is one argv word of `make specs REPORT_DIR=...` and the
+		// Makefile's recipes quote it ("$$REPORT_DIR"), so spaces, quotes
+		// and ';' are safe; make itself expands $(...) in a variable's
+		// value, and a newline ends a make assignment.
+		errs = append(errs, fmt.Sprintf("--report-dir=%q contains '%s': make would expand it (make specs REPORT_DIR=...): choose a folder name without '$' or a newline", o.ReportDir, strings.ReplaceAll(o.ReportDir[i:i+1], "\n", `\n`)))
 	}
 	if o.Kubeconfig == "" && o.ClusterName == "" {
 		errs = append(errs, "--cluster-name is empty: name the kind cluster, e.g. "+DefaultClusterName)

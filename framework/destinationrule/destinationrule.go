@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	yamlv3 "go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	networkingapi "istio.io/api/networking/v1alpha3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
@@ -120,6 +121,9 @@ func Parse(file string, data []byte) (*networkingv1.DestinationRule, error) {
 // (the rest would be silently dropped) and so is a key given twice
 // (YAML keeps only the last). file only labels errors.
 func DocumentJSON(file string, data []byte) ([]byte, error) {
+	if err := plainYAML(file, data); err != nil {
+		return nil, err
+	}
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	docs := 0
 	for {
@@ -248,3 +252,44 @@ func errorList(err error) []error {
 // ErrInvalid is wrapped by every error Validate returns for a rule Istio
 // rejects.
 var ErrInvalid = errors.New("invalid DestinationRule")
+
+// plainTags are the tags plain YAML resolves to. An explicit other tag
+// (!!binary, !custom) would make a value mean something else than it
+// reads: sigs.k8s.io/yaml decodes `name: !!binary aGVsbG8=` as "hello".
+var plainTags = map[string]bool{"!!str": true, "!!int": true, "!!float": true, "!!bool": true, "!!null": true, "!!map": true, "!!seq": true, "": true}
+
+// plainYAML refuses what the JSON conversion would report misleadingly or
+// not at all: a document nested deeper than yaml.v3's limit of 10000
+// levels, and explicit tags other than the plain ones. Syntax errors are
+// left to the conversion, which names them.
+func plainYAML(file string, data []byte) error {
+	dec := yamlv3.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yamlv3.Node
+		err := dec.Decode(&doc)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			if strings.Contains(err.Error(), "exceeded max depth") {
+				return fmt.Errorf("%s is nested too deep for YAML (more than 10000 levels): write the rule flat, as a DestinationRule or VirtualService is", file)
+			}
+			return nil
+		}
+		if err := plainTagsOnly(file, &doc); err != nil {
+			return err
+		}
+	}
+}
+
+func plainTagsOnly(file string, n *yamlv3.Node) error {
+	if n.Style&yamlv3.TaggedStyle != 0 && !plainTags[n.Tag] {
+		return fmt.Errorf("%s:%d: the YAML tag %s is not supported: write the value as plain YAML (strings, numbers, booleans, lists and mappings, without tags)", file, n.Line, n.Tag)
+	}
+	for _, c := range n.Content {
+		if err := plainTagsOnly(file, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

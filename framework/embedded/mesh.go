@@ -101,6 +101,7 @@ type Mesh struct {
 	debug       *debugServer
 	httpClient  *http.Client
 	transport   *http.Transport
+	hostHeader  string // topo.Host(), the Host header of every request
 }
 
 var _ mesh.Mesh = (*Mesh)(nil)
@@ -117,13 +118,7 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 	if err != nil {
 		return nil, fmt.Errorf("render topology %q: %w", topo.Name, err)
 	}
-	transport := &http.Transport{
-		Proxy:               nil, // never through an HTTP proxy: pods are on loopback
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: 4,
-		IdleConnTimeout:     30 * time.Second,
-		DisableCompression:  true,
-	}
+	transport := newPodTransport()
 	m := &Mesh{
 		opts:        opts,
 		log:         opts.Log,
@@ -142,7 +137,8 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 		vss:         map[string]*networkingv1.VirtualService{},
 		clock:       newVirtualClock(),
 		transport:   transport,
-		httpClient:  &http.Client{Transport: transport, Timeout: 5 * time.Second},
+		httpClient:  &http.Client{Transport: transport},
+		hostHeader:  topo.Host(),
 	}
 	defer func() {
 		if err != nil {
@@ -215,6 +211,7 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 	}
 	for _, kc := range m.clusters {
 		kubeObjects[cluster.ID(kc.name)] = append(kubeObjects[cluster.ID(kc.name)], m.endpointSliceIn(kc))
+		kubeObjects[cluster.ID(kc.name)] = append(kubeObjects[cluster.ID(kc.name)], m.clientServiceObjects(kc)...)
 	}
 	// A multi-network mesh: an east-west gateway in every cluster that runs
 	// workloads, and Istio's cross-network Gateway config.
@@ -458,6 +455,7 @@ func (m *Mesh) proxy(c *client) *model.Proxy {
 			IstioVersion: proxyVersion,
 		},
 	}
+	m.selfDiscoveryMeta(c, p.Metadata)
 	return m.fake.SetupProxy(p)
 }
 
@@ -511,7 +509,7 @@ func (m *Mesh) converge(ctx context.Context) error {
 		for _, n := range m.clientNames() {
 			c := m.clients[n]
 			cl, cla, rc, err := m.expected(c)
-			if err != nil || !c.side.holds(cl, cla, rc) {
+			if err != nil || !c.side.holds(cl, cla, rc) || !c.side.holdsLocal(m.expectedLocal(m.proxy(c))) {
 				stale = append(stale, n)
 			}
 		}
@@ -555,7 +553,7 @@ func (m *Mesh) Topology() topology.Topology {
 // Capabilities: everything; locality weighted picks follow the envoylb
 // model's deterministic per-worker EDF schedules.
 func (m *Mesh) Capabilities() mesh.Capabilities {
-	return mesh.Capabilities{Fault5xx: true, ServiceTrafficDistribution: true, TrafficDistributionPreferSameZone: true, ScheduleWorkers: m.opts.Workers, MultiCluster: true}
+	return mesh.Capabilities{Fault5xx: true, ServiceTrafficDistribution: true, TrafficDistributionPreferSameZone: true, ScheduleWorkers: m.opts.Workers, MultiCluster: true, ZoneAwareRouting: zoneAwareRouting()}
 }
 
 // IstioVersion is the pinned istio.io/istio module.
@@ -1049,14 +1047,13 @@ func (m *Mesh) request(ctx context.Context, lb *envoylb.LB, route routeConfig) (
 }
 
 func (m *Mesh) get(ctx context.Context, h envoylb.Host) (int, string, error) {
-	url := "http://" + net.JoinHostPort(h.Address, fmt.Sprint(h.Port)) + "/hello"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, helloURL(h.Address, h.Port), nil)
 	if err != nil {
 		return 0, "", err
 	}
 	// The Host the client's curl sends (helloworld:5000) is kept by Envoy;
 	// the FQDN stands for it here. Pods ignore it.
-	req.Host = m.topo.Host()
+	req.Host = m.hostHeader
 	if m.gatewayIPs[h.Address] {
 		// A new connection to an east-west gateway for every request: the
 		// gateway picks its upstream per request (eastWestGateway.handler),

@@ -58,6 +58,10 @@ type sidecar struct {
 	cdsAt      time.Time
 	cla        *endpointv3.ClusterLoadAssignment
 	rds        *routev3.RouteConfiguration
+	// selfDiscovery: the bootstrap has local_cluster (selfdiscovery.go);
+	// local is its assignment as istiod pushed it.
+	selfDiscovery bool
+	local         *endpointv3.ClusterLoadAssignment
 	// The model, built from the pushed Cluster and ClusterLoadAssignment.
 	lb      *envoylb.LB
 	applied *clusterv3.Cluster // the Cluster lb was last updated with
@@ -114,6 +118,7 @@ func connectProxy(m *Mesh, ps proxySpec) (*sidecar, error) {
 	}
 	p := ps.proxy
 	s.locality = p.Locality
+	s.selfDiscovery = p.Metadata != nil && bool(p.Metadata.EnableSelfDiscovery)
 	s.opts.LocalLocality = p.Locality.GetRegion() + "/" + p.Locality.GetZone() + "/" + p.Locality.GetSubZone()
 	dial := grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) {
 		return m.fake.BufListener.Dial()
@@ -192,6 +197,12 @@ func (s *sidecar) HandleResponse(_ *adsc.ADSC, r *discovery.DiscoveryResponse) {
 	defer s.mu.Unlock()
 	switch r.GetTypeUrl() {
 	case v3.ClusterType:
+		if s.selfDiscovery {
+			if err := addBootstrapCluster(r); err != nil {
+				s.err = err
+				return
+			}
+		}
 		// State of the world: a CDS response without the cluster removes it.
 		s.cds = nil
 		for _, a := range r.GetResources() {
@@ -219,6 +230,8 @@ func (s *sidecar) HandleResponse(_ *adsc.ADSC, r *discovery.DiscoveryResponse) {
 			if cla.GetClusterName() == s.cluster {
 				s.cla = cla
 				s.applyLocked()
+			} else if s.selfDiscovery && cla.GetClusterName() == localClusterName {
+				s.setLocalLocked(cla)
 			}
 		}
 	case v3.RouteType:
@@ -258,6 +271,12 @@ func (s *sidecar) applyLocked() {
 			return
 		}
 		s.lb = lb
+		if s.local != nil {
+			if err := lb.SetLocalCluster(s.local); err != nil {
+				s.err = fmt.Errorf("sidecar of %s: local_cluster: %w", s.name, err)
+				return
+			}
+		}
 	} else if err := s.lb.Update(s.cds, s.cla); err != nil {
 		s.err = fmt.Errorf("sidecar of %s: %w", s.name, err)
 		return

@@ -19,8 +19,13 @@
 //	locality_scheduler.go EDF scheduler with initial picks, locality WRR
 //	                      (edf_scheduler.h, load_balancing_policies/common/locality_wrr.cc)
 //	host_policies.go      host source choice, ROUND_ROBIN, LEAST_REQUEST, RANDOM
-//	                      (load_balancer_impl.cc EdfLoadBalancerBase, round_robin,
-//	                      least_request, random)
+//	                      (load_balancer_impl.cc hostSourceToUse,
+//	                      EdfLoadBalancerBase, round_robin, least_request, random)
+//	zone_aware.go         zone aware routing: the local cluster (SetLocalCluster),
+//	                      regenerateLocalityRoutingStructures, early exits,
+//	                      local_percent_to_route, residual capacity,
+//	                      fail_traffic_on_panic, lb_* counters (LBStats)
+//	                      (load_balancer_impl.cc ZoneAwareLoadBalancerBase)
 //	outlier.go            outlier detection (outlier_detection_impl.cc)
 //	retry.go              retry policy, previous_hosts, previous_priorities
 //	                      (retry_state_impl.cc, retry/host/previous_hosts,
@@ -30,6 +35,15 @@
 //	state.go              admin snapshot (/clusters, config_dump)
 //	predict.go            expected shares per priority, locality and host
 //	                      (Predict, LB.Prediction) from the code above
+//
+// Zone aware routing for backends: feed the sidecar's local_cluster
+// assignment with LB.SetLocalCluster after New (New starts without a local
+// cluster; Update keeps it), and Options.LocalLocality must be the
+// sidecar's locality. LB.LBStats gives Envoy's lb_* counters for /stats.
+// explain reads a backend's local_cluster through a method
+// ClientLocalCluster(client string) (*endpointv3.ClusterLoadAssignment,
+// error) on its mesh (framework/explain/zoneaware.go; nil = none) and
+// passes it as PredictOptions.LocalCluster.
 //
 // Paths are relative to github.com/envoyproxy/envoy source/ (common/upstream,
 // extensions/..., common/router).
@@ -51,9 +65,18 @@
 //     (source/common/upstream/health_checker_impl.cc); Istio does not
 //     configure them for sidecars;
 //   - slow start / warmup (load_balancer_impl.cc applySlowStartFactor);
-//   - zone aware routing (load_balancer_impl.cc
-//     regenerateLocalityRoutingStructures / tryChooseLocalLocalityHosts) and
-//     fail_traffic_on_panic;
+//   - zone aware routing is modelled for everything the Cluster proto's
+//     common_lb_config.zone_aware_lb_config has (routing_enabled,
+//     min_cluster_size, fail_traffic_on_panic;
+//     LoadBalancerConfigHelper::localityLbConfigFromCommonLbConfig copies
+//     exactly these). Not modelled: force_locality_direct_routing,
+//     locality_basis (HEALTHY_HOSTS_WEIGHT / ORCA_LOAD) and use_host_weight,
+//     which exist only in the typed LocalityLbConfig of
+//     load_balancing_policy (refused with it); runtime overrides of
+//     upstream.zone_routing.* (Istio sets none: the config values apply);
+//     outlier detection on the local cluster (its hosts' health is their
+//     EDS health_status); local cluster priorities other than 0 (Envoy
+//     uses host set 0 only);
 //   - lb_subset_config (load_balancing_policies/subset/subset_lb.cc), RING_HASH
 //     and MAGLEV (ring_hash_lb.cc, maglev_lb.cc), typed load_balancing_policy
 //     extensions (override_host, client_side_weighted_round_robin, ...);

@@ -85,10 +85,23 @@ type workerPriority struct {
 // worker is one Envoy worker thread's load balancer: RNG, seed_, round robin
 // indexes, EDF schedulers and locality schedulers are per worker.
 type worker struct {
-	rng   *rand.Rand
-	seed  uint64 // EdfLoadBalancerBase::seed_
-	rr    map[hostsSource]uint64
-	prios []*workerPriority
+	rng *rand.Rand
+	// inject overrides the next random() values (tests: Envoy's tests
+	// inject random_.random() return values).
+	inject []uint64
+	seed   uint64 // EdfLoadBalancerBase::seed_
+	rr     map[hostsSource]uint64
+	prios  []*workerPriority
+}
+
+// random is the load balancer's random_.random().
+func (w *worker) random() uint64 {
+	if len(w.inject) > 0 {
+		r := w.inject[0]
+		w.inject = w.inject[1:]
+		return r
+	}
+	return w.rng.Uint64()
 }
 
 func newWorker(rng *rand.Rand) *worker {
@@ -157,30 +170,62 @@ func hostWeightsAreEqual(hosts []*hostState) bool {
 	return true
 }
 
+// hostSourceToUse is ZoneAwareLoadBalancerBase::hostSourceToUse after
+// chooseHostSet: panic (all hosts, or none with fail_traffic_on_panic),
+// then locality weighted balancing when it picks a locality, then zone
+// aware routing at priority 0 (zone_aware.go), else the priority's healthy
+// or degraded hosts. ok is false when Envoy returns no source (no host).
+// Caller holds lb.mu.
+func (lb *LB) hostSourceToUse(w *worker, wp *workerPriority, p int, isDegraded bool) (src hostsSource, ok bool) {
+	src = hostsSource{priority: uint32(p), typ: srcHealthy}
+	if isDegraded {
+		src.typ = srcDegraded
+	}
+	if lb.prio.panic[p] {
+		// In panic the priority's hosts are used regardless of health (and of
+		// locality), before locality weighting is considered.
+		lb.stats.healthyPanic++
+		if lb.zoneCfg.failOnPanic {
+			return src, false
+		}
+		src.typ = srcAll
+		return src, true
+	}
+	locSrc := func(i uint32) hostsSource {
+		s := hostsSource{priority: uint32(p), typ: srcLocalityHealthy, locality: i}
+		if isDegraded {
+			s.typ = srcLocalityDegraded
+		}
+		return s
+	}
+	if lb.localityWeighted {
+		if li, ok := wp.localityWrr.choose(isDegraded); ok {
+			return locSrc(uint32(li)), true
+		}
+	}
+	if p != 0 || lb.zone.state == noLocalityRouting {
+		return src, true
+	}
+	if !lb.runtimeFeatureEnabled(lb.zoneCfg.routingEnabled) {
+		return src, true
+	}
+	if hostSetInPanic(lb.local, lb.panicThreshold) {
+		lb.stats.localClusterNotOK++
+		return src, !lb.zoneCfg.failOnPanic
+	}
+	return locSrc(lb.tryChooseLocalLocalityHosts(w)), true
+}
+
 // chooseHostOnce is EdfLoadBalancerBase::chooseHostOnce (RandomLoadBalancer
 // for RANDOM) with hostSourceToUse inlined. healthy/degraded are the priority
 // loads to use (the LB's own, or the retry priority's). Caller holds lb.mu.
 func (lb *LB) chooseHostOnce(w *worker, healthy, degraded []uint32) *hostState {
-	p, isDegraded := choosePriority(w.rng.Uint64(), healthy, degraded)
+	p, isDegraded := choosePriority(w.random(), healthy, degraded)
 	lv := lb.levels[p]
 	wp := w.refreshPriority(lb, lv)
-	src := hostsSource{priority: uint32(p), typ: srcHealthy}
-	if isDegraded {
-		src.typ = srcDegraded
-	}
-	switch {
-	case lb.prio.panic[p]:
-		// In panic the priority's hosts are used regardless of health (and of
-		// locality), before locality weighting is considered.
-		src.typ = srcAll
-	case lb.localityWeighted:
-		if li, ok := wp.localityWrr.choose(isDegraded); ok {
-			src.locality = uint32(li)
-			src.typ = srcLocalityHealthy
-			if isDegraded {
-				src.typ = srcLocalityDegraded
-			}
-		}
+	src, ok := lb.hostSourceToUse(w, wp, p, isDegraded)
+	if !ok {
+		return nil
 	}
 	if s := wp.edf[src]; s != nil {
 		h, _ := s.pickAndAdd()
@@ -198,14 +243,14 @@ func (lb *LB) chooseHostOnce(w *worker, healthy, degraded []uint32) *hostState {
 		return hosts[i%uint64(len(hosts))]
 	case clusterv3.Cluster_RANDOM:
 		// RandomLoadBalancer::peekOrChoose: weights are ignored.
-		return hosts[w.rng.Uint64()%uint64(len(hosts))]
+		return hosts[w.random()%uint64(len(hosts))]
 	default:
 		// LeastRequestLoadBalancer::unweightedHostPickNChoices: choice_count
 		// random samples (with replacement), keep the first with the fewest
 		// active requests.
 		var best *hostState
 		for range lb.policy.choiceCount {
-			h := hosts[w.rng.Uint64()%uint64(len(hosts))]
+			h := hosts[w.random()%uint64(len(hosts))]
 			if best == nil || h.active < best.active {
 				best = h
 			}

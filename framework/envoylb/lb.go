@@ -7,9 +7,9 @@ package envoylb
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
@@ -50,7 +50,18 @@ type Host struct {
 }
 
 // Key returns the host's "ip:port" key.
-func (h Host) Key() string { return fmt.Sprintf("%s:%d", h.Address, h.Port) }
+func (h Host) Key() string {
+	var buf [64]byte
+	return string(h.appendKey(buf[:0]))
+}
+
+// appendKey appends Key to b without allocating (Hold looks hosts up per
+// request).
+func (h Host) appendKey(b []byte) []byte {
+	b = append(b, h.Address...)
+	b = append(b, ':')
+	return strconv.AppendUint(b, uint64(h.Port), 10)
+}
 
 // Attempt is what one upstream try returned.
 type Attempt struct {
@@ -107,6 +118,19 @@ type LB struct {
 	od    *detector
 	odRNG *rand.Rand
 
+	// Zone aware routing (zone_aware.go): the Cluster's settings, the
+	// local_cluster's assignment and host set 0 (nil = no local cluster),
+	// the priority 0 routing structures and the load balancer counters.
+	zoneCfg  zoneConfig
+	localCLA *endpointv3.ClusterLoadAssignment
+	local    *level
+	zone     zoneState
+	stats    lbStats
+	// rtRNG stands for the runtime loader's random generator
+	// (featureEnabled); injectRuntime overrides its values in tests.
+	rtRNG         *rand.Rand
+	injectRuntime []uint64
+
 	hosts  map[string]*hostState
 	order  []*hostState // ClusterLoadAssignment order
 	levels []*level
@@ -135,6 +159,8 @@ func New(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment, opts Optio
 		lb.wrng = append(lb.wrng, rand.New(rand.NewPCG(opts.Seed, uint64(i)+1)))
 	}
 	lb.odRNG = rand.New(rand.NewPCG(opts.Seed, 0x0d))
+	lb.rtRNG = rand.New(rand.NewPCG(opts.Seed, 0x27))
+	lb.zone = zoneState{reason: "no local cluster"}
 	if err := lb.Update(c, cla); err != nil {
 		return nil, err
 	}
@@ -227,6 +253,11 @@ func (lb *LB) Update(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment
 		}
 	}
 	lb.prio.recalculate(lb.levels, lb.overprov, lb.weightedHealth, lb.panicThreshold)
+	// The priority 0 update callback regenerates the locality routing
+	// structures when there is a local cluster.
+	if lb.local != nil && (replaced || len(oldLevels) == 0 || oldLevels[0].gen != levels[0].gen) {
+		lb.regenerateZone()
+	}
 	return nil
 }
 
@@ -252,6 +283,7 @@ func (lb *LB) configure(c *clusterv3.Cluster) {
 		lb.panicThreshold = uint64(math.Round(p.GetValue()))
 	}
 	lb.panicThreshold = min(100, lb.panicThreshold)
+	lb.zoneCfg = zoneConfigOf(c)
 }
 
 // hostHealthChanged re-partitions the host set of h's priority after an
@@ -263,6 +295,9 @@ func (lb *LB) hostHealthChanged(h *hostState) {
 	lv.gen = lb.gen
 	lv.sig = lv.signature(lb.overprov)
 	lb.prio.recalculate(lb.levels, lb.overprov, lb.weightedHealth, lb.panicThreshold)
+	if h.Priority == 0 && lb.local != nil {
+		lb.regenerateZone()
+	}
 }
 
 // PriorityLoad returns the current per-priority healthy load percentages.
@@ -417,7 +452,8 @@ func (lb *LB) Do(send func(h Host) Attempt) (Attempt, Host, error) {
 func (lb *LB) Hold(h Host) (release func()) {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
-	hs := lb.hosts[h.Key()]
+	var buf [64]byte
+	hs := lb.hosts[string(h.appendKey(buf[:0]))] // no allocation for the key
 	if hs == nil {
 		return func() {}
 	}

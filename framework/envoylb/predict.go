@@ -24,6 +24,10 @@ type PredictOptions struct {
 	// Ejected lists hosts ("ip:port") to treat as ejected by outlier
 	// detection (unhealthy). Optional.
 	Ejected map[string]bool
+	// LocalCluster is the sidecar's local_cluster assignment (as
+	// SetLocalCluster takes it); nil = no local cluster, so no zone aware
+	// routing.
+	LocalCluster *endpointv3.ClusterLoadAssignment
 }
 
 // Prediction is the long-run share of requests per priority, locality and
@@ -46,6 +50,9 @@ type Prediction struct {
 	// NoHealthyUpstream is the share of picks that find no host (Envoy
 	// answers 503 "no healthy upstream").
 	NoHealthyUpstream float64
+	// ZoneAware is the zone aware routing state of priority 0
+	// (zone_aware.go).
+	ZoneAware ZoneAwarePrediction
 	// Approximate: host shares within a source follow endpoint weights
 	// under LEAST_REQUEST with unequal weights, which Envoy divides by
 	// active requests; the locality and priority shares stay exact.
@@ -78,6 +85,61 @@ type LocalityShare struct {
 	EffectiveWeight float64
 	Hosts, Healthy  int
 	Share           float64 // of all requests
+}
+
+// ZoneAwarePrediction is what regenerateLocalityRoutingStructures
+// computed for priority 0 and what hostSourceToUse does with it.
+type ZoneAwarePrediction struct {
+	// LocalCluster: a local cluster is set (SetLocalCluster /
+	// PredictOptions.LocalCluster); without one there is no zone aware
+	// routing.
+	LocalCluster bool
+	// LocalLocality is the sidecar's own locality.
+	LocalLocality string
+	// State is Envoy's LocalityRoutingState: NoLocalityRouting,
+	// LocalityDirect (all zone-routed picks stay in the local locality) or
+	// LocalityResidual (LocalPercentToRoute stay, the rest spills by
+	// residual capacity).
+	State string
+	// Reason says why State is NoLocalityRouting (earlyExitNonLocalityRouting).
+	Reason string
+	// Configured: the Cluster has common_lb_config.zone_aware_lb_config
+	// (istiod's zoneAwareLbSetting); without it Envoy still routes by zone
+	// with the defaults when there is a local cluster.
+	Configured bool
+	// RoutingEnabled (percent of picks considered for zone aware routing),
+	// MinClusterSize and FailTrafficOnPanic are the Cluster's
+	// zone_aware_lb_config with Envoy's defaults (100, 6, false).
+	RoutingEnabled, MinClusterSize uint64
+	FailTrafficOnPanic             bool
+	// LocalPanic: the local cluster's host set is below the panic
+	// threshold, so hostSourceToUse skips zone aware routing
+	// (lb_local_cluster_not_ok).
+	LocalPanic bool
+	// LocalPercentToRoute is the fraction of zone-routed picks that stay in
+	// the local locality (Envoy's local_percent_to_route_ / 10000; 1 in
+	// LocalityDirect).
+	LocalPercentToRoute float64
+	// Localities are priority 0's upstream localities in Envoy's order
+	// (local first), with calculateLocalityPercentages' figures.
+	Localities []ZoneLocality
+	// LocalHealthy counts the local cluster's healthy hosts per locality.
+	LocalHealthy map[string]int
+}
+
+// ZoneLocality is one upstream locality of priority 0.
+type ZoneLocality struct {
+	Locality string
+	// LocalPercentage and UpstreamPercentage are the locality's fractions
+	// of the local cluster's and of the upstream's healthy hosts, in
+	// Envoy's precision (integer 1/10000).
+	LocalPercentage, UpstreamPercentage float64
+	// Residual is the locality's residual capacity (upstream − local
+	// percentage when positive, 0 for the local locality), the weight of
+	// its bucket for cross-zone picks.
+	Residual float64
+	// Share is the fraction of zone-routed picks that go to this locality.
+	Share float64
 }
 
 // HostShare is one host's expected share.
@@ -127,6 +189,12 @@ func Predict(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment, opts P
 	}
 	lb.levels, lb.order = levels, order
 	lb.prio.recalculate(levels, lb.overprov, lb.weightedHealth, lb.panicThreshold)
+	lb.opts.LocalLocality = opts.LocalLocality
+	lb.zone = zoneState{reason: "no local cluster"}
+	if opts.LocalCluster != nil {
+		lb.local = buildLocalLevel(opts.LocalCluster, opts.LocalLocality)
+		lb.regenerateZone()
+	}
 	return lb.predictLocked(), nil
 }
 
@@ -199,7 +267,43 @@ func (lb *LB) predictLocked() Prediction {
 		p.Hosts = append(p.Hosts, hs)
 	}
 	p.Approximate = lb.policy.kind == clusterv3.Cluster_LEAST_REQUEST && !lb.allWeightsEqual()
+	p.ZoneAware = lb.zonePrediction()
 	return p
+}
+
+func (lb *LB) zonePrediction() ZoneAwarePrediction {
+	z := ZoneAwarePrediction{
+		LocalCluster: lb.local != nil, LocalLocality: lb.opts.LocalLocality, State: lb.zone.state.String(),
+		Reason: lb.zone.reason, RoutingEnabled: lb.zoneCfg.routingEnabled, MinClusterSize: lb.zoneCfg.minClusterSize,
+		FailTrafficOnPanic: lb.zoneCfg.failOnPanic, Configured: lb.zoneCfg.set,
+	}
+	if lb.local == nil {
+		return z
+	}
+	z.LocalHealthy = map[string]int{}
+	for _, l := range lb.local.localities {
+		z.LocalHealthy[l.name] = len(l.healthy)
+	}
+	z.LocalPanic = hostSetInPanic(lb.local, lb.panicThreshold)
+	if lb.zone.state == noLocalityRouting {
+		return z
+	}
+	shares, local, _ := lb.zone.localityShares(len(lb.levels[0].localities))
+	z.LocalPercentToRoute = local
+	for i, l := range lb.levels[0].localities {
+		lp := lb.zone.percentages[i]
+		zl := ZoneLocality{Locality: l.name, LocalPercentage: float64(lp.local) / 10000,
+			UpstreamPercentage: float64(lp.upstream) / 10000, Share: shares[i]}
+		if lb.zone.residual != nil {
+			prev := uint64(0)
+			if i > 0 {
+				prev = lb.zone.residual[i-1]
+			}
+			zl.Residual = float64(lb.zone.residual[i]-prev) / 10000
+		}
+		z.Localities = append(z.Localities, zl)
+	}
+	return z
 }
 
 func (lb *LB) allWeightsEqual() bool {
@@ -218,6 +322,9 @@ func (lb *LB) predictSource(lv *level, panic, degraded bool, load float64, share
 	}
 	switch {
 	case panic:
+		if lb.zoneCfg.failOnPanic {
+			return load // hostSourceToUse returns no source
+		}
 		return lb.spread(lv.hosts, load, share)
 	case lb.localityWeighted && lv.hasLocalityWeights:
 		// buildLocalityScheduler: localities with a positive effective
@@ -243,10 +350,33 @@ func (lb *LB) predictSource(lv *level, panic, degraded bool, load float64, share
 			return noHost
 		}
 	}
-	if degraded {
-		return lb.spread(lv.degraded, load, share)
+	if lv.priority == 0 && lb.zone.state != noLocalityRouting {
+		// hostSourceToUse: featureEnabled(routing_enabled) picks go through
+		// zone aware routing unless the local cluster is in panic.
+		zoned := load * float64(lb.zoneCfg.routingEnabled) / 100
+		load -= zoned
+		if hostSetInPanic(lb.local, lb.panicThreshold) {
+			if lb.zoneCfg.failOnPanic {
+				noHost += zoned
+			} else {
+				load += zoned
+			}
+		} else {
+			shares, _, _ := lb.zone.localityShares(len(lv.localities))
+			for i, l := range lv.localities {
+				if shares[i] > 0 {
+					noHost += lb.spread(pick(l), zoned*shares[i], share)
+				}
+			}
+		}
+		if load == 0 {
+			return noHost
+		}
 	}
-	return lb.spread(lv.healthy, load, share)
+	if degraded {
+		return noHost + lb.spread(lv.degraded, load, share)
+	}
+	return noHost + lb.spread(lv.healthy, load, share)
 }
 
 // spread is the host policy's long-run share within one host source:

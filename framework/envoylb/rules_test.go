@@ -634,12 +634,6 @@ func TestRefusals(t *testing.T) {
 				SlowStartConfig: &clusterv3.Cluster_SlowStartConfig{SlowStartWindow: durationpb.New(time.Minute)}}}
 			return c
 		}, "warmup"},
-		{"zone aware", func() *clusterv3.Cluster {
-			c := makeCluster(clusterv3.Cluster_ROUND_ROBIN)
-			c.CommonLbConfig.LocalityConfigSpecifier = &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig_{
-				ZoneAwareLbConfig: &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig{}}
-			return c
-		}, "zoneAwareLbSetting"},
 		{"subset", func() *clusterv3.Cluster {
 			c := makeCluster(clusterv3.Cluster_ROUND_ROBIN)
 			c.LbSubsetConfig = &clusterv3.Cluster_LbSubsetConfig{SubsetSelectors: []*clusterv3.Cluster_LbSubsetConfig_LbSubsetSelector{{Keys: []string{"v"}}}}
@@ -651,13 +645,14 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("%s: %v, want an error naming %s", tc.name, err, tc.want)
 		}
 	}
-	// Zone aware config with routing disabled (istiod's zoneAwareLbSetting
-	// enabled: false) changes nothing and is accepted.
+	// Zone aware config (all three fields the Cluster proto has) is
+	// modelled (zone_aware.go) and accepted.
 	c := makeCluster(clusterv3.Cluster_ROUND_ROBIN)
 	c.CommonLbConfig.LocalityConfigSpecifier = &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig_{
-		ZoneAwareLbConfig: &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig{RoutingEnabled: &typev3.Percent{Value: 0}}}
+		ZoneAwareLbConfig: &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig{RoutingEnabled: &typev3.Percent{Value: 50},
+			MinClusterSize: wrapperspb.UInt64(3), FailTrafficOnPanic: true}}
 	if _, err := New(c, cla, Options{}); err != nil {
-		t.Errorf("zone aware routing_enabled 0: %v", err)
+		t.Errorf("zone aware config: %v", err)
 	}
 }
 

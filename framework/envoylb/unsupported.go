@@ -45,17 +45,11 @@ func checkSupported(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment)
 		return unsupported("lb_subset_config (subset_lb.cc)", "Istio subset load balancing",
 			"route to per-subset clusters instead")
 	}
-	if za := c.GetCommonLbConfig().GetZoneAwareLbConfig(); za != nil {
-		if re := za.GetRoutingEnabled(); re == nil || re.GetValue() != 0 {
-			return unsupported("common_lb_config.zone_aware_lb_config with routing_enabled > 0 (zone aware routing, load_balancer_impl.cc tryChooseLocalLocalityHosts)",
-				"DestinationRule trafficPolicy.loadBalancer.zoneAwareLbSetting (or meshConfig zoneAwareLbSetting)",
-				"use localityLbSetting instead")
-		}
-		if za.GetFailTrafficOnPanic() {
-			return unsupported("zone_aware_lb_config.fail_traffic_on_panic", "zoneAwareLbSetting",
-				"remove the zone-aware setting")
-		}
-	}
+	// common_lb_config.zone_aware_lb_config is modelled whole: the Cluster
+	// proto has routing_enabled, min_cluster_size and fail_traffic_on_panic
+	// (zone_aware.go). force_locality_direct_routing and locality_basis exist
+	// only in the typed LocalityLbConfig of load_balancing_policy, refused
+	// above.
 	if cla.GetPolicy().GetDropOverloads() != nil {
 		return unsupported("ClusterLoadAssignment.policy.drop_overloads", "istiod does not set it", "remove it")
 	}

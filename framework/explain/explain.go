@@ -84,7 +84,10 @@ type Client struct {
 	// ClusterLoadAssignment.
 	Prediction envoylb.Prediction
 	Rows       []Row
-	Expected   split.Expected
+	// ZoneAware says what Envoy's zone aware routing does for this client
+	// ("" when it plays no part), see zoneaware.go.
+	ZoneAware string
+	Expected  split.Expected
 	// Verified is set by Verify: the split table of the batch.
 	Verified *split.Table
 	// VerifyError is why a batch could not be checked.
@@ -144,6 +147,9 @@ func Run(ctx context.Context, in Input) (Result, error) {
 		if _, err := topo.Client(c); err != nil {
 			return Result{}, fmt.Errorf("%w: --client: %v", ErrBadInput, err)
 		}
+	}
+	if err := checkCounts(topo, in.Scale, in.Fail); err != nil {
+		return Result{}, err
 	}
 	res.Warnings = Traps(dr, topo)
 
@@ -234,9 +240,15 @@ func explainClient(ctx context.Context, m *embedded.Mesh, topo topology.Topology
 			}
 		}
 	}
-	if c.Prediction, err = envoylb.Predict(cl, cla, envoylb.PredictOptions{LocalLocality: local, Ejected: ejected}); err != nil {
+	// The sidecar's local_cluster (zone aware routing), when it has one.
+	localCLA, err := localClusterOf(m, name)
+	if err != nil {
+		return c, fmt.Errorf("local_cluster of %s: %w", name, err)
+	}
+	if c.Prediction, err = envoylb.Predict(cl, cla, envoylb.PredictOptions{LocalLocality: local, Ejected: ejected, LocalCluster: localCLA}); err != nil {
 		return c, fmt.Errorf("predict for %s: %w", name, err)
 	}
+	c.ZoneAware = zoneSummary(c.Prediction)
 	c.Expected = split.Expected{}
 	for _, l := range topo.Localities() {
 		c.Expected[l] = 0
@@ -355,6 +367,8 @@ func reason(dr *networkingv1.DestinationRule, client topology.Client, topo topol
 	lbs := settingFor(dr, topo.Port)
 	loc, _ := locality.Parse(bucket(ls.Locality))
 	switch {
+	case lbs.zoneAware != nil:
+		why = zoneAwarePriority(lbs.zoneAware, client.Locality, loc, pp.Priority)
 	case dr != nil && !enabled(lbs.locality):
 		why = "locality LB off (enabled: false): every endpoint priority 0"
 	case len(lbs.locality.GetDistribute()) > 0:
@@ -424,6 +438,9 @@ func relation(client, ep locality.Locality) string {
 
 // when says when the row gets traffic and how much it gets now.
 func when(p envoylb.Prediction, pp envoylb.PriorityPrediction, ls envoylb.LocalityShare) string {
+	if s := zoneWhen(p, pp, ls); s != "" {
+		return s
+	}
 	var parts []string
 	if pp.Priority > 0 {
 		prev := p.Priorities[pp.Priority-1]
@@ -484,6 +501,9 @@ func (r Result) Write(w io.Writer) {
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%d/%d\t%.1f%%\t%s\n", row.Locality, row.Priority, row.Weight, row.Healthy, row.Hosts, 100*row.Share, row.Reason)
 		}
 		_ = tw.Flush()
+		if c.ZoneAware != "" {
+			fmt.Fprintf(w, "-- %s\n", c.ZoneAware)
+		}
 		if c.Prediction.Approximate {
 			fmt.Fprintln(w, "note: unequal endpoint weights under LEAST_REQUEST: host shares are approximate")
 		}
@@ -510,6 +530,9 @@ var Topologies = map[string]func() topology.Topology{
 	// istio.io's locality tasks: four clusters, one pod per locality.
 	"locality-task":              func() topology.Topology { return topology.LocalityTask(1, false) },
 	"locality-task-multinetwork": func() topology.Topology { return topology.LocalityTask(1, true) },
+	// Zone aware routing: callers of Service sleep with self-discovery.
+	"zone-aware-balanced": topology.ZoneAwareBalanced,
+	"zone-aware-uneven":   topology.ZoneAwareUneven,
 }
 
 // TopologyNames lists Topologies, sorted.
@@ -551,4 +574,33 @@ func ScenarioRules(s *scenario.Scenario) (rules []*networkingv1.DestinationRule,
 		}
 	}
 	return rules, sources
+}
+
+// checkCounts applies the same rule to --scale and --fail before anything
+// is deployed: a known workload and a count in range (scale: 0 to
+// topology.MaxReplicas; fail: 0 to the pods the workload has after
+// --scale), so a typo never fails every pod or starts a long deploy.
+func checkCounts(topo topology.Topology, scale, fail map[string]int) error {
+	pods := map[string]int{}
+	for _, w := range topo.Workloads {
+		pods[w.Name] = w.Replicas
+	}
+	for _, w := range sortedKeys(scale) {
+		if _, err := topo.Workload(w); err != nil {
+			return fmt.Errorf("%w: --scale %s=%d: %v", ErrBadInput, w, scale[w], err)
+		}
+		if n := scale[w]; n < 0 || n > topology.MaxReplicas {
+			return fmt.Errorf("%w: --scale %s=%d: out of range: give N from 0 to %d", ErrBadInput, w, n, topology.MaxReplicas)
+		}
+		pods[w] = scale[w]
+	}
+	for _, w := range sortedKeys(fail) {
+		if _, err := topo.Workload(w); err != nil {
+			return fmt.Errorf("%w: --fail %s=%d: %v", ErrBadInput, w, fail[w], err)
+		}
+		if n := fail[w]; n < 0 || n > pods[w] {
+			return fmt.Errorf("%w: --fail %s=%d: out of range: %s has %d pods, give N from 0 to %d", ErrBadInput, w, n, w, pods[w], pods[w])
+		}
+	}
+	return nil
 }

@@ -39,6 +39,7 @@ var ruleTopologies = map[string][]string{
 	"locality-task-failover":                  {"locality-task"},
 	"locality-task-failover-max-ejection-100": {"locality-task"},
 	"round-robin":                             {"locality-task"},
+	"zone-aware":                              {"zone-aware-balanced", "zone-aware-uneven"},
 }
 
 func load(t *testing.T, name string) *networkingv1.DestinationRule {

@@ -20,7 +20,10 @@ type lbSetting struct {
 	path     string
 	port     uint32 // port-level: the port number; 0 for the top level
 	locality *networkingapi.LocalityLoadBalancerSetting
-	outlier  *networkingapi.OutlierDetection
+	// zoneAware is loadBalancer.zoneAwareLbSetting (it wins over
+	// localityLbSetting in istiod's GetEffectiveLbSetting).
+	zoneAware *networkingapi.ZoneAwareLoadBalancerSetting
+	outlier   *networkingapi.OutlierDetection
 }
 
 func settings(dr *networkingv1.DestinationRule) []lbSetting {
@@ -28,12 +31,17 @@ func settings(dr *networkingv1.DestinationRule) []lbSetting {
 		return nil
 	}
 	tp := dr.Spec.GetTrafficPolicy()
-	out := []lbSetting{{path: "spec.trafficPolicy", locality: tp.GetLoadBalancer().GetLocalityLbSetting(), outlier: tp.GetOutlierDetection()}}
+	out := []lbSetting{{path: "spec.trafficPolicy", locality: tp.GetLoadBalancer().GetLocalityLbSetting(),
+		zoneAware: tp.GetLoadBalancer().GetZoneAwareLbSetting(), outlier: tp.GetOutlierDetection()}}
 	for i, pl := range tp.GetPortLevelSettings() {
 		s := lbSetting{path: fmt.Sprintf("spec.trafficPolicy.portLevelSettings[%d]", i), port: pl.GetPort().GetNumber(),
-			locality: pl.GetLoadBalancer().GetLocalityLbSetting(), outlier: pl.GetOutlierDetection()}
+			locality: pl.GetLoadBalancer().GetLocalityLbSetting(), zoneAware: pl.GetLoadBalancer().GetZoneAwareLbSetting(),
+			outlier: pl.GetOutlierDetection()}
 		if s.locality == nil {
 			s.locality = out[0].locality
+		}
+		if s.zoneAware == nil {
+			s.zoneAware = out[0].zoneAware
 		}
 		if s.outlier == nil {
 			s.outlier = out[0].outlier
@@ -91,7 +99,8 @@ func coreLocality(l locality.Locality) *corev3.Locality {
 // seem to, for this topology: failover without outlierDetection,
 // distribute.from matching no client, a maxEjectionPercent too low to eject
 // a client's whole local zone, enabled: false, a failoverPriority label no
-// pod carries. dr may be nil (no rule).
+// pod carries, zone aware settings that cannot take effect
+// (zoneAwareTraps). dr may be nil (no rule).
 func Traps(dr *networkingv1.DestinationRule, topo topology.Topology) []string {
 	var warns []string
 	if topo.MultiNetwork() {
@@ -110,6 +119,7 @@ func Traps(dr *networkingv1.DestinationRule, topo topology.Topology) []string {
 	}
 	labels := podLabels(topo)
 	for _, s := range settings(dr) {
+		warns = append(warns, zoneAwareTraps(s, topo)...)
 		l := s.locality
 		if !enabled(l) {
 			warns = append(warns, fmt.Sprintf("%s.loadBalancer.localityLbSetting.enabled is false: locality load balancing is off, every endpoint is priority 0 and traffic spreads over every pod of every locality (outlierDetection only ejects hosts, it gives no failover)", s.path))

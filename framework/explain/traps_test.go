@@ -54,6 +54,16 @@ func TestTraps(t *testing.T) {
 			topology.ThreeZonesTiers(), nil},
 		{"port level setting without outlier", "    portLevelSettings:\n    - port:\n        number: 5000\n      loadBalancer:\n        localityLbSetting:\n          failover:\n          - from: kr\n            to: us\n",
 			topology.TwoRegions(), []string{"portLevelSettings[0] has no outlierDetection"}},
+		{"zoneAwareLbSetting minClusterSize default 6 above the region's 4 pods", "    loadBalancer:\n      zoneAwareLbSetting:\n        enabled: true\n",
+			topology.TwoRegions(), []string{"zoneAwareLbSetting.minClusterSize is unset (Envoy's default 6) but region kr has 4 upstream pods at priority 0"}},
+		{"zoneAwareLbSetting minClusterSize 10 above 9 pods", "    loadBalancer:\n      zoneAwareLbSetting:\n        minClusterSize: 10\n",
+			topology.ThreeZones(), []string{"minClusterSize is 10 but region kr has 9 upstream pods"}},
+		{"zoneAwareLbSetting minClusterSize 9 of 9 pods: fine", "    loadBalancer:\n      zoneAwareLbSetting:\n        minClusterSize: 9\n",
+			topology.ThreeZones(), nil},
+		{"zoneAwareLbSetting enabled false", "    loadBalancer:\n      zoneAwareLbSetting:\n        enabled: false\n",
+			topology.ThreeZones(), []string{"zoneAwareLbSetting.enabled is false: istiod sets routing_enabled 0%"}},
+		{"zoneAwareLbSetting failover from no client's region", "    loadBalancer:\n      zoneAwareLbSetting:\n        failover:\n        - from: us\n          to: kr\n",
+			topology.ThreeZones(), []string{`zoneAwareLbSetting.failover[0].from "us" matches no client's region`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Traps(parse(t, tc.spec), tc.topo.WithDefaults())

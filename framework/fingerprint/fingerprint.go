@@ -9,7 +9,6 @@ package fingerprint
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,8 +17,10 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/localitylb/locality-e2e/framework/boundedread"
 	"github.com/localitylb/locality-e2e/framework/endpoints"
 	"github.com/localitylb/locality-e2e/framework/split"
+	"github.com/localitylb/locality-e2e/framework/traffic"
 )
 
 // FileName is the fingerprint's name in a report folder.
@@ -129,24 +130,16 @@ func WriteFile(path string, fp Fingerprint) error {
 }
 
 // MaxFileSize bounds the size of a fingerprint file Read accepts (a whole
-// suite's fingerprint is about 100 kB).
-const MaxFileSize = 64 << 20
+// suite's fingerprint is about 100 kB): the tools' one limit.
+const MaxFileSize = boundedread.MaxSize
 
 // Read loads a fingerprint file of at most MaxFileSize bytes and checks it
 // with Validate.
 func Read(path string) (Fingerprint, error) {
 	var fp Fingerprint
-	f, err := os.Open(path)
+	data, err := boundedread.ReadFile(path)
 	if err != nil {
-		return fp, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return fp, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(data) > MaxFileSize {
-		return fp, fmt.Errorf("%s is not a fingerprint: larger than %d MiB", path, MaxFileSize>>20)
+		return fp, fmt.Errorf("fingerprint: %w", err)
 	}
 	if err := json.Unmarshal(data, &fp); err != nil {
 		return fp, fmt.Errorf("%s is not a fingerprint: %w", path, err)
@@ -175,6 +168,12 @@ func (fp Fingerprint) Validate() error {
 		for _, sp := range s.Splits {
 			if sp.N < 0 {
 				return fmt.Errorf("scenario %q, %s: negative N %d", s.Name, sp.Title, sp.N)
+			}
+			// A split is one Send's batch: its N is at most Send's cap. The
+			// two-sample tests allocate per count, so a larger N (or an
+			// overflowing sum below) is refused here, not met there.
+			if sp.N > traffic.MaxRequests {
+				return fmt.Errorf("scenario %q, %s: N=%d is more than one Send can produce (traffic.MaxRequests = %d): give a fingerprint the specs wrote", s.Name, sp.Title, sp.N, traffic.MaxRequests)
 			}
 			sum := 0
 			for _, r := range sp.Rows {

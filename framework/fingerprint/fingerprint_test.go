@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/onsi/ginkgo/v2/types"
@@ -134,10 +135,26 @@ func TestReadRejectsEmptyAndHugeDocuments(t *testing.T) {
 			t.Errorf("%s: Read accepted %s", name, body)
 		}
 	}
-	// /dev/zero: stops at the cap instead of reading forever.
-	if _, err := os.Stat("/dev/zero"); err == nil {
-		if _, err := Read("/dev/zero"); err == nil || !strings.Contains(err.Error(), "larger than") {
-			t.Errorf("Read(/dev/zero): %v, want a size error", err)
+	// A split larger than Send can produce (n = 2^62 with consistent counts
+	// made split's hypergeometric helper panic in makeslice).
+	huge := filepath.Join(dir, "huge-n.json")
+	if err := os.WriteFile(huge, []byte(`{"scenarios":[{"name":"s","splits":[{"title":"x","n":4611686018427387904,"rows":[{"Bucket":"a","Observed":2305843009213693952},{"Bucket":"b","Observed":2305843009213693952}]}]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := huge + ` is not a fingerprint: scenario "s", x: N=4611686018427387904 is more than one Send can produce (traffic.MaxRequests = 1000000): give a fingerprint the specs wrote`
+	if _, err := Read(huge); err == nil || err.Error() != want {
+		t.Errorf("Read(huge-n): %v, want %q", err, want)
+	}
+	// /dev/zero and a FIFO: refused without reading (framework/boundedread).
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/dev/zero":                     "fingerprint: /dev/zero is a device, not a regular file: give the path of a file",
+		filepath.Join(dir, "fifo.json"): "fingerprint: " + filepath.Join(dir, "fifo.json") + " is a named pipe (FIFO), not a regular file: give the path of a file",
+	} {
+		if _, err := Read(path); err == nil || err.Error() != want {
+			t.Errorf("Read(%s): %v, want %q", path, err, want)
 		}
 	}
 }

@@ -118,6 +118,7 @@ func Prepare(ctx context.Context, cfg Config, log io.Writer) (*Setup, error) {
 			return nil, err
 		}
 		s.Kubeconfig, s.ClusterName, s.Created = cl.kubeconfig, cl.name, cl.created
+		clearNodeLogsRequest(cfg.LogsDir, cl.name) // a request left by an earlier run that never reached Teardown
 	}
 	fail := func(err error) (*Setup, error) {
 		if cl != nil {
@@ -154,7 +155,7 @@ func Prepare(ctx context.Context, cfg Config, log io.Writer) (*Setup, error) {
 		return fail(fmt.Errorf("%s: %w", where, err))
 	}
 	if cfg.PreloadImages && cl != nil {
-		if err := preloadImages(ctx, cl.provider, cl.name, Images(cfg.topologies(), cfg.WorkloadImageRef()), log); err != nil {
+		if err := preloadImages(ctx, cl.provider, cl.name, cfg.preloadList(), log); err != nil {
 			return fail(err)
 		}
 	}
@@ -196,17 +197,19 @@ func Connect(ctx context.Context, cfg Config, s *Setup, log io.Writer) (mesh.Bac
 }
 
 // Teardown deletes the kind cluster Prepare created, unless KeepCluster is
-// set. A reused or existing cluster is never deleted.
+// set, after exporting its node logs into LogsDir if a spec failed
+// (wantNodeLogs). A reused or existing cluster is never deleted.
 func Teardown(ctx context.Context, cfg Config, s *Setup, log io.Writer) error {
 	if log == nil {
 		log = io.Discard
 	}
-	if s == nil || s.ClusterName == "" || !s.Created {
+	if s == nil || s.ClusterName == "" {
 		return nil
 	}
-	cl := &cluster{name: s.ClusterName, kubeconfig: s.Kubeconfig, created: true,
+	cl := &cluster{name: s.ClusterName, kubeconfig: s.Kubeconfig, created: s.Created,
 		provider: kindcluster.NewProvider(kindcluster.ProviderWithLogger(newKindLogger(log)))}
-	return cl.delete(cfg.KeepCluster, log)
+	exportNodeLogsIfWanted(cl, cfg.LogsDir, log)
+	return cl.delete(cfg.KeepCluster, log) // a reused cluster (created false) is kept
 }
 
 // New is Prepare and Connect for a single process: the returned backend's

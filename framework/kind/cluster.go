@@ -64,6 +64,8 @@ type cluster struct {
 	kubeconfig string
 	provider   *kindcluster.Provider // nil for an existing kubeconfig
 	created    bool                  // this run created it
+	// exportLogs replaces provider.CollectLogs (kind export logs) in tests.
+	exportLogs func(name, dir string) error
 }
 
 // kubeconfigPath is where a kind cluster's kubeconfig is written.
@@ -135,11 +137,18 @@ func ensureCluster(ctx context.Context, cfg Config, log io.Writer) (*cluster, er
 
 // collectLogs saves the nodes' logs (kind export logs) into dir.
 func (c *cluster) collectLogs(dir string, log io.Writer) {
-	if c == nil || c.provider == nil || dir == "" {
+	if c == nil || dir == "" {
 		return
 	}
+	export := c.exportLogs
+	if export == nil {
+		if c.provider == nil {
+			return
+		}
+		export = c.provider.CollectLogs
+	}
 	d := filepath.Join(dir, c.name+"-"+time.Now().Format("20060102-150405"))
-	if err := c.provider.CollectLogs(c.name, d); err != nil {
+	if err := export(c.name, d); err != nil {
 		fmt.Fprintf(log, "kind: collect logs of %q: %v\n", c.name, err)
 		return
 	}

@@ -29,6 +29,9 @@ const (
 	EnvIstioctl       = "ISTIOCTL"
 	EnvIstioVersion   = "ISTIO_VERSION"
 	EnvIstioProfile   = "LOCALITY_E2E_ISTIO_PROFILE"
+	// EnvIstioHub is the registry the Istio images come from (istioctl
+	// install --set hub=).
+	EnvIstioHub = "LOCALITY_E2E_ISTIO_HUB"
 	// EnvIstioRevision selects a revisioned control plane (istiod-<rev>,
 	// namespaces labelled istio.io/rev=<rev>), as after a canary upgrade.
 	EnvIstioRevision = "LOCALITY_E2E_ISTIO_REVISION"
@@ -56,7 +59,19 @@ const (
 	// pinned istio.io/istio module instead (framework/embedded/version.go).
 	DefaultIstioVersion = "1.32.0"
 	DefaultIstioProfile = "minimal"
-	DefaultLogsDir      = "reports/kind-logs"
+	// DefaultIstioHub is Istio's release registry. Istio's charts default
+	// to it from the 1.30 line on (istio/istio releasenotes
+	// use-registry-istio-io.yaml: "Added registry.istio.io as the default
+	// registry for istio images"; before, docker.io/istio), and it serves
+	// every release since 1.5 (it fronts gcr.io/istio-release, Istio's
+	// mirror since 1.5: istio.io/latest/blog/2020/docker-rate-limit/ and
+	// istio.io/latest/blog/2026/retirement-of-gcr.io-follow-up/). The install sets it
+	// explicitly (--set hub=, --set tag=<IstioVersion>) so that the image
+	// references are known before the install, for any version: Prepare
+	// preloads exactly those (IstioImages), and no pull goes to Docker Hub
+	// and its anonymous rate limit.
+	DefaultIstioHub = "registry.istio.io/release"
+	DefaultLogsDir  = "reports/kind-logs"
 )
 
 // Timeouts bound every wait of the backend.
@@ -121,6 +136,9 @@ type Config struct {
 	// enough for sidecar-to-sidecar traffic) or default (adds the ingress
 	// gateway, unused here).
 	IstioProfile string
+	// IstioHub is the registry of the Istio images (pilot, proxyv2),
+	// passed to istioctl install as --set hub=; DefaultIstioHub.
+	IstioHub string
 	// Revision, when set, is the Istio revision the specs run on: the
 	// control plane is istio-system/istiod-<Revision> (installed with
 	// --set revision=<Revision> if missing) and each namespace is labelled
@@ -153,6 +171,7 @@ func DefaultConfig() Config {
 		IstioctlPath:  "istioctl",
 		IstioVersion:  DefaultIstioVersion,
 		IstioProfile:  DefaultIstioProfile,
+		IstioHub:      DefaultIstioHub,
 		LogsDir:       DefaultLogsDir,
 		WorkloadImage: WorkloadImageBuiltin,
 		Timeouts:      DefaultTimeouts(),
@@ -222,6 +241,7 @@ func configFrom(lookup func(string) (string, bool)) (Config, error) {
 	str(EnvIstioctl, &c.IstioctlPath)
 	str(EnvIstioVersion, &c.IstioVersion)
 	str(EnvIstioProfile, &c.IstioProfile)
+	str(EnvIstioHub, &c.IstioHub)
 	str(EnvIstioRevision, &c.Revision)
 	boolean(EnvPreloadImages, &c.PreloadImages)
 	str(EnvLogsDir, &c.LogsDir)
@@ -275,6 +295,9 @@ func (c Config) Validate() error {
 	case "minimal", "default":
 	default:
 		add("IstioProfile (%s) %q is not supported: use minimal or default", EnvIstioProfile, c.IstioProfile)
+	}
+	if err := validHub(c.IstioHub); err != nil {
+		add("IstioHub (%s) %q %v: use a registry path without tag, e.g. %s", EnvIstioHub, c.IstioHub, err, DefaultIstioHub)
 	}
 	if c.Revision != "" && !validRevision(c.Revision) {
 		add("Revision (%s) %q is not a valid Istio revision: use lower-case letters, digits and '-' (at most 63), e.g. canary-1-29-0", EnvIstioRevision, c.Revision)
@@ -366,4 +389,23 @@ func (c Config) topologies() []topology.Topology {
 		return c.Topologies
 	}
 	return SuiteTopologies()
+}
+
+// validHub checks an image registry path as istioctl's hub takes it:
+// <host>[:port][/path], to which "/<image>:<tag>" is appended.
+func validHub(h string) error {
+	switch {
+	case h == "":
+		return fmt.Errorf("is empty")
+	case strings.Contains(h, "://"):
+		return fmt.Errorf("has a URL scheme")
+	case strings.ContainsAny(h, " \t\n@"):
+		return fmt.Errorf("has a space or '@'")
+	case strings.HasSuffix(h, "/"):
+		return fmt.Errorf("ends with '/'")
+	}
+	if i := strings.LastIndex(h, "/"); i >= 0 && strings.Contains(h[i:], ":") {
+		return fmt.Errorf("ends with a tag")
+	}
+	return nil
 }

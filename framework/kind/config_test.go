@@ -287,14 +287,22 @@ func TestExecArgs(t *testing.T) {
 		{EDSArgs, []string{"pilot-agent", "request", "GET", "config_dump?include_eds&resource=dynamic_endpoint_configs"}},
 		{DrainArgs, []string{"pilot-agent", "request", "POST", "drain_listeners?inboundonly"}},
 		{CDSArgs, []string{"pilot-agent", "request", "GET", "config_dump?resource=dynamic_active_clusters"}},
+		{RDSArgs, []string{"pilot-agent", "request", "GET", "config_dump?resource=dynamic_route_configs"}},
 		{DockerInfoArgs(), []string{"docker", "info", "--format", "{{.ServerVersion}}"}},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("argv %q, want %q", c.got, c.want)
 		}
 	}
-	v, err := clusterVersion([]byte(`{"configs":[{"version_info":"2026-11-26T00:00:00Z/7","cluster":{"name":"outbound|5000||a.b.svc.cluster.local"},"last_updated":"x"}]}`), "outbound|5000||a.b.svc.cluster.local")
-	if err != nil || v != "2026-11-26T00:00:00Z/7@x" {
+	// A real whole dump (a waypoint's, framework/endpoints/testdata
+	// SOURCES.md): its dynamic active cluster has no version_info, and its
+	// Cluster holds Istio typed configs that the parser must not resolve.
+	raw, err := os.ReadFile("../endpoints/testdata/istio-proxyconfig-config_dump.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := clusterVersion(raw, "inbound-vip|8000|http|httpbin.default.svc.cluster.local")
+	if err != nil || v != "@2023-12-26T05:57:09.956Z" {
 		t.Errorf("clusterVersion %q %v", v, err)
 	}
 }

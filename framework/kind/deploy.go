@@ -174,7 +174,8 @@ func (m *kindMesh) waitWorkload(ctx context.Context, name string, n int, d time.
 	return Poll(ctx, "pods of "+name, t.Poll, d, PodsReady(m.b.kube, m.ns, sel, n, true))
 }
 
-// diagnose prints what is wrong with a namespace's pods and events.
+// diagnose prints what is wrong with a namespace's pods and events, and
+// asks for the node logs at the end of the suite.
 func (b *backend) diagnose(ctx context.Context, ns string) {
 	ctx = context.WithoutCancel(ctx)
 	pods, err := b.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
@@ -191,9 +192,8 @@ func (b *backend) diagnose(ctx context.Context, ns string) {
 			fmt.Fprintf(b.log, "kind: %s: event %s %s: %s\n", ns, e.InvolvedObject.Name, e.Reason, e.Message)
 		}
 	}
-	if b.cl != nil {
-		b.cl.collectLogs(b.cfg.LogsDir, b.log)
-	}
+	// the node logs once, at the end of the suite (Teardown)
+	b.wantNodeLogs(ns)
 }
 
 // deleteNamespace deletes a namespace, ignoring one already gone.

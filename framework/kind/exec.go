@@ -1,9 +1,6 @@
 package kind
 
 import (
-	"encoding/json"
-	"fmt"
-
 	"github.com/localitylb/locality-e2e/framework/endpoints"
 )
 
@@ -26,8 +23,6 @@ var (
 	EDSArgs = PilotAgentRequestArgs("GET", endpoints.AdminEDSPath)
 	// EDSFullArgs reads the whole dump with EDS, EDSArgs' fallback.
 	EDSFullArgs = PilotAgentRequestArgs("GET", "config_dump?include_eds")
-	// CDSArgs reads the active clusters, to see a DestinationRule arrive.
-	CDSArgs = PilotAgentRequestArgs("GET", "config_dump?resource=dynamic_active_clusters")
 	// DrainArgs makes a pod refuse connections (mesh.RefuseConnections).
 	//
 	// istio.io's locality failover task runs
@@ -53,27 +48,4 @@ const IstiodContainer = "discovery"
 // talks to istiod's own debug port (127.0.0.1:15014).
 func IstiodEDSArgs(proxyID string) []string {
 	return []string{"pilot-discovery", "request", "GET", endpoints.IstiodEDSPath(proxyID)}
-}
-
-// clusterVersion returns the version_info and last_updated of one cluster
-// in a config_dump?resource=dynamic_active_clusters output, "" if absent.
-func clusterVersion(out []byte, cluster string) (string, error) {
-	var d struct {
-		Configs []struct {
-			VersionInfo string `json:"version_info"`
-			LastUpdated string `json:"last_updated"`
-			Cluster     struct {
-				Name string `json:"name"`
-			} `json:"cluster"`
-		} `json:"configs"`
-	}
-	if err := json.Unmarshal(out, &d); err != nil {
-		return "", fmt.Errorf("parse Envoy active clusters: %w", err)
-	}
-	for _, c := range d.Configs {
-		if c.Cluster.Name == cluster {
-			return c.VersionInfo + "@" + c.LastUpdated, nil
-		}
-	}
-	return "", nil
 }

@@ -64,6 +64,7 @@ func preload(ctx context.Context, nodeList []nodes.Node, images []string, log io
 		if img == BuiltinWorkloadImage {
 			continue
 		}
+		fmt.Fprintf(log, "kind: preload: %s\n", strings.Join(DockerPullArgs(img), " "))
 		if err := pull(ctx, img); err != nil {
 			fmt.Fprintf(log, "kind: WARNING: preload of %s skipped, the nodes will pull it: docker pull: %v\n", img, err)
 			continue

@@ -58,6 +58,29 @@ func IstioctlInstallArgs(istioctl, kubeconfig, profile string, readiness time.Du
 	return args
 }
 
+// IstioImages are the images an install of version from hub runs, as
+// istioctl's charts name them (manifests/charts/istio-control/istio-discovery/values.yaml:
+// `image: pilot` for istiod, `global.proxy.image: proxyv2` for every
+// sidecar and its istio-init container; "<hub>/<image>:<tag>", the
+// default variant). Prepare preloads them with the workload images when
+// PreloadImages is set.
+func IstioImages(hub, version string) []string {
+	return []string{hub + "/pilot:" + version, hub + "/proxyv2:" + version}
+}
+
+// istioInstallArgs is IstioctlInstallArgs with the image registry and tag
+// pinned (Config.IstioHub, so that the preloaded references are the ones
+// the pods use: tag = the release, imagePullPolicy IfNotPresent) and the
+// revision, if any: what ensureIstio runs.
+func istioInstallArgs(cfg Config, kubeconfig string) []string {
+	args := IstioctlInstallArgs(cfg.IstioctlPath, kubeconfig, cfg.IstioProfile, cfg.Timeouts.IstioInstall)
+	args = append(args, "--set", "hub="+cfg.IstioHub, "--set", "tag="+cfg.IstioVersion)
+	if cfg.Revision != "" {
+		args = append(args, "--set", "revision="+cfg.Revision)
+	}
+	return args
+}
+
 var versionRe = regexp.MustCompile(`\b(\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?)\b`)
 
 // ParseIstioctlVersion finds the version in `istioctl version --remote=false`
@@ -147,14 +170,10 @@ func ensureIstio(ctx context.Context, cfg Config, kube kubernetes.Interface, kub
 		if err := CheckIstioctl(ctx, cfg.IstioctlPath, cfg.IstioVersion); err != nil {
 			return err
 		}
-		fmt.Fprintf(log, "kind: installing Istio %s (profile %s%s)\n", cfg.IstioVersion, cfg.IstioProfile, revisionNote(cfg.Revision))
+		fmt.Fprintf(log, "kind: installing Istio %s (profile %s, images from %s%s)\n", cfg.IstioVersion, cfg.IstioProfile, cfg.IstioHub, revisionNote(cfg.Revision))
 		ictx, cancel := context.WithTimeout(ctx, cfg.Timeouts.IstioInstall+time.Minute)
 		defer cancel()
-		args := IstioctlInstallArgs(cfg.IstioctlPath, kubeconfig, cfg.IstioProfile, cfg.Timeouts.IstioInstall)
-		if cfg.Revision != "" {
-			args = append(args, "--set", "revision="+cfg.Revision)
-		}
-		if err := RunStreaming(ictx, args, nil, "istioctl:", log); err != nil {
+		if err := RunStreaming(ictx, istioInstallArgs(cfg, kubeconfig), nil, "istioctl:", log); err != nil {
 			return fmt.Errorf("install Istio %s: %w", cfg.IstioVersion, err)
 		}
 	}

@@ -99,7 +99,7 @@ func (m *kindMesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.De
 	for _, w := range warnings {
 		fmt.Fprintf(m.b.log, "kind: %s: warning: %s\n", m.ns, w)
 	}
-	before := m.clusterVersions(ctx)
+	before := m.versions(ctx, syncCluster)
 	api := m.b.istio.NetworkingV1().DestinationRules(m.ns)
 	cur, err := api.Get(ctx, d.Name, metav1.GetOptions{})
 	switch {
@@ -116,12 +116,12 @@ func (m *kindMesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.De
 			return fmt.Errorf("update DestinationRule %s/%s: %w", m.ns, d.Name, err)
 		}
 	}
-	m.waitSync(ctx, "DestinationRule "+d.Name, before)
+	m.waitSync(ctx, "DestinationRule "+d.Name, syncCluster, before)
 	return nil
 }
 
 func (m *kindMesh) DeleteDestinationRule(ctx context.Context, name string) error {
-	before := m.clusterVersions(ctx)
+	before := m.versions(ctx, syncCluster)
 	err := m.b.istio.NetworkingV1().DestinationRules(m.ns).Delete(ctx, name, metav1.DeleteOptions{})
 	if apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete DestinationRule %s/%s: no such rule", m.ns, name)
@@ -129,21 +129,36 @@ func (m *kindMesh) DeleteDestinationRule(ctx context.Context, name string) error
 	if err != nil {
 		return fmt.Errorf("delete DestinationRule %s/%s: %w", m.ns, name, err)
 	}
-	m.waitSync(ctx, "deletion of DestinationRule "+name, before)
+	m.waitSync(ctx, "deletion of DestinationRule "+name, syncCluster, before)
 	return nil
 }
 
-// clusterVersions reads, per client, the version of the Service's cluster
-// in its sidecar ("" when unknown).
-func (m *kindMesh) clusterVersions(ctx context.Context) map[string]string {
+// syncTarget is what a rule change must reach in each client sidecar.
+type syncTarget int
+
+const (
+	// syncCluster: the Service's cluster (CDS), what a DestinationRule changes.
+	syncCluster syncTarget = iota
+	// syncRoute: the outbound route configuration of the Service's port
+	// (RDS, named by the port, e.g. "5000"), what a VirtualService changes.
+	syncRoute
+)
+
+// versions reads, per client, the version of the target in its sidecar
+// (syncversion.go; "" when unknown).
+func (m *kindMesh) versions(ctx context.Context, target syncTarget) map[string]string {
 	topo := m.topology()
+	argv, name, parse := CDSArgs, topo.ClusterName(), clusterVersion
+	if target == syncRoute {
+		argv, name, parse = RDSArgs, fmt.Sprint(topo.Port), routeVersion
+	}
 	out := map[string]string{}
 	for _, c := range topo.Clients {
-		stdout, _, err := m.b.execIn(ctx, m.ns, c.Name, SidecarContainer, CDSArgs)
+		stdout, _, err := m.b.execIn(ctx, m.ns, c.Name, SidecarContainer, argv)
 		if err != nil {
 			continue
 		}
-		v, err := clusterVersion([]byte(stdout), topo.ClusterName())
+		v, err := parse([]byte(stdout), name)
 		if err == nil {
 			out[c.Name] = v
 		}
@@ -151,14 +166,14 @@ func (m *kindMesh) clusterVersions(ctx context.Context) map[string]string {
 	return out
 }
 
-// waitSync waits until every client's cluster version differs from
-// before. It is best effort: a rule that leaves the cluster unchanged
-// changes no version, so a timeout is logged, not returned. Specs then wait
-// for the endpoint view they expect anyway.
-func (m *kindMesh) waitSync(ctx context.Context, what string, before map[string]string) {
+// waitSync waits until every client's version of the target differs from
+// before. It is best effort: a change that leaves the target's content as
+// it was changes no version (syncversion.go), so a timeout is logged, not
+// returned. Specs then wait for the endpoint view they expect anyway.
+func (m *kindMesh) waitSync(ctx context.Context, what string, target syncTarget, before map[string]string) {
 	t := m.b.cfg.Timeouts
 	err := Poll(ctx, what+" to reach the client sidecars", t.Poll, t.Sync, func(ctx context.Context) (bool, string, error) {
-		now := m.clusterVersions(ctx)
+		now := m.versions(ctx, target)
 		var stale []string
 		for c, v := range before {
 			if now[c] == v {

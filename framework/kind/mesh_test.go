@@ -11,13 +11,22 @@ import (
 	"testing"
 	"time"
 
+	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/localitylb/locality-e2e/framework/destinationrule"
@@ -37,10 +46,13 @@ type fakeCluster struct {
 	istio *istiofake.Clientset
 	log   bytes.Buffer
 
-	mu      sync.Mutex
-	calls   [][]string // argv of every exec, with "ns/pod/container" prepended
-	cdsVer  int
-	curlErr error // returned by curl execs (with full stdout)
+	mu    sync.Mutex
+	calls [][]string // argv of every exec, with "ns/pod/container" prepended
+	// The version_info the fake sidecars report: like istiod and Envoy
+	// (syncversion.go), the cluster's moves only on a DestinationRule
+	// write, the route configuration's only on a VirtualService write.
+	cdsVer, rdsVer int
+	curlErr        error // returned by curl execs (with full stdout)
 	// noResourceFilter: the sidecar rejects config_dump?...&resource=
 	noResourceFilter bool
 	// fake istiod's mesh config (meshsettings_test.go): the ConfigMap it
@@ -63,6 +75,20 @@ func newFakeCluster(t *testing.T) (*fakeCluster, *backend) {
 		nodes = append(nodes, runtimeNode{name: nodeFor(n.Labels), labels: n.Labels})
 	}
 	f.kube = fake.NewClientset()
+	f.istio.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetVerb() == "get" || a.GetVerb() == "list" || a.GetVerb() == "watch" {
+			return false, nil, nil
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		switch a.GetResource().Resource {
+		case "destinationrules":
+			f.cdsVer++
+		case "virtualservices":
+			f.rdsVer++
+		}
+		return false, nil, nil
+	})
 	for _, n := range nodes {
 		_, _ = f.kube.CoreV1().Nodes().Create(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.name, Labels: n.labels}}, metav1.CreateOptions{})
 	}
@@ -203,10 +229,14 @@ func (f *fakeCluster) exec(ctx context.Context, ns, pod, container string, argv 
 		return fixture(f.t, "clusters-failover-ejected.json", ns), "", nil
 	case strings.Join(argv, " ") == strings.Join(CDSArgs, " "):
 		f.mu.Lock()
-		f.cdsVer++
 		v := f.cdsVer
 		f.mu.Unlock()
-		return fmt.Sprintf(`{"configs":[{"version_info":"v%d","cluster":{"name":"outbound|5000||helloworld-svc.%s.svc.cluster.local"},"last_updated":"t"}]}`, v, ns), "", nil
+		return adminDump(f.t, &clusterv3.Cluster{Name: "outbound|5000||helloworld-svc." + ns + ".svc.cluster.local"}, fmt.Sprintf("v%d", v)), "", nil
+	case strings.Join(argv, " ") == strings.Join(RDSArgs, " "):
+		f.mu.Lock()
+		v := f.rdsVer
+		f.mu.Unlock()
+		return adminDump(f.t, &routev3.RouteConfiguration{Name: "5000"}, fmt.Sprintf("r%d", v)), "", nil
 	case reflect.DeepEqual(argv, []string{"pilot-discovery", "request", "GET", MeshDebugPath}) && container == IstiodContainer:
 		return f.debugMesh(ctx)
 	case argv[0] == "pilot-discovery":
@@ -220,6 +250,34 @@ func (f *fakeCluster) exec(ctx context.Context, ns, pod, container string, argv 
 		return "OK\n", "", nil
 	}
 	return "", "unknown command", fmt.Errorf("command terminated with exit code 1")
+}
+
+// adminDump is what Envoy's config_dump?resource=dynamic_active_clusters
+// or ?resource=dynamic_route_configs prints for one resource: one configs
+// entry, the DynamicCluster or DynamicRouteConfig packed as an Any
+// (config_dump_handler.cc addResourceToDump), marshalled with protojson.
+func adminDump(t *testing.T, resource proto.Message, version string) string {
+	t.Helper()
+	a, err := anypb.New(resource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entry proto.Message
+	switch resource.(type) {
+	case *clusterv3.Cluster:
+		entry = &adminv3.ClustersConfigDump_DynamicCluster{VersionInfo: version, Cluster: a, LastUpdated: timestamppb.New(time.Unix(1, 0))}
+	default:
+		entry = &adminv3.RoutesConfigDump_DynamicRouteConfig{VersionInfo: version, RouteConfig: a, LastUpdated: timestamppb.New(time.Unix(1, 0))}
+	}
+	e, err := anypb.New(entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := protojson.Marshal(&adminv3.ConfigDump{Configs: []*anypb.Any{e}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func (f *fakeCluster) execs(prefix string) [][]string {

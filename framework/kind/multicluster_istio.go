@@ -283,9 +283,37 @@ func KubectlApplyArgs(kubectl, kubeconfig, file string) []string {
 	return []string{kubectl, "--kubeconfig=" + kubeconfig, "apply", "-f", file}
 }
 
-// KubectlWaitMetalLBArgs waits for MetalLB's pods (install_metallb).
-func KubectlWaitMetalLBArgs(kubectl, kubeconfig string) []string {
-	return []string{kubectl, "--kubeconfig=" + kubeconfig, "wait", "-n", "metallb-system", "pod", "--timeout=120s", "-l", "app=metallb", "--for=condition=Ready"}
+// MetalLB's workloads in metallb-native.yaml (v0.14.3; istio/istio's copy
+// common/scripts/metallb-native.yaml): the Deployment "controller", which
+// also serves webhook-service, the validating webhooks of the pool's
+// kinds (failurePolicy: Fail, so an apply fails while it does not
+// answer), and the DaemonSet "speaker".
+const (
+	MetalLBNamespace  = "metallb-system"
+	MetalLBController = "deploy/controller"
+	MetalLBSpeaker    = "ds/speaker"
+	// MetalLBRolloutTimeout bounds each rollout wait: every node pulls
+	// MetalLB's images from quay.io.
+	MetalLBRolloutTimeout = 3 * time.Minute
+	// MetalLBPoolRetry bounds the retries of the pool apply, every
+	// MetalLBPoolRetryEvery, until MetalLB's webhook answers.
+	MetalLBPoolRetry      = 2 * time.Minute
+	MetalLBPoolRetryEvery = 5 * time.Second
+)
+
+// KubectlRolloutStatusArgs waits until one workload of MetalLB has rolled
+// out (its pods exist, are updated and available). Not `kubectl wait pod
+// -l app=metallb` (install_metallb's): run right after the apply, before
+// the controllers have created any pod, it fails at once with "no
+// matching resources found". The Deployment and DaemonSet exist as soon
+// as the apply returns, and rollout status waits for their pods. One
+// workload per call: kubectl's rollout status refused several resources
+// ("rollout status is only supported on individual resources and
+// resource collections", kubectl pkg/cmd/rollout/rollout_status.go) up to
+// recent releases, and one call per workload names the one that did not
+// roll out.
+func KubectlRolloutStatusArgs(kubectl, kubeconfig, namespace, workload string, timeout time.Duration) []string {
+	return []string{kubectl, "--kubeconfig=" + kubeconfig, "rollout", "status", workload, "-n", namespace, fmt.Sprintf("--timeout=%s", timeout)}
 }
 
 // IPRouteArgs adds a route inside a kind node (connect_kind_clusters:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/localitylb/locality-e2e/framework/topology"
 	"sigs.k8s.io/yaml"
@@ -39,6 +40,9 @@ type MultiClusterStep struct {
 	Content []byte
 	// Stdout is the file Argv's standard output goes to.
 	Stdout string
+	// Retry, when set, reruns a failing Argv every RetryEvery for at most
+	// Retry before the step fails.
+	Retry, RetryEvery time.Duration
 
 	op mcOp
 }
@@ -176,7 +180,8 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 			kc := kubeconfig(c.Name)
 			steps = append(steps,
 				MultiClusterStep{Cluster: c.Name, op: opRun, What: "install MetalLB", Argv: KubectlApplyArgs(o.Kubectl, kc, o.MetalLBManifest)},
-				MultiClusterStep{Cluster: c.Name, op: opRun, What: "wait for MetalLB", Argv: KubectlWaitMetalLBArgs(o.Kubectl, kc)},
+				MultiClusterStep{Cluster: c.Name, op: opRun, What: "wait for MetalLB's controller", Argv: KubectlRolloutStatusArgs(o.Kubectl, kc, MetalLBNamespace, MetalLBController, MetalLBRolloutTimeout)},
+				MultiClusterStep{Cluster: c.Name, op: opRun, What: "wait for MetalLB's speaker", Argv: KubectlRolloutStatusArgs(o.Kubectl, kc, MetalLBNamespace, MetalLBSpeaker, MetalLBRolloutTimeout)},
 			)
 			var addrs []string
 			if in.Facts == nil {
@@ -193,7 +198,11 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 				return nil, err
 			}
 			poolFile := filepath.Join(dir, "metallb-"+c.Name+".yaml")
-			steps = append(steps, MultiClusterStep{Cluster: c.Name, op: opRun, What: "MetalLB address pool", File: poolFile, Content: pool, Argv: KubectlApplyArgs(o.Kubectl, kc, poolFile)})
+			// The pool goes through MetalLB's validating webhook, served by
+			// the controller, which may not answer yet when its pod is
+			// Ready (its certificate is written at start-up): retried.
+			steps = append(steps, MultiClusterStep{Cluster: c.Name, op: opRun, What: "MetalLB address pool", File: poolFile, Content: pool, Argv: KubectlApplyArgs(o.Kubectl, kc, poolFile),
+				Retry: MetalLBPoolRetry, RetryEvery: MetalLBPoolRetryEvery})
 			ew, err := EastWestIstioOperator(c.Network)
 			if err != nil {
 				return nil, err
@@ -264,6 +273,9 @@ func FormatMultiClusterPlan(steps []MultiClusterStep) string {
 				fmt.Fprintf(&b, " > %s", s.Stdout)
 			}
 			b.WriteString("\n")
+			if s.Retry > 0 {
+				fmt.Fprintf(&b, "   (on failure, retried every %v for at most %v)\n", s.RetryEvery, s.Retry)
+			}
 		}
 	}
 	return b.String()

@@ -77,6 +77,7 @@ type mcEnv struct {
 	checkIstioctl func(ctx context.Context) error
 	writeFile     func(path string, b []byte) error
 	now           func() time.Time
+	sleep         func(ctx context.Context, d time.Duration) error
 	log           io.Writer
 }
 
@@ -155,8 +156,9 @@ func PrepareMultiClusterTopologies(ctx context.Context, cfg Config, topos []topo
 			}
 			return os.WriteFile(path, b, 0o600)
 		},
-		now: time.Now,
-		log: log,
+		now:   time.Now,
+		sleep: sleepContext,
+		log:   log,
 	}
 	return runMultiCluster(ctx, in, env)
 }
@@ -266,6 +268,7 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 			m := member[st.Cluster]
 			if err = env.createCluster(ctx, kcs[st.Cluster], m.Kubeconfig); err == nil {
 				created = append(created, m)
+				clearNodeLogsRequest(cfg.LogsDir, m.KindCluster) // left by an earlier run
 				s.Created = true
 				var kube kubernetes.Interface
 				var ic istioclient.Interface
@@ -304,6 +307,8 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 				if err = env.run(ctx, st.Argv, &out); err == nil {
 					err = env.writeFile(st.Stdout, out.Bytes())
 				}
+			} else if st.Retry > 0 {
+				err = runRetrying(ctx, env, st)
 			} else {
 				err = env.run(ctx, st.Argv, nil)
 			}
@@ -346,6 +351,37 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 		}
 	}
 	return s, nil
+}
+
+// runRetrying runs st.Argv until it succeeds, every st.RetryEvery for at
+// most st.Retry; the error is the last attempt's, with the count.
+func runRetrying(ctx context.Context, env mcEnv, st MultiClusterStep) error {
+	deadline := env.now().Add(st.Retry)
+	for attempt := 1; ; attempt++ {
+		err := env.run(ctx, st.Argv, nil)
+		if err == nil {
+			return nil
+		}
+		if !env.now().Add(st.RetryEvery).Before(deadline) {
+			return fmt.Errorf("%d attempts in %v: %w", attempt, st.Retry, err)
+		}
+		fmt.Fprintf(env.log, "kind: %s%s: attempt %d failed, retrying in %v: %v\n", clusterTag(st.Cluster), st.What, attempt, st.RetryEvery, firstLines(err.Error(), 1))
+		if err := env.sleep(ctx, st.RetryEvery); err != nil {
+			return err
+		}
+	}
+}
+
+// sleepContext waits d or until ctx ends.
+func sleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 func clusterTag(c string) string {
@@ -432,6 +468,7 @@ func TeardownMultiCluster(ctx context.Context, cfg Config, s *MultiClusterSetup,
 	var errs []string
 	for _, m := range s.Clusters {
 		c := &cluster{name: m.KindCluster, kubeconfig: m.Kubeconfig, provider: p, created: true}
+		exportNodeLogsIfWanted(c, cfg.LogsDir, log)
 		if err := c.delete(cfg.KeepCluster, log); err != nil {
 			errs = append(errs, err.Error())
 		}

@@ -380,13 +380,15 @@ func TestMultiClusterPlanOrder(t *testing.T) {
 		"[cluster2] install istiod: /bin/istioctl-1.32.0 install -y -f /tmp/mc/istio-cluster2.yaml --readiness-timeout 5m0s --kubeconfig " + kc2,
 		"[cluster2] wait for istio-system/istiod ready",
 		"[cluster1] install MetalLB: kubectl --kubeconfig=" + kc1 + " apply -f " + DefaultMetalLBManifest,
-		"[cluster1] wait for MetalLB: kubectl --kubeconfig=" + kc1 + " wait -n metallb-system pod --timeout=120s -l app=metallb --for=condition=Ready",
+		"[cluster1] wait for MetalLB's controller: kubectl --kubeconfig=" + kc1 + " rollout status deploy/controller -n metallb-system --timeout=3m0s",
+		"[cluster1] wait for MetalLB's speaker: kubectl --kubeconfig=" + kc1 + " rollout status ds/speaker -n metallb-system --timeout=3m0s",
 		"[cluster1] MetalLB address pool: kubectl --kubeconfig=" + kc1 + " apply -f /tmp/mc/metallb-cluster1.yaml",
 		"[cluster1] install the east-west gateway of network1: /bin/istioctl-1.32.0 install -y -f /tmp/mc/eastwest-cluster1.yaml --readiness-timeout 5m0s --kubeconfig " + kc1,
 		"[cluster1] wait for a LoadBalancer address on istio-system/istio-eastwestgateway",
 		"[cluster1] create Gateway istio-system/cross-network-gateway",
 		"[cluster2] install MetalLB: kubectl --kubeconfig=" + kc2 + " apply -f " + DefaultMetalLBManifest,
-		"[cluster2] wait for MetalLB: kubectl --kubeconfig=" + kc2 + " wait -n metallb-system pod --timeout=120s -l app=metallb --for=condition=Ready",
+		"[cluster2] wait for MetalLB's controller: kubectl --kubeconfig=" + kc2 + " rollout status deploy/controller -n metallb-system --timeout=3m0s",
+		"[cluster2] wait for MetalLB's speaker: kubectl --kubeconfig=" + kc2 + " rollout status ds/speaker -n metallb-system --timeout=3m0s",
 		"[cluster2] MetalLB address pool: kubectl --kubeconfig=" + kc2 + " apply -f /tmp/mc/metallb-cluster2.yaml",
 		"[cluster2] install the east-west gateway of network2: /bin/istioctl-1.32.0 install -y -f /tmp/mc/eastwest-cluster2.yaml --readiness-timeout 5m0s --kubeconfig " + kc2,
 		"[cluster2] wait for a LoadBalancer address on istio-system/istio-eastwestgateway",
@@ -413,6 +415,7 @@ func TestMultiClusterPlanOrder(t *testing.T) {
 		"     |     topology.istio.io/network: network1",
 		"   $ docker network inspect kind --format '{{range .IPAM.Config}}{{println .Subnet}}{{end}}'",
 		" > /tmp/mc/remote-secret-cluster2.yaml\n",
+		"   $ kubectl --kubeconfig=" + kc2 + " apply -f /tmp/mc/metallb-cluster2.yaml\n   (on failure, retried every 5s for at most 2m0s)\n",
 	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("printed plan lacks %q", s)
@@ -526,6 +529,7 @@ func TestRunMultiClusterWithFakes(t *testing.T) {
 		checkIstioctl: func(ctx context.Context) error { ran = append(ran, []string{"check-istioctl"}); return nil },
 		writeFile:     func(path string, b []byte) error { files[path] = b; return nil },
 		now:           time.Now,
+		sleep:         func(context.Context, time.Duration) error { return nil },
 		log:           &log,
 	}
 	s, err := runMultiCluster(context.Background(), in, env)

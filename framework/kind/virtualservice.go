@@ -14,7 +14,8 @@ import (
 
 // ApplyVirtualService validates the VirtualService as istiod would,
 // creates or updates it in the scenario's namespace, and waits (at most
-// Timeouts.Sync) until every client sidecar has received a new push.
+// Timeouts.Sync) until every client sidecar has a new version of the
+// Service port's route configuration.
 func (m *kindMesh) ApplyVirtualService(ctx context.Context, vs *networkingv1.VirtualService) error {
 	if vs == nil {
 		return fmt.Errorf("ApplyVirtualService: nil VirtualService")
@@ -28,7 +29,7 @@ func (m *kindMesh) ApplyVirtualService(ctx context.Context, vs *networkingv1.Vir
 	for _, w := range warnings {
 		fmt.Fprintf(m.b.log, "kind: %s: warning: %s\n", m.ns, w)
 	}
-	before := m.clusterVersions(ctx)
+	before := m.versions(ctx, syncRoute)
 	api := m.b.istio.NetworkingV1().VirtualServices(m.ns)
 	cur, err := api.Get(ctx, v.Name, metav1.GetOptions{})
 	switch {
@@ -45,15 +46,16 @@ func (m *kindMesh) ApplyVirtualService(ctx context.Context, vs *networkingv1.Vir
 			return fmt.Errorf("update VirtualService %s/%s: %w", m.ns, v.Name, err)
 		}
 	}
-	// A VirtualService change is a full push: every resource type,
-	// clusters included, gets a new version.
-	m.waitSync(ctx, "VirtualService "+v.Name, before)
+	// The Service's route configuration (RDS) is what a VirtualService
+	// changes; its Cluster, and so the cluster's version_info, stays as it
+	// was (syncversion.go).
+	m.waitSync(ctx, "VirtualService "+v.Name, syncRoute, before)
 	return nil
 }
 
 // DeleteVirtualService removes the named VirtualService and waits for the push.
 func (m *kindMesh) DeleteVirtualService(ctx context.Context, name string) error {
-	before := m.clusterVersions(ctx)
+	before := m.versions(ctx, syncRoute)
 	err := m.b.istio.NetworkingV1().VirtualServices(m.ns).Delete(ctx, name, metav1.DeleteOptions{})
 	if apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete VirtualService %s/%s: no such VirtualService", m.ns, name)
@@ -61,7 +63,7 @@ func (m *kindMesh) DeleteVirtualService(ctx context.Context, name string) error 
 	if err != nil {
 		return fmt.Errorf("delete VirtualService %s/%s: %w", m.ns, name, err)
 	}
-	m.waitSync(ctx, "deletion of VirtualService "+name, before)
+	m.waitSync(ctx, "deletion of VirtualService "+name, syncRoute, before)
 	return nil
 }
 

@@ -96,6 +96,12 @@ type Capabilities struct {
 	// (several clusters, one or several networks, east-west gateways) and
 	// mesh-wide settings (topology.MeshSettings).
 	MultiCluster bool
+	// ZoneAwareRouting: the istiod in use turns a zoneAwareLbSetting into
+	// Envoy's common_lb_config.zone_aware_lb_config (detected from what
+	// istiod generates, not from its version), and the backend gives
+	// clients with topology.Client.SelfDiscovery a local_cluster. Older
+	// istiod versions ignore zoneAwareLbSetting; zone aware specs skip.
+	ZoneAwareRouting bool
 }
 
 // Mesh is one deployed topology in one isolated scope (namespace or mesh).

@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -195,7 +197,15 @@ func TestBadScenarioFiles(t *testing.T) {
 		{"anchors", strings.Replace(good, "- {name: zone-a, locality: kr/a, replicas: 3}", "- &w {name: zone-a, locality: kr/a, replicas: 3}", 1), "",
 			"DIR/s.yaml:5: YAML anchors and aliases are not supported: write the value out"},
 		{"missing rule file", good, "-",
-			"DIR/s.yaml:10: rules[0].file: open DIR/rules/dr.yaml: no such file or directory: give a path relative to the scenario file's folder"},
+			"DIR/s.yaml:10: rules[0].file: stat DIR/rules/dr.yaml: no such file or directory: give a path relative to the scenario file's folder"},
+		{"rule file nested 20,000 levels deep", good, "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: dr}\nspec: " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "\n",
+			"DIR/s.yaml:10: rules[0].file: DIR/rules/dr.yaml is nested too deep for YAML (more than 10000 levels): write the rule flat, as a DestinationRule or VirtualService is"},
+		{"binary tag", strings.Replace(good, "name: ok", "name: !!binary aGVsbG8=", 1), "",
+			"DIR/s.yaml:1: name: the YAML tag !!binary is not supported: write the value as plain YAML (strings, numbers, booleans, lists and mappings, without tags)"},
+		{"custom tag", strings.Replace(good, "replicas: 3}\n  - {name: zone-b", "replicas: !int 3}\n  - {name: zone-b", 1), "",
+			"DIR/s.yaml:5: topology.workloads[0].replicas: the YAML tag !int is not supported: write the value as plain YAML (strings, numbers, booleans, lists and mappings, without tags)"},
+		{"wait below 1ms", strings.Replace(good, sendStep, sendStep+"  - wait: 1ns\n", 1), "",
+			`DIR/s.yaml:16: specs[0].steps[2].wait: "1ns" is not a duration from 1ms to 1h0m0s: write a Go duration such as 61s, 1m30s or 500ms`},
 		{"rule file: unknown DestinationRule field", good, strings.Replace(goodRule, "outlierDetection:", "outlierDetections:", 1),
 			`DIR/s.yaml:10: rules[0].file: DIR/rules/dr.yaml: unknown field "spec.trafficPolicy.outlierDetections": fix the spelling or remove it (see https://istio.io/latest/docs/reference/config/networking/destination-rule/)`},
 		{"rule file: distribute weights not 100", good, goodRule + "    loadBalancer:\n      localityLbSetting:\n        distribute:\n        - from: kr/b/*\n          to: {\"kr/b/*\": 90}\n",
@@ -275,6 +285,49 @@ func TestBadScenarioFiles(t *testing.T) {
 			got := strings.ReplaceAll(err.Error(), dir, "DIR")
 			if got != c.want {
 				t.Errorf("error\n got: %s\nwant: %s", got, c.want)
+			}
+		})
+	}
+}
+
+// TestNonRegularFiles: a FIFO (or device, or folder) named as a rule file
+// or lying in a scenario folder is refused at once, never read (a read of
+// a FIFO blocks until a writer comes).
+func TestNonRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "rules/dr.yaml", goodRule)
+	s := write(t, dir, "sub/s.yaml", strings.Replace(good, "file: rules/dr.yaml", "file: ../fifo.yaml", 1))
+	dev := write(t, dir, "sub2/s.yaml", strings.Replace(good, "file: rules/dr.yaml", "file: /dev/zero", 1))
+	for _, c := range []struct {
+		name string
+		load func() error
+		want string
+	}{
+		{"FIFO as rule file", func() error { _, err := scenario.Load(s); return err },
+			"DIR/sub/s.yaml:10: rules[0].file: DIR/fifo.yaml is a named pipe (FIFO), not a regular file: give the path of a file: give a path relative to the scenario file's folder"},
+		{"device as rule file", func() error { _, err := scenario.Load(dev); return err },
+			"DIR/sub2/s.yaml:10: rules[0].file: /dev/zero is a device, not a regular file: give the path of a file: give a path relative to the scenario file's folder"},
+		{"FIFO in a scenario folder", func() error { _, err := scenario.LoadDir(dir); return err },
+			"DIR/fifo.yaml is a named pipe (FIFO), not a regular file: give the path of a file"},
+		{"FIFO as scenario file", func() error { _, err := scenario.Load(filepath.Join(dir, "fifo.yaml")); return err },
+			"DIR/fifo.yaml is a named pipe (FIFO), not a regular file: give the path of a file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() { done <- c.load() }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatal("no error")
+				}
+				if got := strings.ReplaceAll(err.Error(), dir, "DIR"); got != c.want {
+					t.Errorf("error\n got: %s\nwant: %s", got, c.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("blocked reading a FIFO")
 			}
 		})
 	}

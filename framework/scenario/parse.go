@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/localitylb/locality-e2e/framework/boundedread"
 	"github.com/localitylb/locality-e2e/framework/destinationrule"
 	"github.com/localitylb/locality-e2e/framework/endpoints"
 	"github.com/localitylb/locality-e2e/framework/locality"
@@ -32,12 +33,13 @@ import (
 	"github.com/localitylb/locality-e2e/framework/virtualservice"
 )
 
-// MaxFileSize bounds a scenario or rule file.
-const MaxFileSize = 1 << 20
+// MaxFileSize bounds a scenario or rule file (the tools' one limit).
+const MaxFileSize = boundedread.MaxSize
 
 // Limits of the steps.
 const (
 	MaxRequests = 100_000
+	MinWait     = time.Millisecond
 	MaxWait     = time.Hour
 )
 
@@ -78,20 +80,10 @@ func LoadDir(dir string) ([]*Scenario, error) {
 	return out, nil
 }
 
+// readFile reads a scenario or rule file through the tools' one bounded
+// reader (size limit, regular files only).
 func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("%s: larger than %d KiB: a scenario or rule file must be smaller", path, MaxFileSize>>10)
-	}
-	return data, nil
+	return boundedread.ReadFile(path)
 }
 
 // Parse parses and validates a scenario file's content. file labels
@@ -234,11 +226,45 @@ func (p *parser) parse(data []byte) (*Scenario, error) {
 }
 
 func noAliases(p *parser, n *yaml.Node) error {
+	return plainYAML(p, n, "")
+}
+
+// plainTags are the tags plain YAML resolves to; an explicit tag such as
+// !!binary or !custom would make a value mean something else than it reads
+// (yaml.v3 decodes !!binary into its bytes), so it is refused by name.
+var plainTags = map[string]bool{"!!str": true, "!!int": true, "!!float": true, "!!bool": true, "!!null": true, "!!map": true, "!!seq": true, "": true}
+
+// plainYAML refuses anchors, aliases and explicit non-plain tags anywhere
+// in n; field is n's path, as the other errors name it.
+func plainYAML(p *parser, n *yaml.Node, field string) error {
 	if n.Kind == yaml.AliasNode || n.Anchor != "" {
 		return p.err(n, "", "YAML anchors and aliases are not supported", "write the value out")
 	}
+	if n.Style&yaml.TaggedStyle != 0 && !plainTags[n.Tag] {
+		return p.err(n, field, fmt.Sprintf("the YAML tag %s is not supported", n.Tag), "write the value as plain YAML (strings, numbers, booleans, lists and mappings, without tags)")
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if err := plainYAML(p, k, field); err != nil {
+				return err
+			}
+			if err := plainYAML(p, v, join(field, k.Value)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if err := plainYAML(p, c, fmt.Sprintf("%s[%d]", field, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for _, c := range n.Content {
-		if err := noAliases(p, c); err != nil {
+		if err := plainYAML(p, c, field); err != nil {
 			return err
 		}
 	}
@@ -781,7 +807,11 @@ func (p *parser) rule(n *yaml.Node, field string) (*Rule, error) {
 		var head struct {
 			Kind string `yaml:"kind"`
 		}
-		_ = yaml.Unmarshal(data, &head)
+		if err := yaml.Unmarshal(data, &head); err != nil && strings.Contains(err.Error(), "exceeded max depth") {
+			// yaml.v3 stops at 10000 levels (its max_nesting_depth) and
+			// leaves kind empty; say so rather than "kind is \"\"".
+			return nil, p.err(fileNode, field+".file", path+" is nested too deep for YAML (more than 10000 levels)", "write the rule flat, as a DestinationRule or VirtualService is")
+		}
 		kind = head.Kind
 		field += ".file"
 		n = fileNode
@@ -919,8 +949,8 @@ func (p *parser) step(n *yaml.Node, field string) (*Step, error) {
 		s, err := p.str(v, field)
 		if err == nil {
 			st.Duration, err = time.ParseDuration(s)
-			if err != nil || st.Duration <= 0 || st.Duration > MaxWait {
-				err = p.err(v, field, fmt.Sprintf("%q is not a duration from 1ms to %v", s, MaxWait), "write a Go duration such as 61s, 1m30s or 500ms")
+			if err != nil || st.Duration < MinWait || st.Duration > MaxWait {
+				err = p.err(v, field, fmt.Sprintf("%q is not a duration from %v to %v", s, MinWait, MaxWait), "write a Go duration such as 61s, 1m30s or 500ms")
 			}
 		} else {
 			err = p.err(v, field, fmt.Sprintf("is %s, want a duration", kindName(v)), "write a Go duration such as 61s, 1m30s or 500ms (a bare number has no unit)")

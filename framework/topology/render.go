@@ -117,7 +117,7 @@ func renderDocs(t Topology) ([]renderedDoc, error) {
 		if err := add("Pod "+c.Name, manifests.ClientPodTemplate, manifests.ClientData{
 			Name: c.Name, Namespace: t.Namespace, Image: t.ClientImage,
 			Region: c.Locality.Region, Zone: c.Locality.Zone, Subzone: c.Locality.Subzone,
-			Labels: c.Labels,
+			Labels: c.podLabels(),
 		}); err != nil {
 			return nil, err
 		}
@@ -226,8 +226,8 @@ func checkRendered(t Topology, objs []client.Object) error {
 			return mismatch(what, "name", p.Name, c.Name)
 		case len(p.Spec.Containers) != 1 || p.Spec.Containers[0].Image != t.ClientImage || p.Spec.Containers[0].SecurityContext != nil:
 			return mismatch(what, "container", p.Spec.Containers, "one container of image "+t.ClientImage)
-		case !equalMaps(p.Labels, podLabels(map[string]string{"app": "locality-e2e-client", "client": c.Name}, c.Labels)):
-			return mismatch(what, "labels", p.Labels, podLabels(map[string]string{"app": "locality-e2e-client", "client": c.Name}, c.Labels))
+		case !equalMaps(p.Labels, podLabels(map[string]string{"app": "locality-e2e-client", "client": c.Name}, c.podLabels())):
+			return mismatch(what, "labels", p.Labels, podLabels(map[string]string{"app": "locality-e2e-client", "client": c.Name}, c.podLabels()))
 		case !equalMaps(p.Spec.NodeSelector, localityLabels(c.Locality)):
 			return mismatch(what, "nodeSelector", p.Spec.NodeSelector, localityLabels(c.Locality))
 		}

@@ -64,6 +64,16 @@ type Client struct {
 	// Cluster is the declared cluster the client runs in; empty: the first
 	// cluster.
 	Cluster string
+	// Service, when set, makes the client a pod of its own Service of that
+	// name (see clientservice.go): clients naming the same Service are its
+	// replicas, which is how a topology spreads a caller over zones. Empty:
+	// the client belongs to no Service (as before).
+	Service string
+	// SelfDiscovery makes the client's sidecar announce
+	// ISTIO_META_ENABLE_SELF_DISCOVERY=true, so istiod serves it a
+	// local_cluster (its Service's pods in its region) and Envoy's zone
+	// aware routing has the caller's spread. Requires Service.
+	SelfDiscovery bool
 }
 
 // Topology is the whole declarative test environment.
@@ -222,7 +232,10 @@ func (t Topology) Validate() error {
 		return fmt.Errorf("%s: TrafficDistribution %q is unknown: use PreferClose, PreferSameZone, PreferSameNode or leave it empty", prefix, t.TrafficDistribution)
 	}
 	for i, c := range t.Clients {
-		if err := checkLabels(fmt.Sprintf("%s: Clients[%d] (%s).Labels", prefix, i, c.Name), c.Labels, "app", "client"); err != nil {
+		if err := checkLabels(fmt.Sprintf("%s: Clients[%d] (%s).Labels", prefix, i, c.Name), c.Labels, "app", "client", LabelWorkloadName); err != nil {
+			return err
+		}
+		if err := t.validateClientService(prefix, i, c); err != nil {
 			return err
 		}
 		if c.Name == "" {

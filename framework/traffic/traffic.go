@@ -6,7 +6,6 @@ package traffic
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -29,15 +28,45 @@ type Response struct {
 }
 
 // helloworld-v1 answers "Hello version: v1, instance: <pod>".
-var helloRe = regexp.MustCompile(`Hello version: (\S+), instance: (\S+)`)
+const (
+	helloPrefix   = "Hello version: "
+	helloInstance = ", instance: "
+)
 
-// PodFromBody extracts the serving pod from a helloworld response body.
+// PodFromBody extracts the serving pod from a helloworld response body: the
+// first submatch of `Hello version: (\S+), instance: (\S+)`'s second group,
+// without a regexp (it runs once per response; TestPodFromBodyMatchesRegexp
+// checks it against that regexp).
 func PodFromBody(body string) string {
-	m := helloRe.FindStringSubmatch(body)
-	if m == nil {
-		return ""
+	for rest := body; ; {
+		i := strings.Index(rest, helloPrefix)
+		if i < 0 {
+			return ""
+		}
+		rest = rest[i+len(helloPrefix):]
+		// The version is \S+ and ", instance: " starts with its last
+		// character (','): the version's non-space run must end in ','
+		// followed by "instance: ".
+		v := nonSpaceRun(rest)
+		if v >= 2 && strings.HasPrefix(rest[v-1:], helloInstance) {
+			pod := rest[v-1+len(helloInstance):]
+			if n := nonSpaceRun(pod); n > 0 {
+				return pod[:n]
+			}
+		}
 	}
-	return m[2]
+}
+
+// nonSpaceRun is the length of s's leading run of regexp \S (not one of
+// \t \n \f \r and space).
+func nonSpaceRun(s string) int {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\t', '\n', '\f', '\r', ' ':
+			return i
+		}
+	}
+	return len(s)
 }
 
 // HelloBody is what docker.io/istio/examples-helloworld-v1 answers.

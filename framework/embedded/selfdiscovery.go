@@ -1,0 +1,214 @@
+// Self-discovery (zone aware routing): client Services, the sidecar's
+// ENABLE_SELF_DISCOVERY metadata, the bootstrap's local_cluster and its
+// EDS subscription, and what the sidecar must hold for convergence.
+//
+// What a real sidecar with ISTIO_META_ENABLE_SELF_DISCOVERY=true gets
+// (pinned istio.io/istio):
+//   - pilot-agent adds a static cluster "local_cluster" of type EDS over
+//     ADS to Envoy's bootstrap and sets cluster_manager.local_cluster_name
+//     to it (tools/packaging/common/envoy_bootstrap.json,
+//     {{ if .enable_self_discovery }}; pilot/cmd/pilot-agent/options
+//     EnableSelfDiscovery). istiod's CDS does not carry it; Envoy requests
+//     its EDS on the same ADS stream as the CDS clusters'.
+//   - istiod answers EDS for "local_cluster" (pilot/pkg/networking/util
+//     SelfDiscoveryCluster; pilot/pkg/xds/eds.go parseClusterName) with the
+//     endpoints of the proxy's LocalService (its first Service,
+//     model.Proxy.SetServiceTargets) of the same workload name and
+//     pod-template-hash, in the proxy's region, without DestinationRule
+//     priorities (endpoint_builder.go isSelfDiscoveryCluster).
+//   - the node metadata ENABLE_SELF_DISCOVERY (pkg/model/proxy.go
+//     NodeMetadata.EnableSelfDiscovery) also decides whether istiod warns
+//     about zone aware routing without self-discovery
+//     (loadbalancer.go ZoneAwareLBSettings.ApplyToCluster); the outbound
+//     cluster's zone_aware_lb_config is the same either way.
+package embedded
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	networkingapi "istio.io/api/networking/v1alpha3"
+	"istio.io/istio/pilot/pkg/model"
+	"istio.io/istio/pilot/pkg/networking/core/loadbalancer"
+	"istio.io/istio/pilot/pkg/networking/util"
+	"istio.io/istio/pilot/pkg/xds/endpoints"
+	"istio.io/istio/pkg/config/host"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/localitylb/locality-e2e/framework/topology"
+)
+
+// localClusterName is the bootstrap's local cluster (istiod's
+// util.SelfDiscoveryCluster).
+const localClusterName = util.SelfDiscoveryCluster
+
+// clientServiceObjects are the client Services whose pods run in kc
+// (topology.Client.Service), each with the EndpointSlice the EndpointSlice
+// controller would publish for its client pods. The clients must have been
+// made (newClient) first.
+func (m *Mesh) clientServiceObjects(kc *kcluster) []runtime.Object {
+	names, members := m.topo.ClientServices()
+	var out []runtime.Object
+	for _, name := range names {
+		var pods []*corev1.Pod
+		for _, c := range members[name] {
+			if mc := m.clients[c.Name]; mc != nil && mc.cluster == kc.name {
+				pods = append(pods, mc.obj)
+			}
+		}
+		if len(pods) == 0 {
+			continue
+		}
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: m.topo.Namespace, Labels: map[string]string{"app": name}},
+			Spec: corev1.ServiceSpec{
+				Selector:  map[string]string{topology.LabelWorkloadName: name},
+				ClusterIP: nextAddress(), // never dialed; istiod needs one
+				Ports: []corev1.ServicePort{{
+					Name: "http", Port: topology.ClientServicePort, Protocol: corev1.ProtocolTCP,
+					TargetPort: intstr.FromInt32(topology.ClientServicePort),
+				}},
+			},
+		}
+		out = append(out, svc, endpointSlice(svc, pods, kc.nodeByName))
+	}
+	return out
+}
+
+// selfDiscoveryMeta sets the node metadata a sidecar injected for the
+// client sends: WORKLOAD_NAME (the injector's, from the pod's
+// workload-name label when set) and ENABLE_SELF_DISCOVERY.
+func (m *Mesh) selfDiscoveryMeta(c *client, md *model.NodeMetadata) {
+	for _, tc := range m.topo.Clients {
+		if tc.Name != c.obj.Name {
+			continue
+		}
+		if tc.Service != "" {
+			md.WorkloadName = tc.Service
+		}
+		md.EnableSelfDiscovery = model.StringBool(tc.SelfDiscovery)
+	}
+}
+
+// bootstrapLocalCluster is the static cluster pilot-agent puts into the
+// bootstrap with enable_self_discovery (envoy_bootstrap.json): EDS over
+// ADS, service_name local_cluster. Its load_balancing_policy
+// (least_request with zone_aware_lb_config min_cluster_size 1) is left
+// out: nothing routes to the local cluster.
+func bootstrapLocalCluster() *clusterv3.Cluster {
+	return &clusterv3.Cluster{
+		Name:                 localClusterName,
+		AltStatName:          localClusterName + ";",
+		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
+		ConnectTimeout:       durationpb.New(time.Second),
+		EdsClusterConfig: &clusterv3.Cluster_EdsClusterConfig{
+			EdsConfig: &corev3.ConfigSource{
+				ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+				ResourceApiVersion:    corev3.ApiVersion_V3,
+			},
+			ServiceName: localClusterName,
+		},
+	}
+}
+
+// addBootstrapCluster appends the bootstrap's local_cluster to a CDS
+// response before adsc reads it: Envoy's EDS request names every EDS
+// cluster it has, static (bootstrap) ones with CDS ones, and adsc asks
+// (and ACKs) EDS for the EDS clusters of the last CDS response.
+func addBootstrapCluster(r *discovery.DiscoveryResponse) error {
+	a, err := anypb.New(bootstrapLocalCluster())
+	if err != nil {
+		return fmt.Errorf("encode bootstrap local_cluster: %w", err)
+	}
+	r.Resources = append(r.Resources, a)
+	return nil
+}
+
+// setLocalLocked keeps the local_cluster assignment istiod pushed and
+// hands it to the model. Caller holds s.mu.
+func (s *sidecar) setLocalLocked(cla *endpointv3.ClusterLoadAssignment) {
+	s.local = cla
+	if s.lb == nil {
+		return // applyLocked feeds it when the model is built
+	}
+	if err := s.lb.SetLocalCluster(cla); err != nil {
+		s.err = fmt.Errorf("sidecar of %s: local_cluster: %w", s.name, err)
+	}
+}
+
+// expectedLocal is istiod's current local_cluster assignment for the
+// proxy, built as eds.go does (parseClusterName: the proxy's
+// LocalService); nil when the proxy does not ask for self-discovery.
+func (m *Mesh) expectedLocal(p *model.Proxy) *endpointv3.ClusterLoadAssignment {
+	if !bool(p.Metadata.EnableSelfDiscovery) {
+		return nil
+	}
+	var hostname host.Name
+	port := 0
+	if p.LocalService.Name != "" {
+		hostname, port = host.Name(p.LocalService.Name), p.LocalService.Port
+	}
+	push := m.fake.PushContext()
+	svc := push.ServiceForHostname(p, hostname)
+	b := endpoints.NewCDSEndpointBuilder(p, push, localClusterName, model.TrafficDirectionOutbound, "", hostname, port, svc, nil)
+	return b.BuildClusterLoadAssignment(m.fake.Discovery.Env.EndpointIndex)
+}
+
+// holdsLocal reports whether the sidecar holds istiod's current
+// local_cluster assignment (true when it has none to hold).
+func (s *sidecar) holdsLocal(want *endpointv3.ClusterLoadAssignment) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if want == nil {
+		return s.local == nil
+	}
+	return proto.Equal(s.local, want) && (s.lb == nil || proto.Equal(s.lb.LocalCluster(), want))
+}
+
+// ClientLocalCluster returns the local_cluster assignment the client's
+// sidecar holds (nil when its sidecar does not use self-discovery); explain
+// passes it to envoylb.Predict.
+func (m *Mesh) ClientLocalCluster(clientName string) (*endpointv3.ClusterLoadAssignment, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if err := m.checkOpen(); err != nil {
+		return nil, err
+	}
+	c, err := m.client(clientName)
+	if err != nil {
+		return nil, err
+	}
+	c.side.mu.Lock()
+	defer c.side.mu.Unlock()
+	if c.side.local == nil {
+		return nil, nil
+	}
+	return proto.Clone(c.side.local).(*endpointv3.ClusterLoadAssignment), nil
+}
+
+// zoneAwareRouting detects whether the istiod in process emits
+// zone_aware_lb_config for a zoneAwareLbSetting: it runs istiod's own
+// cluster generation step (loadbalancer.GetEffectiveLbSetting and
+// ApplyToCluster, as cluster_traffic_policy.go applyLoadBalancer does for
+// every outbound cluster) on a probe Cluster and looks at the result.
+var zoneAwareRouting = sync.OnceValue(func() bool {
+	c := &clusterv3.Cluster{Name: "outbound|5000||probe.default.svc.cluster.local", CommonLbConfig: &clusterv3.Cluster_CommonLbConfig{}}
+	lb := &networkingapi.LoadBalancerSettings{ZoneAwareLbSetting: &networkingapi.ZoneAwareLoadBalancerSetting{}}
+	s := loadbalancer.GetEffectiveLbSetting(nil, nil, lb, nil)
+	if s == nil || !s.IsZoneAware() {
+		return false
+	}
+	s.ApplyToCluster(c, nil, &corev3.Locality{Region: "r", Zone: "z"}, nil, false, "probe.default", true)
+	return c.GetCommonLbConfig().GetZoneAwareLbConfig() != nil
+})
