@@ -136,10 +136,13 @@ type embeddedDeps struct {
 	// command runs argv in dir with env, its output to out.
 	command func(ctx context.Context, dir string, argv, env []string, out io.Writer) error
 	now     func() time.Time
+	// getwd is the repository root the check runs from.
+	getwd func() (string, error)
 }
 
 func realEmbeddedDeps() embeddedDeps {
 	return embeddedDeps{
+		getwd:   os.Getwd,
 		getenv:  os.Getenv,
 		environ: os.Environ,
 		command: func(ctx context.Context, dir string, argv, env []string, out io.Writer) error {
@@ -164,7 +167,10 @@ type side struct {
 	// getArgs are the go get arguments aligning the Kubernetes modules to
 	// this istio version's (alignedModule).
 	getArgs []string
-	env     []string // extra environment of the run
+	// tags are the build tags choosing framework/embedded's istiod API
+	// surface for this version (buildTags).
+	tags string
+	env  []string // extra environment of the run
 }
 
 // moduleInfo is `go mod download -json`'s answer.
@@ -201,7 +207,7 @@ func (c *embeddedCheck) progress(format string, args ...any) {
 
 func (c *embeddedCheck) run(ctx context.Context) (int, error) {
 	start := c.d.now()
-	root, err := os.Getwd()
+	root, err := c.d.getwd()
 	if err != nil {
 		return exitError, err
 	}
@@ -219,7 +225,7 @@ func (c *embeddedCheck) run(ctx context.Context) (int, error) {
 		if err := c.resolve(ctx, s); err != nil {
 			return exitError, err
 		}
-		c.progress("%s: %s %s (VERSION %s)", strings.ToUpper(s.tag), istioModule, s.version, s.source)
+		c.progress("%s: %s %s (VERSION %s)%s", strings.ToUpper(s.tag), istioModule, s.version, s.source, tagNote(s.tags))
 	}
 	out := filepath.Join(c.o.ReportDir, from.version+".."+to.version)
 	if !filepath.IsAbs(out) {
@@ -314,9 +320,14 @@ func (c *embeddedCheck) resolve(ctx context.Context, s *side) error {
 	if err := c.d.command(ctx, c.root, argv, c.goEnv(), &buf); err != nil {
 		return fmt.Errorf("%s %s: read its go.mod: %v: %s", istioModule, s.version, err, lastLines(buf.String(), 5))
 	}
-	var gm struct{ Require []struct{ Path, Version string } }
+	var gm struct {
+		Require []struct{ Path, Version string }
+	}
 	if err := json.Unmarshal(buf.Bytes(), &gm); err != nil {
 		return fmt.Errorf("%s %s: its go.mod: %v", istioModule, s.version, err)
+	}
+	if s.tags, err = buildTags(mi.Dir); err != nil {
+		return fmt.Errorf("%s %s: %v", istioModule, s.version, err)
 	}
 	s.getArgs = nil
 	for _, r := range gm.Require {
@@ -325,6 +336,32 @@ func (c *embeddedCheck) resolve(ctx context.Context, s *side) error {
 		}
 	}
 	return nil
+}
+
+// preZoneAwareTag builds framework/embedded's istiod_api_pre_zoneaware.go
+// instead of istiod_api.go: the istiod API surface of an istio.io/istio
+// without self-discovery and zone aware routing.
+const preZoneAwareTag = "istiod_pre_zoneaware"
+
+// buildTags chooses framework/embedded's istiod API surface for the
+// istio.io/istio source in dir: istiod_pre_zoneaware when its
+// pilot/pkg/networking/util does not declare SelfDiscoveryCluster (the
+// constant istiod added with self-discovery and zone aware routing).
+func buildTags(dir string) (string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "pilot", "pkg", "networking", "util", "*.go"))
+	if err != nil || len(files) == 0 {
+		return "", fmt.Errorf("no pilot/pkg/networking/util in its source (%s): not an istiod this check knows", dir)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		if bytes.Contains(b, []byte("SelfDiscoveryCluster")) {
+			return "", nil
+		}
+	}
+	return preZoneAwareTag, nil
 }
 
 // alignedModule: the modules set to the istio version's own requirement in
@@ -364,7 +401,7 @@ func (c *embeddedCheck) build(ctx context.Context, s *side) error {
 	steps := [][]string{
 		get,
 		{c.o.Go, "mod", "tidy", "-modfile=" + mod},
-		{c.o.Go, "test", "-c", "-modfile=" + mod, "-o", filepath.Join(s.dir, "specs.test"),
+		{c.o.Go, "test", "-c", "-modfile=" + mod, "-o", filepath.Join(s.dir, "specs.test"), "-tags=" + s.tags,
 			"-ldflags=-X github.com/localitylb/locality-e2e/framework/embedded.istioModuleOverride=" + s.version +
 				" -X github.com/localitylb/locality-e2e/framework/embedded.istioSourceOverride=" + s.source,
 			"./specs"},
@@ -454,6 +491,13 @@ func (c *embeddedCheck) diff(out string, from, to *side) (int, error) {
 	fmt.Fprint(c.out, sum.String())
 	fmt.Fprintf(c.out, "summary: %s\n", summaryPath)
 	return code, nil
+}
+
+func tagNote(tags string) string {
+	if tags == "" {
+		return ""
+	}
+	return ", built with -tags=" + tags + " (no self-discovery/zone aware routing in this istiod)"
 }
 
 // lastLines is the last n lines of s.
