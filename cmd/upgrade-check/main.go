@@ -407,9 +407,14 @@ func (c *checker) diff() (int, error) {
 	changes := fingerprint.Diff(a, b, fingerprint.DiffOptions{})
 	fmt.Fprint(c.out, fingerprint.Header(a, b, fingerprint.DiffOptions{}))
 	fmt.Fprint(c.out, fingerprint.Format(changes))
+	nc := fingerprint.NotComparable(a, b, fingerprint.DiffOptions{})
+	fmt.Fprint(c.out, fingerprint.FormatNotComparable(nc))
 	page := report.UpgradeFromFingerprints(a, b, changes)
 	page.From.Page, page.To.Page = "from/"+report.FileName, "to/"+report.FileName
 	page.Timeline = c.trafficTimeline
+	for _, x := range nc {
+		page.NotComparable = append(page.NotComparable, x.Scenario+": "+x.What)
+	}
 	if path, err := report.WriteUpgrade(c.o.ReportDir, page); err != nil {
 		fmt.Fprintf(c.out, "upgrade-check: the upgrade page could not be written: %v\n", err)
 	} else {
