@@ -461,6 +461,15 @@ func (c *embeddedCheck) diff(out string, from, to *side) (int, error) {
 	changes := fingerprint.Diff(a, b, fingerprint.DiffOptions{})
 	nc := fingerprint.NotComparable(a, b, fingerprint.DiffOptions{})
 	var sum strings.Builder
+	headline := fmt.Sprintf("NO CHANGE: %s %s -> %s: no behavioural change in %d comparable scenarios", istioModule, from.version, to.version, comparable(a, b))
+	if len(changes) > 0 {
+		headline = fmt.Sprintf("CHANGED: %s %s -> %s changes locality load balancing behaviour in %d scenarios: %s",
+			istioModule, from.version, to.version, len(changedScenarios(changes)), strings.Join(changedScenarios(changes), "; "))
+	}
+	if len(nc) > 0 {
+		headline += fmt.Sprintf(" (%d not comparable)", len(nc))
+	}
+	fmt.Fprintln(&sum, headline)
 	fmt.Fprintf(&sum, "embedded upgrade check: %s %s -> %s (seeds %d, %d)\n", istioModule, from.version, to.version, from.seed, to.seed)
 	fmt.Fprintf(&sum, "old: %s on %s (%d scenarios)\nnew: %s on %s (%d scenarios)\n",
 		a.IstioVersion, a.Backend, len(a.Scenarios), b.IstioVersion, b.Backend, len(b.Scenarios))
@@ -501,6 +510,36 @@ func tagNote(tags string) string {
 		return ""
 	}
 	return ", built with -tags=" + tags + " (no self-discovery/zone aware routing in this istiod)"
+}
+
+// changedScenarios names the scenarios with a change, in Diff's order.
+func changedScenarios(changes []fingerprint.Change) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range changes {
+		if !seen[c.Scenario] {
+			seen[c.Scenario] = true
+			out = append(out, c.Scenario)
+		}
+	}
+	return out
+}
+
+// comparable counts the scenarios that ran in both fingerprints.
+func comparable(a, b fingerprint.Fingerprint) int {
+	ran := map[string]bool{}
+	for _, s := range a.Scenarios {
+		if s.Skipped == "" {
+			ran[s.Name] = true
+		}
+	}
+	n := 0
+	for _, s := range b.Scenarios {
+		if s.Skipped == "" && ran[s.Name] {
+			n++
+		}
+	}
+	return n
 }
 
 // lastLines is the last n lines of s.

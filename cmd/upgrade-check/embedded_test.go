@@ -267,7 +267,7 @@ func TestEmbeddedEndToEndWithFakes(t *testing.T) {
 			t.Errorf("progress lacks %q:\n%s", want, out.String())
 		}
 	}
-	if !strings.Contains(string(sum), "no behavioural change") || !strings.Contains(string(sum), oldIstio+" -> "+newIstio) {
+	if !strings.HasPrefix(string(sum), fmt.Sprintf("NO CHANGE: %s %s -> %s: no behavioural change in %d comparable scenarios\n", istioModule, oldIstio, newIstio, len(realFingerprint(t).Scenarios))) || !strings.Contains(string(sum), oldIstio+" -> "+newIstio) {
 		t.Errorf("summary:\n%s", sum)
 	}
 }
@@ -294,6 +294,10 @@ func TestEmbeddedReportsChangesAndNotComparable(t *testing.T) {
 	code := runEmbedded(context.Background(), []string{"--from=" + oldIstio, "--to=" + newIstio}, &out, io.Discard, d)
 	if code != exitChanged {
 		t.Fatalf("exit %d:\n%s", code, out.String())
+	}
+	sum, _ := os.ReadFile(filepath.Join(root, DefaultEmbeddedReportDir, oldIstio+".."+newIstio, "summary.txt"))
+	if first, _, _ := strings.Cut(string(sum), "\n"); !strings.HasPrefix(first, "CHANGED: ") || !strings.Contains(first, "in 1 scenarios: "+changed+" (1 not comparable)") {
+		t.Errorf("headline %q", first)
 	}
 	for _, want := range []string{changed, "[result]", "not comparable: skipped on old: this istiod has no zone aware routing", "changes locality load balancing behaviour (1 changes in 1 scenarios)"} {
 		if !strings.Contains(out.String(), want) {
