@@ -70,7 +70,9 @@ type embeddedOptions struct {
 	From, To    string
 	ReportDir   string
 	LabelFilter string
-	Seed        int64
+	// Focus is a Ginkgo focus regexp for both runs ("" : every spec).
+	Focus string
+	Seed  int64
 	// SeedTo is the seed of the TO run; 0: Seed (the same seed both sides).
 	SeedTo int64
 	// MeshOverlayTo is a MeshConfig YAML file given to the TO run only
@@ -90,6 +92,7 @@ func parseEmbeddedFlags(args []string, getenv func(string) string, stderr io.Wri
 	fs.StringVar(&o.To, "to", getenv(envTo), "istio.io/istio version to upgrade to (env "+envTo+")")
 	fs.StringVar(&o.ReportDir, "report-dir", orDefault(getenv(envReportDir), DefaultEmbeddedReportDir), "the comparison goes to <dir>/<from>..<to> (env "+envReportDir+")")
 	fs.StringVar(&o.LabelFilter, "label-filter", getenv(envLabelFilter), "Ginkgo label filter for both runs (env "+envLabelFilter+")")
+	fs.StringVar(&o.Focus, "focus", "", "Ginkgo focus regexp for both runs (spec text)")
 	fs.StringVar(&seed, "seed", seed, "Ginkgo random seed of both runs (env "+envSeed+")")
 	fs.Int64Var(&o.SeedTo, "seed-to", 0, "seed of the TO run when it must differ (0: --seed)")
 	fs.StringVar(&o.MeshOverlayTo, "to-mesh-overlay", "", "test hook: a MeshConfig YAML file merged over the TO run's mesh config (a deliberately changed side)")
@@ -120,6 +123,9 @@ func parseEmbeddedFlags(args []string, getenv func(string) string, stderr io.Wri
 	}
 	if strings.ContainsAny(o.LabelFilter, "\x00\n") {
 		return o, fmt.Errorf("--label-filter: one line of Ginkgo label filter, e.g. 'locality:failover'")
+	}
+	if strings.ContainsAny(o.Focus, "\x00\n") {
+		return o, fmt.Errorf("--focus: one line of Ginkgo focus regexp, e.g. 'eight pods'")
 	}
 	if o.MeshOverlayTo != "" {
 		if _, err := os.Stat(o.MeshOverlayTo); err != nil {
@@ -432,10 +438,13 @@ func (c *embeddedCheck) runSpecs(ctx context.Context, s *side) error {
 	}
 	defer logf.Close()
 	argv := []string{s.binary, "-test.timeout=" + (c.o.Timeout + time.Minute).String(),
-		"--ginkgo.seed=" + strconv.FormatInt(s.seed, 10), "--ginkgo.timeout=" + c.o.Timeout.String(),
+		"--ginkgo.seed=" + strconv.FormatInt(s.seed, 10), "--ginkgo.timeout=" + c.o.Timeout.String(), "--ginkgo.no-color",
 		"--ginkgo.json-report=" + filepath.Join(s.dir, "report.json")}
 	if c.o.LabelFilter != "" {
 		argv = append(argv, "--ginkgo.label-filter="+c.o.LabelFilter)
+	}
+	if c.o.Focus != "" {
+		argv = append(argv, "--ginkgo.focus="+c.o.Focus)
 	}
 	argv = append(argv, "--backend=embedded", "--report-dir="+s.dir, "--golden=")
 	fmt.Fprintf(logf, "$ %s\n", strings.Join(argv, " "))

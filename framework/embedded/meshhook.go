@@ -12,13 +12,15 @@ import (
 
 	meshconfig "istio.io/api/mesh/v1alpha1"
 	istiomesh "istio.io/istio/pkg/config/mesh"
+	"istio.io/istio/pkg/util/protomarshal"
 )
 
 // EnvMeshOverlay is the hook's environment variable.
 const EnvMeshOverlay = "LOCALITY_E2E_MESH_OVERLAY"
 
 // defaultMeshConfig is istiod's default mesh config with the hook's file
-// applied (istio's own mesh.ApplyMeshConfig: strict YAML, validated).
+// applied (istio's own protomarshal.ApplyYAMLStrict: unknown fields
+// refused; then mesh.ApplyMeshConfig: merged and validated).
 func defaultMeshConfig() (*meshconfig.MeshConfig, error) {
 	def := istiomesh.DefaultMeshConfig()
 	path := os.Getenv(EnvMeshOverlay)
@@ -28,6 +30,10 @@ func defaultMeshConfig() (*meshconfig.MeshConfig, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w (unset it, or name a MeshConfig YAML file)", EnvMeshOverlay, err)
+	}
+	// Strict first: a misspelt field would otherwise change nothing.
+	if err := protomarshal.ApplyYAMLStrict(string(b), &meshconfig.MeshConfig{}); err != nil {
+		return nil, fmt.Errorf("%s=%s: not a MeshConfig: %w", EnvMeshOverlay, path, err)
 	}
 	mc, err := istiomesh.ApplyMeshConfig(string(b), def)
 	if err != nil {
