@@ -437,7 +437,10 @@ func (c *embeddedCheck) runSpecs(ctx context.Context, s *side) error {
 		return err
 	}
 	defer logf.Close()
-	argv := []string{s.binary, "-test.timeout=" + (c.o.Timeout + time.Minute).String(),
+	// -test.run: the Ginkgo suite only; the package's other tests (e.g.
+	// TestShippedScenariosMatchGoSpecs and its child run) are not part of
+	// the fingerprint.
+	argv := []string{s.binary, "-test.run=^TestSpecs$", "-test.timeout=" + (c.o.Timeout + time.Minute).String(),
 		"--ginkgo.seed=" + strconv.FormatInt(s.seed, 10), "--ginkgo.timeout=" + c.o.Timeout.String(), "--ginkgo.no-color",
 		"--ginkgo.json-report=" + filepath.Join(s.dir, "report.json")}
 	if c.o.LabelFilter != "" {

@@ -257,7 +257,7 @@ func TestEmbeddedEndToEndWithFakes(t *testing.T) {
 		t.Fatalf("runs %q", runs)
 	}
 	for _, r := range runs {
-		if argValue(r, "--ginkgo.seed=") != "42" || argValue(r, "--backend=") != "embedded" || indexOf(r, "--golden=") < 0 {
+		if argValue(r, "-test.run=") != "^TestSpecs$" || argValue(r, "--ginkgo.seed=") != "42" || argValue(r, "--backend=") != "embedded" || indexOf(r, "--golden=") < 0 {
 			t.Errorf("run %q: want seed 42, the embedded backend, no golden check", r)
 		}
 	}
