@@ -418,6 +418,10 @@ func (c *embeddedCheck) build(ctx context.Context, s *side) error {
 		t0 := c.d.now()
 		err := c.d.command(ctx, c.root, argv, c.goEnv(), w)
 		fmt.Fprintf(logf, "# %s %s: %s\n", argv[1], argv[2], c.d.now().Sub(t0).Round(time.Second))
+		if err != nil && argv[1] != "test" {
+			return fmt.Errorf("%s %s (%s): its scratch modfile could not be prepared (%s %s: %v):\n%s\n(full log: %s)",
+				istioModule, s.version, strings.ToUpper(s.tag), argv[1], argv[2], err, lastLines(tail.String(), 15), logPath)
+		}
 		if err != nil {
 			return fmt.Errorf("%s %s (%s) does not build against this repository's framework/embedded and specs (%s %s: %v); the compiler says:\n%s\n(full log: %s)",
 				istioModule, s.version, strings.ToUpper(s.tag), argv[1], argv[2], err, lastLines(tail.String(), 15), logPath)

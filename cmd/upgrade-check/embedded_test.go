@@ -103,7 +103,9 @@ type fakeGo struct {
 	// zoneAware: versions whose source has SelfDiscoveryCluster.
 	zoneAware map[string]bool
 	// broken: versions whose build fails.
-	broken         map[string]bool
+	broken map[string]bool
+	// getFails: versions whose go get fails (e.g. the proxy is down).
+	getFails       map[string]bool
 	fingerprintFor func(side string, env []string) fingerprint.Fingerprint
 	calls          [][]string
 	envs           [][]string
@@ -127,6 +129,10 @@ func (f *fakeGo) command(_ context.Context, _ string, argv, env []string, out io
 		return err
 	}
 	if argv[1] == "get" {
+		if f.getFails[strings.TrimPrefix(argv[3], istioModule+"@")] {
+			fmt.Fprintln(out, "go: k8s.io/api@v0.35.3: reading https://proxy.golang.org/k8s.io/api/@v/v0.35.3.zip: 403 Forbidden")
+			return errors.New("exit status 1")
+		}
 		return nil
 	}
 	switch strings.Join(argv[1:3], " ") {
@@ -195,7 +201,7 @@ func newFakeCheck(t *testing.T) (*fakeGo, embeddedDeps, string) {
 	fp := realFingerprint(t)
 	f := &fakeGo{t: t, modRoot: t.TempDir(),
 		resolve:   map[string]string{oldIstio: oldIstio, newIstio: newIstio, "release-1.31": newIstio},
-		zoneAware: map[string]bool{newIstio: true}, broken: map[string]bool{},
+		zoneAware: map[string]bool{newIstio: true}, broken: map[string]bool{}, getFails: map[string]bool{},
 		fingerprintFor: func(string, []string) fingerprint.Fingerprint { return fp },
 	}
 	d := embeddedDeps{
@@ -355,6 +361,15 @@ func TestEmbeddedBuildAndResolveErrors(t *testing.T) {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("error lacks %q:\n%s", want, errb.String())
 		}
+	}
+	delete(f.broken, oldIstio)
+	f.getFails[newIstio] = true
+	errb.Reset()
+	if code := runEmbedded(context.Background(), []string{"--from=" + oldIstio, "--to=" + newIstio}, io.Discard, &errb, d); code != exitError {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(errb.String(), newIstio+" (TO): its scratch modfile could not be prepared (get ") || !strings.Contains(errb.String(), "403 Forbidden") {
+		t.Errorf("error:\n%s", errb.String())
 	}
 	errb.Reset()
 	if code := runEmbedded(context.Background(), []string{"--from=1.99.0", "--to=" + newIstio}, io.Discard, &errb, d); code != exitError {
