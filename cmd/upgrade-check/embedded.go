@@ -496,6 +496,7 @@ func (c *embeddedCheck) diff(out string, from, to *side) (int, error) {
 	page := report.UpgradeFromFingerprints(a, b, changes)
 	page.Title = fmt.Sprintf("locality-e2e embedded upgrade check: %s %s → %s", istioModule, from.version, to.version)
 	page.From.Page, page.To.Page = "from/"+report.FileName, "to/"+report.FileName
+	page.Method = strings.TrimSpace(fingerprint.Header(a, b, fingerprint.DiffOptions{}))
 	for _, x := range nc {
 		page.NotComparable = append(page.NotComparable, x.Scenario+": "+x.What)
 	}

@@ -314,6 +314,9 @@ func TestEmbeddedReportsChangesAndNotComparable(t *testing.T) {
 	if !bytes.Contains(page, []byte("Not comparable")) || !bytes.Contains(page, []byte("this istiod has no zone aware routing")) {
 		t.Error("the upgrade page lacks the not comparable scenario")
 	}
+	if !bytes.Contains(page, []byte("for a 5-point shift")) {
+		t.Error("the upgrade page lacks the power statement")
+	}
 }
 
 // The test hook reaches the TO run only.

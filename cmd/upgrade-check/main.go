@@ -411,6 +411,7 @@ func (c *checker) diff() (int, error) {
 	fmt.Fprint(c.out, fingerprint.FormatNotComparable(nc))
 	page := report.UpgradeFromFingerprints(a, b, changes)
 	page.From.Page, page.To.Page = "from/"+report.FileName, "to/"+report.FileName
+	page.Method = strings.TrimSpace(fingerprint.Header(a, b, fingerprint.DiffOptions{}))
 	page.Timeline = c.trafficTimeline
 	for _, x := range nc {
 		page.NotComparable = append(page.NotComparable, x.Scenario+": "+x.What)
