@@ -66,8 +66,9 @@ func (o DiffOptions) rate() float64 {
 
 // Diff lists the behavioural changes from a to b of the scenarios that ran
 // in both (a scenario skipped or absent in either is NotComparable's, never
-// a change), in three kinds, each always reported: a scenario's result (KindResult); an endpoint table row
-// (priority, weight, hosts, healthy) or a locality appearing or vanishing
+// a change), in three kinds, each always reported: a scenario's result
+// (KindResult); an endpoint table row (priority, weight, hosts, healthy)
+// or a locality appearing or vanishing
 // (KindEndpoints); and per split (KindSplit) a change of its declared
 // buckets or expected shares, or of its counts. Counts are compared
 // between the two runs, not against either run's accepted range: a random
