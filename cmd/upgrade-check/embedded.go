@@ -489,7 +489,11 @@ func (c *embeddedCheck) diff(out string, from, to *side) (int, error) {
 	fmt.Fprintf(&sum, "embedded upgrade check: %s %s -> %s (seeds %d, %d)\n", istioModule, from.version, to.version, from.seed, to.seed)
 	fmt.Fprintf(&sum, "old: %s on %s (%d scenarios)\nnew: %s on %s (%d scenarios)\n",
 		a.IstioVersion, a.Backend, len(a.Scenarios), b.IstioVersion, b.Backend, len(b.Scenarios))
-	fmt.Fprintf(&sum, "istiod is the only difference; the Envoy side is this repository's model in both runs (data-plane changes need make upgrade-check on kind)\n")
+	if from.version == to.version {
+		fmt.Fprintf(&sum, "the same istiod on both sides: only the seeds%s differ\n", map[bool]string{true: " and the TO run's mesh config overlay (test hook)"}[c.o.MeshOverlayTo != ""])
+	} else {
+		fmt.Fprintf(&sum, "istiod is the only difference; the Envoy side is this repository's model in both runs (data-plane changes need make upgrade-check on kind)\n")
+	}
 	fmt.Fprint(&sum, fingerprint.Header(a, b, fingerprint.DiffOptions{}))
 	fmt.Fprint(&sum, fingerprint.Format(changes))
 	fmt.Fprint(&sum, fingerprint.FormatNotComparable(nc))
