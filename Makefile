@@ -41,6 +41,7 @@ help:
 	@echo "make e2e-multicluster-plan - print every step of the multi-cluster kind setup (nothing is run)"
 	@echo "make workload-image WORKLOAD_IMAGE=<ref> - build cmd/workload's image to push for an existing cluster"
 	@echo "make upgrade-check FROM=<v> TO=<v> [CANARY=1] - specs before/after an Istio upgrade on kind, fingerprint diff"
+	@echo "make upgrade-check-embedded FROM=<istio.io/istio version> TO=<v> - the specs against two istiod versions in process, fingerprint diff (no cluster)"
 	@echo "make lint    - gofmt and go vet"
 	@echo "make bench   - benchmarks of the embedded backend, the Envoy model and the statistics"
 	@echo "make golden  - refresh the committed golden files for review"
@@ -195,6 +196,20 @@ upgrade-check: upgrade-check-versions docker-check
 		--from="$$FROM" --to="$$TO" \
 		--istioctl-from="$$(pwd)/bin/istioctl-$$FROM" --istioctl-to="$$(pwd)/bin/istioctl-$$TO" \
 		--report-dir="$$UPGRADE_REPORT_DIR" $$canary $$UPGRADE_FLAGS
+
+# --- Istio upgrade check, embedded (no cluster) --------------------------------
+# make upgrade-check-embedded FROM=<istio.io/istio version> TO=<version> [UPGRADE_SEED=1]
+# (module versions, Istio tags or branch names; docs/upgrades.md). The
+# values reach the command through the environment only: it validates
+# them before they reach a path or an argv.
+UPGRADE_EMBEDDED_REPORT_DIR ?= $(REPORT_DIR)/upgrade-embedded
+UPGRADE_SEED ?= 1
+export UPGRADE_EMBEDDED_REPORT_DIR UPGRADE_SEED
+.PHONY: upgrade-check-embedded
+upgrade-check-embedded:
+	LOCALITY_E2E_UPGRADE_FROM="$$FROM" LOCALITY_E2E_UPGRADE_TO="$$TO" \
+	LOCALITY_E2E_UPGRADE_REPORT_DIR="$$UPGRADE_EMBEDDED_REPORT_DIR" LOCALITY_E2E_UPGRADE_SEED="$$UPGRADE_SEED" \
+		"$$GO" run ./cmd/upgrade-check embedded
 
 .PHONY: upgrade-check-versions
 upgrade-check-versions:

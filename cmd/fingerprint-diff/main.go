@@ -52,6 +52,7 @@ func run(out io.Writer, oldPath, newPath string, opts fingerprint.DiffOptions) i
 	fmt.Fprint(out, fingerprint.Header(a, b, opts))
 	changes := fingerprint.Diff(a, b, opts)
 	fmt.Fprint(out, fingerprint.Format(changes))
+	fmt.Fprint(out, fingerprint.FormatNotComparable(fingerprint.NotComparable(a, b, opts)))
 	if len(changes) > 0 {
 		return 1
 	}

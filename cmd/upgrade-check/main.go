@@ -7,6 +7,9 @@
 //
 //	go run ./cmd/upgrade-check --from=1.27.3 --to=1.28.0 [--canary] [--dry-run]
 //
+// `upgrade-check embedded --from=<istio.io/istio version> --to=<version>`
+// checks the control plane without a cluster instead (embedded.go).
+//
 // Exit status: 0 when only sampling noise differs, 1 on a behavioural
 // change (the diff is printed), 2 on bad usage or when the check could
 // not be run (no Docker, missing istioctl, no fingerprint, upgrade
@@ -49,6 +52,9 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "embedded" {
+		os.Exit(runEmbedded(ctx, os.Args[2:], os.Stdout, os.Stderr, realEmbeddedDeps()))
+	}
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, realDeps()))
 }
 
@@ -401,9 +407,15 @@ func (c *checker) diff() (int, error) {
 	changes := fingerprint.Diff(a, b, fingerprint.DiffOptions{})
 	fmt.Fprint(c.out, fingerprint.Header(a, b, fingerprint.DiffOptions{}))
 	fmt.Fprint(c.out, fingerprint.Format(changes))
+	nc := fingerprint.NotComparable(a, b, fingerprint.DiffOptions{})
+	fmt.Fprint(c.out, fingerprint.FormatNotComparable(nc))
 	page := report.UpgradeFromFingerprints(a, b, changes)
 	page.From.Page, page.To.Page = "from/"+report.FileName, "to/"+report.FileName
+	page.Method = strings.TrimSpace(fingerprint.Header(a, b, fingerprint.DiffOptions{}))
 	page.Timeline = c.trafficTimeline
+	for _, x := range nc {
+		page.NotComparable = append(page.NotComparable, x.Scenario+": "+x.What)
+	}
 	if path, err := report.WriteUpgrade(c.o.ReportDir, page); err != nil {
 		fmt.Fprintf(c.out, "upgrade-check: the upgrade page could not be written: %v\n", err)
 	} else {

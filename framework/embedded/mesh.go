@@ -27,7 +27,6 @@ import (
 	"istio.io/istio/pkg/cluster"
 	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/host"
-	istiomesh "istio.io/istio/pkg/config/mesh"
 	"istio.io/istio/pkg/config/schema/gvk"
 	kubelib "istio.io/istio/pkg/kube"
 	"istio.io/istio/pkg/kube/kclient"
@@ -250,7 +249,10 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 		}
 		configs = append(configs, gw)
 	}
-	meshConfig := istiomesh.DefaultMeshConfig()
+	meshConfig, err := defaultMeshConfig()
+	if err != nil {
+		return nil, err
+	}
 	if overlay := topo.MeshConfigOverlay(); overlay != nil {
 		proto.Merge(meshConfig, overlay)
 	}

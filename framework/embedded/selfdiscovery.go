@@ -25,7 +25,6 @@ package embedded
 
 import (
 	"fmt"
-	"sync"
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -38,10 +37,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
-	networkingapi "istio.io/api/networking/v1alpha3"
 	"istio.io/istio/pilot/pkg/model"
-	"istio.io/istio/pilot/pkg/networking/core/loadbalancer"
-	"istio.io/istio/pilot/pkg/networking/util"
 	"istio.io/istio/pilot/pkg/xds/endpoints"
 	"istio.io/istio/pkg/config/host"
 	corev1 "k8s.io/api/core/v1"
@@ -53,10 +49,6 @@ import (
 	"github.com/localitylb/locality-e2e/framework/envoylb"
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
-
-// localClusterName is the bootstrap's local cluster (istiod's
-// util.SelfDiscoveryCluster).
-const localClusterName = util.SelfDiscoveryCluster
 
 // clientServiceObjects are the client Services whose pods run in kc
 // (topology.Client.Service), each with the EndpointSlice the EndpointSlice
@@ -102,7 +94,7 @@ func (m *Mesh) selfDiscoveryMeta(c *client, md *model.NodeMetadata) {
 		if tc.Service != "" {
 			md.WorkloadName = tc.Service
 		}
-		md.EnableSelfDiscovery = model.StringBool(tc.SelfDiscovery)
+		setSelfDiscovery(md, tc.SelfDiscovery)
 	}
 }
 
@@ -216,13 +208,13 @@ func (s *sidecar) setLocalLocked(cla *endpointv3.ClusterLoadAssignment) {
 // proxy, built as eds.go does (parseClusterName: the proxy's
 // LocalService); nil when the proxy does not ask for self-discovery.
 func (m *Mesh) expectedLocal(p *model.Proxy) *endpointv3.ClusterLoadAssignment {
-	if !bool(p.Metadata.EnableSelfDiscovery) {
+	if !selfDiscoveryEnabled(p.Metadata) {
 		return nil
 	}
 	var hostname host.Name
-	port := 0
-	if p.LocalService.Name != "" {
-		hostname, port = host.Name(p.LocalService.Name), p.LocalService.Port
+	name, port := localService(p)
+	if name != "" {
+		hostname = host.Name(name)
 	}
 	push := m.fake.PushContext()
 	svc := push.ServiceForHostname(p, hostname)
@@ -261,19 +253,3 @@ func (m *Mesh) ClientLocalCluster(clientName string) (*endpointv3.ClusterLoadAss
 	}
 	return proto.Clone(c.side.local).(*endpointv3.ClusterLoadAssignment), nil
 }
-
-// zoneAwareRouting detects whether the istiod in process emits
-// zone_aware_lb_config for a zoneAwareLbSetting: it runs istiod's own
-// cluster generation step (loadbalancer.GetEffectiveLbSetting and
-// ApplyToCluster, as cluster_traffic_policy.go applyLoadBalancer does for
-// every outbound cluster) on a probe Cluster and looks at the result.
-var zoneAwareRouting = sync.OnceValue(func() bool {
-	c := &clusterv3.Cluster{Name: "outbound|5000||probe.default.svc.cluster.local", CommonLbConfig: &clusterv3.Cluster_CommonLbConfig{}}
-	lb := &networkingapi.LoadBalancerSettings{ZoneAwareLbSetting: &networkingapi.ZoneAwareLoadBalancerSetting{}}
-	s := loadbalancer.GetEffectiveLbSetting(nil, nil, lb, nil)
-	if s == nil || !s.IsZoneAware() {
-		return false
-	}
-	s.ApplyToCluster(c, nil, &corev3.Locality{Region: "r", Zone: "z"}, nil, false, "probe.default", true)
-	return c.GetCommonLbConfig().GetZoneAwareLbConfig() != nil
-})

@@ -134,7 +134,7 @@ func connectProxy(m *Mesh, ps proxySpec) (*sidecar, error) {
 	}
 	p := ps.proxy
 	s.locality = p.Locality
-	s.selfDiscovery = p.Metadata != nil && bool(p.Metadata.EnableSelfDiscovery)
+	s.selfDiscovery = selfDiscoveryEnabled(p.Metadata)
 	s.opts.LocalLocality = p.Locality.GetRegion() + "/" + p.Locality.GetZone() + "/" + p.Locality.GetSubZone()
 	dial := grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) {
 		c, err := m.fake.BufListener.Dial()

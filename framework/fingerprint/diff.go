@@ -15,8 +15,7 @@ import (
 type ChangeKind string
 
 const (
-	// KindResult: a scenario passed in one run and failed in the other, or
-	// ran in only one of them.
+	// KindResult: a scenario passed in one run and failed in the other.
 	KindResult ChangeKind = "result"
 	// KindEndpoints: an endpoint table row (priority, weight, hosts,
 	// healthy) or a locality appearing or vanishing.
@@ -25,6 +24,10 @@ const (
 	// its counts differ beyond sampling noise (the two-sample test, or the
 	// schedule bound of deterministic splits).
 	KindSplit ChangeKind = "split"
+	// KindNotComparable: a scenario that ran in one run only (skipped
+	// with a reason, or absent, in the other). NotComparable lists them;
+	// they are never a change: the other run did not answer the question.
+	KindNotComparable ChangeKind = "not comparable"
 )
 
 // Change is one behavioural difference in one scenario.
@@ -46,8 +49,8 @@ const DefaultFamilyWiseRate = 0.01
 
 // DiffOptions tune Diff.
 type DiffOptions struct {
-	// OnlyCommon ignores scenarios present in one run only (a filtered run
-	// compared with a full one).
+	// OnlyCommon leaves scenarios absent from one run out of NotComparable
+	// (a filtered run compared with a full one). Diff never reports them.
 	OnlyCommon bool
 	// FamilyWiseRate is the diff's false-change rate over its random
 	// splits, in (0,1); 0 means DefaultFamilyWiseRate.
@@ -61,9 +64,11 @@ func (o DiffOptions) rate() float64 {
 	return DefaultFamilyWiseRate
 }
 
-// Diff lists the behavioural changes from a to b, in three kinds, each
-// always reported: a scenario's result (KindResult); an endpoint table row
-// (priority, weight, hosts, healthy) or a locality appearing or vanishing
+// Diff lists the behavioural changes from a to b of the scenarios that ran
+// in both (a scenario skipped or absent in either is NotComparable's, never
+// a change), in three kinds, each always reported: a scenario's result
+// (KindResult); an endpoint table row (priority, weight, hosts, healthy)
+// or a locality appearing or vanishing
 // (KindEndpoints); and per split (KindSplit) a change of its declared
 // buckets or expected shares, or of its counts. Counts are compared
 // between the two runs, not against either run's accepted range: a random
@@ -81,17 +86,8 @@ func Diff(a, b Fingerprint, opts DiffOptions) []Change {
 	for _, name := range keys(am, bm) {
 		sa, inA := am[name]
 		sb, inB := bm[name]
-		switch {
-		case !inA && !inB:
-		case !inA:
-			if !opts.OnlyCommon {
-				out = append(out, Change{Scenario: name, What: "new scenario", Kind: KindResult})
-			}
-		case !inB:
-			if !opts.OnlyCommon {
-				out = append(out, Change{Scenario: name, What: "scenario missing", Kind: KindResult})
-			}
-		default:
+		// Ran in one run only: NotComparable's business.
+		if inA && inB && sa.Skipped == "" && sb.Skipped == "" {
 			c, r := diffScenario(sa, sb)
 			out = append(out, c...)
 			random = append(random, r...)
@@ -106,6 +102,50 @@ func Diff(a, b Fingerprint, opts DiffOptions) []Change {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Scenario < out[j].Scenario })
 	return out
+}
+
+// NotComparable lists the scenarios that ran in one run only, one
+// KindNotComparable entry each whose What says why the other run did not
+// answer: the reason it skipped itself with (e.g. the istiod under test
+// lacks a feature), or that it was absent (not in that suite, or filtered
+// out; left out with OnlyCommon). A scenario skipped in both runs is not
+// listed: neither run answered, so nothing moved.
+func NotComparable(a, b Fingerprint, opts DiffOptions) []Change {
+	var out []Change
+	am, bm := index(a), index(b)
+	for _, name := range keys(am, bm) {
+		sa, inA := am[name]
+		sb, inB := bm[name]
+		var why string
+		switch {
+		case inA && inB && sa.Skipped != "" && sb.Skipped == "":
+			why = "skipped on old: " + sa.Skipped
+		case inA && inB && sa.Skipped == "" && sb.Skipped != "":
+			why = "skipped on new: " + sb.Skipped
+		case opts.OnlyCommon:
+		case !inA && sb.Skipped == "":
+			why = "absent from old (not in its suite, or filtered out); ran on new"
+		case !inB && sa.Skipped == "":
+			why = "absent from new (not in its suite, or filtered out); ran on old"
+		}
+		if why != "" {
+			out = append(out, Change{Scenario: name, Kind: KindNotComparable, What: "not comparable: " + why})
+		}
+	}
+	return out
+}
+
+// FormatNotComparable prints NotComparable's list, or "" when empty.
+func FormatNotComparable(nc []Change) string {
+	if len(nc) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d scenario(s) not comparable (ran in one run only; not a change):\n", len(nc))
+	for _, c := range nc {
+		fmt.Fprintf(&b, "%s\n  - %s\n", c.Scenario, c.What)
+	}
+	return b.String()
 }
 
 // pendingTest is a random split's two-sample test, decided once the number

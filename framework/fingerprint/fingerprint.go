@@ -35,9 +35,14 @@ type Fingerprint struct {
 
 // Scenario is one spec.
 type Scenario struct {
-	Name      string          `json:"name"`
-	Labels    []string        `json:"labels,omitempty"`
-	Passed    bool            `json:"passed"`
+	Name   string   `json:"name"`
+	Labels []string `json:"labels,omitempty"`
+	Passed bool     `json:"passed"`
+	// Skipped is the reason the spec gave when it skipped itself at run
+	// time (Skip("...")), e.g. a backend capability the istiod under test
+	// lacks; "" when it ran. Specs left out by a filter are not recorded.
+	// Diff never compares a skipped scenario: NotComparable lists it.
+	Skipped   string          `json:"skipped,omitempty"`
 	Endpoints []EndpointTable `json:"endpoints,omitempty"`
 	Splits    []Split         `json:"splits,omitempty"`
 }
@@ -68,12 +73,19 @@ const (
 	splitPrefix     = "split by "
 )
 
-// FromReport builds the fingerprint of a suite run. Specs that did not run
-// (skipped, pending) are left out.
+// FromReport builds the fingerprint of a suite run. A spec that skipped
+// itself with a reason is recorded with that reason (Scenario.Skipped);
+// specs that did not run otherwise (filtered out, pending) are left out.
 func FromReport(r types.Report, backend, istioVersion string) (Fingerprint, error) {
 	fp := Fingerprint{Backend: backend, IstioVersion: istioVersion}
 	for _, s := range r.SpecReports {
-		if s.LeafNodeType != types.NodeTypeIt || s.State.Is(types.SpecStateSkipped|types.SpecStatePending) {
+		if s.LeafNodeType != types.NodeTypeIt || s.State.Is(types.SpecStatePending) {
+			continue
+		}
+		if s.State.Is(types.SpecStateSkipped) {
+			if reason := strings.TrimSpace(s.Failure.Message); reason != "" {
+				fp.Scenarios = append(fp.Scenarios, Scenario{Name: s.FullText(), Labels: s.Labels(), Skipped: reason})
+			}
 			continue
 		}
 		sc := Scenario{Name: s.FullText(), Labels: s.Labels(), Passed: s.State.Is(types.SpecStatePassed)}

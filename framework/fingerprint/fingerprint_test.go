@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/onsi/ginkgo/v2/types"
+
 	"github.com/localitylb/locality-e2e/framework/endpoints"
 	"github.com/localitylb/locality-e2e/framework/split"
 )
@@ -179,13 +181,20 @@ func TestResultAndLocalityChanges(t *testing.T) {
 	}, {Name: "new one", Passed: true}}}
 	out := Format(Diff(a, b, DiffOptions{}))
 	for _, want := range []string{"[result] result passed → failed", "[endpoints] endpoints of c (envoy view): kr/a vanishes", "kr/b appears",
-		"[split] split by locality from c: kr/a observed 100.0% → 0.0%", "kr/b observed 0.0% → 100.0% (0 of 100 → 100 of 100)", "[result] new scenario"} {
+		"[split] split by locality from c: kr/a observed 100.0% → 0.0%", "kr/b observed 0.0% → 100.0% (0 of 100 → 100 of 100)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("diff lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(Format(Diff(a, b, DiffOptions{OnlyCommon: true})), "new scenario") {
-		t.Error("OnlyCommon must ignore scenarios present in one run only")
+	if strings.Contains(out, "new one") {
+		t.Errorf("a scenario present in one run only is not a change:\n%s", out)
+	}
+	nc := NotComparable(a, b, DiffOptions{})
+	if len(nc) != 1 || nc[0].Scenario != "new one" || !strings.Contains(nc[0].What, "absent from old") {
+		t.Errorf("NotComparable = %v", nc)
+	}
+	if nc := NotComparable(a, b, DiffOptions{OnlyCommon: true}); len(nc) != 0 {
+		t.Errorf("OnlyCommon must leave out scenarios present in one run only: %v", nc)
 	}
 }
 
@@ -207,5 +216,76 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	}
 	if _, err := Read(filepath.Join(t.TempDir(), "missing.json")); err == nil {
 		t.Fatal("reading a missing file must fail")
+	}
+}
+
+// A scenario that skipped itself on one side (e.g. zone-aware routing on
+// an istiod without it) is "not comparable: <reason>", never a change,
+// whatever the other side did; skipped on both sides, it is neither.
+func TestSkippedIsNotComparable(t *testing.T) {
+	ran := Scenario{Name: "zone-aware", Passed: false, Splits: []Split{{Title: "split by zone from c", N: 100, Rows: []split.Row{
+		{Bucket: "kr/a", Expected: 1, Declared: true, Lo: 100, Hi: 100, Observed: 40},
+		{Bucket: "kr/b", Observed: 60},
+	}}}}
+	skipped := Scenario{Name: "zone-aware", Skipped: "istiod has no zone-aware routing"}
+	common := Scenario{Name: "common", Passed: true}
+	old := Fingerprint{Scenarios: []Scenario{common, skipped}}
+	upgraded := Fingerprint{Scenarios: []Scenario{common, ran}}
+	for _, tc := range []struct {
+		name string
+		a, b Fingerprint
+		want string
+	}{
+		{"skipped on old", old, upgraded, "not comparable: skipped on old: istiod has no zone-aware routing"},
+		{"skipped on new", upgraded, old, "not comparable: skipped on new: istiod has no zone-aware routing"},
+		{"absent from old", Fingerprint{Scenarios: []Scenario{common}}, upgraded, "not comparable: absent from old"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if c := Diff(tc.a, tc.b, DiffOptions{}); len(c) != 0 {
+				t.Errorf("Diff reports %v, want no change", c)
+			}
+			nc := NotComparable(tc.a, tc.b, DiffOptions{})
+			if len(nc) != 1 || nc[0].Scenario != "zone-aware" || nc[0].Kind != KindNotComparable || !strings.HasPrefix(nc[0].What, tc.want) {
+				t.Fatalf("NotComparable = %v, want one %q", nc, tc.want)
+			}
+			if out := FormatNotComparable(nc); !strings.Contains(out, tc.want) {
+				t.Errorf("FormatNotComparable:\n%s", out)
+			}
+		})
+	}
+	if nc := NotComparable(old, old, DiffOptions{}); len(nc) != 0 {
+		t.Errorf("skipped on both sides: %v", nc)
+	}
+	// The same scenario running on both sides is compared again.
+	if c := Diff(Fingerprint{Scenarios: []Scenario{ran}}, Fingerprint{Scenarios: []Scenario{{Name: "zone-aware", Passed: true}}}, DiffOptions{}); len(c) == 0 {
+		t.Error("a scenario that ran on both sides must be compared")
+	}
+}
+
+// FromReport keeps a spec that skipped itself with its reason, and leaves
+// out specs a filter skipped (no reason) and pending ones.
+func TestFromReportRecordsSkipReason(t *testing.T) {
+	spec := func(text string, state types.SpecState, msg string) types.SpecReport {
+		return types.SpecReport{LeafNodeType: types.NodeTypeIt, LeafNodeText: text, State: state,
+			Failure: types.Failure{Message: msg}}
+	}
+	r := types.Report{SpecReports: types.SpecReports{
+		spec("ran", types.SpecStatePassed, ""),
+		spec("skipped itself", types.SpecStateSkipped, "istiod has no zone-aware routing"),
+		spec("filtered out", types.SpecStateSkipped, ""),
+		spec("pending", types.SpecStatePending, ""),
+	}}
+	fp, err := FromReport(r, "embedded", "istio.io/istio v0.0.0-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fp.Scenarios) != 2 || fp.Scenarios[0].Name != "ran" || fp.Scenarios[1].Name != "skipped itself" {
+		t.Fatalf("scenarios %+v", fp.Scenarios)
+	}
+	if s := fp.Scenarios[1]; s.Skipped != "istiod has no zone-aware routing" || s.Passed {
+		t.Errorf("skipped scenario %+v", s)
+	}
+	if fp.Scenarios[0].Skipped != "" || !fp.Scenarios[0].Passed {
+		t.Errorf("ran %+v", fp.Scenarios[0])
 	}
 }

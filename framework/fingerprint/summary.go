@@ -54,7 +54,11 @@ func PrintSummary(w io.Writer, fp Fingerprint) {
 		if len(splits) == 0 {
 			splits = []string{"-"}
 		}
-		row(summaryResult(s.Passed), wrap(s.Name, summaryScenarioWidth), splits)
+		res := summaryResult(s.Passed)
+		if s.Skipped != "" {
+			res, splits = "skip", wrap("skipped: "+s.Skipped, summarySplitWidth)
+		}
+		row(res, wrap(s.Name, summaryScenarioWidth), splits)
 	}
 }
 

@@ -24,8 +24,15 @@ type UpgradePage struct {
 	From, To UpgradeRun
 	// Verdict is the check's conclusion in a line, e.g. "2 behavioural
 	// changes" or "sampling noise only".
-	Verdict   string
+	Verdict string
+	// Method is how the runs were compared, fingerprint.Header's lines:
+	// the tests, the per-split level and the power at the N used; "": none.
+	Method    string
 	Scenarios []UpgradeScenario // the changed scenarios
+	// NotComparable lists the scenarios that ran in one run only
+	// (fingerprint.NotComparable: skipped with a reason, or absent, in the
+	// other), as "<scenario>: not comparable: <why>". Not changes.
+	NotComparable []string
 	// Timeline is the traffic sent while the upgrade ran; nil: none recorded.
 	Timeline *Timeline
 }
