@@ -222,8 +222,8 @@ func (t Topology) validateClusters(prefix string) error {
 	if za := t.Mesh.ZoneAwareLbSetting; za != nil {
 		// Istio's ValidateMeshConfig check of meshConfig.zoneAwareLbSetting
 		// (again with an empty outlier detection).
-		if v := agent.ValidateZoneAwareLbSetting(za, &networkingapi.OutlierDetection{}); v.Err != nil {
-			return fmt.Errorf("%s: Mesh.ZoneAwareLbSetting (meshConfig.zoneAwareLbSetting): %v: fix it as you would a DestinationRule's zoneAwareLbSetting", prefix, v.Err)
+		if err := validateZoneAwareLbSetting(za, &networkingapi.OutlierDetection{}); err != nil {
+			return fmt.Errorf("%s: Mesh.ZoneAwareLbSetting (meshConfig.zoneAwareLbSetting): %v: fix it as you would a DestinationRule's zoneAwareLbSetting", prefix, err)
 		}
 	}
 	return nil
