@@ -19,6 +19,7 @@ import (
 	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/report"
 	"github.com/localitylb/locality-e2e/framework/split"
+	"github.com/localitylb/locality-e2e/framework/steps"
 )
 
 var (
@@ -35,6 +36,8 @@ var (
 		"kind: image of the workload pods: workload (built from cmd/workload and loaded into the nodes; the default), "+
 			"helloworld (the seed's image: ~0.1 s CPU per request, cannot answer 5xx) or a pushed cmd/workload image "+
 			"(env "+kind.EnvWorkloadImage+")")
+	minRequests = flag.String("min-requests", os.Getenv("LOCALITY_E2E_MIN_REQUESTS"),
+		"send at least this many requests in every split (more power, e.g. for an upgrade check); empty or 0: each split's own N (env LOCALITY_E2E_MIN_REQUESTS)")
 )
 
 // goldenFalseChangeRate is the golden check's share of the run's
@@ -54,6 +57,11 @@ func TestSpecs(t *testing.T) {
 	if err := checkReportDir(*reportDir); err != nil {
 		t.Fatal(err)
 	}
+	n, err := steps.ParseMinRequests(*minRequests)
+	if err != nil {
+		t.Fatal("--min-requests (or LOCALITY_E2E_MIN_REQUESTS): ", err)
+	}
+	steps.MinRequests = n
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "locality-e2e")
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/localitylb/locality-e2e/framework/fingerprint"
 	"github.com/localitylb/locality-e2e/framework/report"
+	"github.com/localitylb/locality-e2e/framework/traffic"
 )
 
 // Environment read by the embedded mode (the Makefile passes make's
@@ -79,9 +80,20 @@ type embeddedOptions struct {
 	// (the embedded backend's LOCALITY_E2E_MESH_OVERLAY test hook): a
 	// deliberately changed side.
 	MeshOverlayTo string
-	Go            string
-	Timeout       time.Duration
+	// MinRequests is the fewest requests of any split in both runs (the
+	// suite's --min-requests): DefaultUpgradeRequests gives the diff the
+	// power to see a 5-point shift from 50/50.
+	MinRequests int
+	Go          string
+	Timeout     time.Duration
 }
+
+// DefaultUpgradeRequests is the embedded check's requests per split: at
+// 5000 per run, a 5-point shift from 50/50 is seen with power ≈ 0.95 by
+// Fisher's test at the per-split level the diff uses for ~15 random splits
+// (1%/15), where the suite's own 3100 gives ≈ 0.72 (the diff header
+// prints the exact figure for the run).
+const DefaultUpgradeRequests = 5000
 
 func parseEmbeddedFlags(args []string, getenv func(string) string, stderr io.Writer) (embeddedOptions, error) {
 	fs := flag.NewFlagSet("upgrade-check embedded", flag.ContinueOnError)
@@ -97,6 +109,7 @@ func parseEmbeddedFlags(args []string, getenv func(string) string, stderr io.Wri
 	fs.Int64Var(&o.SeedTo, "seed-to", 0, "seed of the TO run when it must differ (0: --seed)")
 	fs.StringVar(&o.MeshOverlayTo, "to-mesh-overlay", "", "test hook: a MeshConfig YAML file merged over the TO run's mesh config (a deliberately changed side)")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "bound of each run of the specs")
+	fs.IntVar(&o.MinRequests, "min-requests", DefaultUpgradeRequests, "requests of every split in both runs at least (the suite's --min-requests; more requests, more power); 0: each split's own N")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: upgrade-check embedded --from=<istio.io/istio version> --to=<version> [flags]\n")
 		fs.PrintDefaults()
@@ -120,6 +133,9 @@ func parseEmbeddedFlags(args []string, getenv func(string) string, stderr io.Wri
 	}
 	if err := validVersion("--to (TO)", o.To); err != nil {
 		return o, err
+	}
+	if o.MinRequests < 0 || o.MinRequests > traffic.MaxRequests {
+		return o, fmt.Errorf("--min-requests=%d: use 0 (each split's own N) to %d", o.MinRequests, traffic.MaxRequests)
 	}
 	if strings.ContainsAny(o.LabelFilter, "\x00\n") {
 		return o, fmt.Errorf("--label-filter: one line of Ginkgo label filter, e.g. 'locality:failover'")
@@ -454,6 +470,9 @@ func (c *embeddedCheck) runSpecs(ctx context.Context, s *side) error {
 		argv = append(argv, "--ginkgo.focus="+c.o.Focus)
 	}
 	argv = append(argv, "--backend=embedded", "--report-dir="+s.dir, "--golden=")
+	if c.o.MinRequests > 0 {
+		argv = append(argv, "--min-requests="+strconv.Itoa(c.o.MinRequests))
+	}
 	fmt.Fprintf(logf, "$ %s\n", strings.Join(argv, " "))
 	if err := c.d.command(ctx, filepath.Join(c.root, "specs"), argv, c.goEnv(s.env...), logf); err != nil {
 		c.progress("the specs on side %s (%s) failed (%v); going on: the failures are in the fingerprint", strings.ToUpper(s.tag), s.version, err)

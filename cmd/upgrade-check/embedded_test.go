@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,10 +45,10 @@ func TestEmbeddedVersionGrammar(t *testing.T) {
 	}
 	env[envTo] = newIstio
 	o, err := parseEmbeddedFlags(nil, func(k string) string { return env[k] }, io.Discard)
-	if err != nil || o.From != oldIstio || o.To != newIstio || o.Seed != 7 || o.ReportDir != DefaultEmbeddedReportDir {
+	if err != nil || o.From != oldIstio || o.To != newIstio || o.Seed != 7 || o.ReportDir != DefaultEmbeddedReportDir || o.MinRequests != DefaultUpgradeRequests {
 		t.Errorf("parse from the environment: %+v, %v", o, err)
 	}
-	for _, args := range [][]string{{"--seed=0"}, {"--seed=x"}, {"stray"}, {"--label-filter=a\nb"}, {"--to-mesh-overlay=/nonexistent/overlay.yaml"}} {
+	for _, args := range [][]string{{"--seed=0"}, {"--seed=x"}, {"stray"}, {"--label-filter=a\nb"}, {"--to-mesh-overlay=/nonexistent/overlay.yaml"}, {"--min-requests=-1"}, {"--min-requests=1000001"}} {
 		if _, err := parseEmbeddedFlags(args, func(k string) string { return env[k] }, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
 		}
@@ -263,8 +264,9 @@ func TestEmbeddedEndToEndWithFakes(t *testing.T) {
 		t.Fatalf("runs %q", runs)
 	}
 	for _, r := range runs {
-		if argValue(r, "-test.run=") != "^TestSpecs$" || argValue(r, "--ginkgo.seed=") != "42" || argValue(r, "--backend=") != "embedded" || indexOf(r, "--golden=") < 0 {
-			t.Errorf("run %q: want seed 42, the embedded backend, no golden check", r)
+		if argValue(r, "-test.run=") != "^TestSpecs$" || argValue(r, "--ginkgo.seed=") != "42" || argValue(r, "--backend=") != "embedded" || indexOf(r, "--golden=") < 0 ||
+			argValue(r, "--min-requests=") != strconv.Itoa(DefaultUpgradeRequests) {
+			t.Errorf("run %q: want seed 42, the embedded backend, no golden check, --min-requests=%d", r, DefaultUpgradeRequests)
 		}
 	}
 	sum, _ := os.ReadFile(filepath.Join(dir, "summary.txt"))

@@ -84,6 +84,13 @@ func (b *Backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh
 		return nil, fmt.Errorf("embedded.Options.Drain is %s: at most workload.MaxDrain (%s); 0 is the default (%s), negative stops removed pods at once",
 			b.opts.Drain, workload.MaxDrain, workload.DefaultDrain)
 	}
+	if (topo.Mesh.ZoneAwareLbSetting != nil || topo.SelfDiscovery()) && !zoneAwareRouting() {
+		// An istiod without zone aware routing (an older istio.io/istio in
+		// the embedded upgrade check) would ignore the setting: the scenario
+		// is skipped there, and the upgrade diff reports it not comparable.
+		return nil, fmt.Errorf("topology %q uses zone aware routing (zoneAwareLbSetting or client self-discovery), which istio.io/istio %s does not have: %w",
+			topo.Name, istioModuleVersion(), mesh.ErrTopologyUnsupported)
+	}
 	idx := b.meshes.Add(1)
 	m, err := deploy(ctx, topo, b.opts, b.opts.Seed*1_000_003+idx)
 	if err != nil {

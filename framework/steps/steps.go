@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -179,6 +180,25 @@ const (
 	ByCluster Bucketing = "cluster"
 )
 
+// MinRequests is the fewest requests SendAndExpectSplit sends in any
+// split (0: each split's own N). The suite's --min-requests sets it; the
+// embedded upgrade check raises it so that its two-sample diff has the
+// power to see a 5-point shift.
+var MinRequests int
+
+// ParseMinRequests reads a --min-requests value: empty or 0 to
+// traffic.MaxRequests.
+func ParseMinRequests(v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > traffic.MaxRequests {
+		return 0, fmt.Errorf("%q is not a request count: use 0 to %d", v, traffic.MaxRequests)
+	}
+	return n, nil
+}
+
 // SplitInput is the input of SendAndExpectSplit.
 type SplitInput struct {
 	Mesh   mesh.Mesh
@@ -206,6 +226,7 @@ func SendAndExpectSplit(ctx context.Context, in SplitInput) (traffic.Batch, *spl
 	if in.Requests == 0 {
 		in.Requests = max(split.DefaultRequests, split.RequiredN(in.Expected, split.DefaultShift, split.DefaultPower, split.DefaultConfidence))
 	}
+	in.Requests = max(in.Requests, MinRequests)
 	if in.By == "" {
 		in.By = ByLocality
 	}

@@ -37,3 +37,16 @@ func TestTableChange(t *testing.T) {
 		t.Errorf("TableChange:\n%s\nwant prefix\n%s", got, want)
 	}
 }
+
+func TestParseMinRequests(t *testing.T) {
+	for in, want := range map[string]int{"": 0, "0": 0, "5000": 5000, "1000000": 1000000} {
+		if got, err := ParseMinRequests(in); err != nil || got != want {
+			t.Errorf("ParseMinRequests(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"-1", "1000001", "5k", " 5"} {
+		if _, err := ParseMinRequests(in); err == nil || !strings.Contains(err.Error(), "use 0 to 1000000") {
+			t.Errorf("ParseMinRequests(%q): %v, want a refusal naming the range", in, err)
+		}
+	}
+}
