@@ -107,7 +107,7 @@ type parser struct {
 	lines     struct{ workloads, clients, clusters []int }
 	replicas  map[string]int
 	// topology fields that Topology.Validate errors are reported at
-	namespaceNode, lbNode, zaNode *yaml.Node
+	namespaceNode, lbNode, zaNode, clientsNode *yaml.Node
 	// protoDoc is the reference page of the Istio message protoFields
 	// is checking (for its unknown-field fix).
 	protoDoc string
@@ -537,6 +537,7 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 		if err != nil {
 			return err
 		}
+		p.clientsNode = cn
 		for i, cnode := range cs {
 			cf := fmt.Sprintf("%s.clients[%d]", f, i)
 			cm, err := p.mapping(cnode, cf, "name", "locality", "labels", "cluster", "service", "selfDiscovery", "node")
@@ -603,6 +604,8 @@ func (p *parser) topology(n *yaml.Node, defName string) error {
 			line, field = p.zaNode.Line, f+".mesh.zoneAwareLbSetting"
 		} else if strings.Contains(err.Error(), ": Namespace ") && p.namespaceNode != nil {
 			line, field = p.namespaceNode.Line, f+".namespace"
+		} else if strings.Contains(err.Error(), ": Clients has ") && p.clientsNode != nil {
+			line, field = p.clientsNode.Line, f+".clients"
 		}
 		return &Error{File: p.file, Line: line, Field: field, Msg: err.Error()}
 	}
@@ -968,6 +971,18 @@ func (p *parser) step(n *yaml.Node, field string) (*Step, error) {
 		}
 		if st.Replicas, err = p.integer(m["replicas"], field+".replicas", 0, topology.MaxReplicas); err != nil {
 			return nil, err
+		}
+		// The cap is on all workloads together, as Topology.Validate and
+		// the embedded Mesh.Scale enforce it: refuse here, before a run
+		// deploys the mesh only to fail at this step.
+		total := st.Replicas
+		for w, n := range p.replicas {
+			if w != st.Workload {
+				total += n
+			}
+		}
+		if total > topology.MaxReplicas {
+			return nil, p.err(m["replicas"], field+".replicas", fmt.Sprintf("%d brings the topology to %d workload pods: at most topology.MaxReplicas (%d) are supported", st.Replicas, total, topology.MaxReplicas), "scale other workloads down first")
 		}
 		p.replicas[st.Workload] = st.Replicas
 	case StepBreak, StepHeal:
