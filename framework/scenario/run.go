@@ -1,5 +1,8 @@
 package scenario
 
+// This file owns running a parsed scenario: Register declares it as one
+// Ordered Ginkgo container whose specs run their steps on a backend.
+
 import (
 	"context"
 	"fmt"
