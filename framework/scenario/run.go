@@ -1,7 +1,7 @@
 package scenario
 
-// This file owns running a parsed scenario: Register declares it as one
-// Ordered Ginkgo container whose specs run their steps on a backend.
+// This file owns running a parsed scenario on a backend: Register (one
+// Ordered Ginkgo container per file), ApplyRule and RunStep.
 
 import (
 	"context"
