@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	localitye2e "github.com/localitylb/locality-e2e"
 	"github.com/localitylb/locality-e2e/framework/explain"
 	"github.com/localitylb/locality-e2e/framework/split"
+	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -32,6 +34,16 @@ func writeRule(t *testing.T, name, body string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// tooManyClients is a scenario file with topology.MaxClients+1 clients
+// (from line 7).
+func tooManyClients() string {
+	s := "name: x\ntopology:\n  service: helloworld-svc\n  workloads:\n  - {name: zone-a, locality: kr/a, replicas: 3}\n  clients:\n"
+	for i := 0; i <= topology.MaxClients; i++ {
+		s += fmt.Sprintf("  - {name: client-%d, locality: kr/a}\n", i)
+	}
+	return s + "specs:\n- it: x\n  steps:\n  - send: {client: client-0, expect: {kr/a: 1}}\n"
 }
 
 const head = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: r\nspec:\n  host: helloworld-svc.default.svc.cluster.local\n"
@@ -110,6 +122,7 @@ func TestExplainBadInput(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	clients := file("clients.yaml", tooManyClients())
 	badFP := file("bad-fp.yaml", head+"  trafficPolicy:\n    loadBalancer:\n      localityLbSetting:\n        failoverPriority:\n        - \"=gold\"\n    outlierDetection:\n      consecutive5xxErrors: 1\n")
 	for _, tc := range []struct {
 		name string
@@ -149,6 +162,7 @@ func TestExplainBadInput(t *testing.T) {
 		{"fail more pods than the workload has", []string{"explain", "--topology=three-zones", "--fail=helloworld-zone-b=99999"}, "explain: bad input: --fail helloworld-zone-b=99999: out of range: helloworld-zone-b has 3 pods, give N from 0 to 3\n"},
 		{"fail more pods than left after scale", []string{"explain", "--topology=three-zones", "--scale=helloworld-zone-b=1", "--fail=helloworld-zone-b=2"}, "explain: bad input: --fail helloworld-zone-b=2: out of range: helloworld-zone-b has 1 pods, give N from 0 to 1\n"},
 		{"scale above the replica cap", []string{"explain", "--topology=three-zones", "--scale=helloworld-zone-b=99999"}, "explain: bad input: --scale helloworld-zone-b=99999: out of range: give N from 0 to 1000\n"},
+		{"scenario with more clients than the cap", []string{"explain", "--scenario=" + clients}, "explain: --scenario: " + clients + `:7: topology.clients: topology "clients": Clients has 51 client pods: at most topology.MaxClients (50) are supported; use one client per locality you send from` + "\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errs := runCLI(t, tc.args...)
@@ -176,6 +190,7 @@ func TestRunScenarios(t *testing.T) {
 
 func TestRunBadInput(t *testing.T) {
 	bad := writeRule(t, "bad.yaml", "name: x\ntopology:\n  workloads: []\nbogus: 1\n")
+	clients := writeRule(t, "clients.yaml", tooManyClients())
 	fifoDir := t.TempDir()
 	if err := syscall.Mkfifo(filepath.Join(fifoDir, "x.yaml"), 0o644); err != nil {
 		t.Fatal(err)
@@ -193,6 +208,7 @@ func TestRunBadInput(t *testing.T) {
 		{"focus not a regexp", []string{"run", "--focus=(", "../../scenarios"}, "run: --focus \"(\" is not a regular expression: error parsing regexp: missing closing ): `(`: escape ( ) [ ] . * + ? with \\ or fix the expression\n"},
 		{"label filter not an expression", []string{"run", "--label-filter=&&", "../../scenarios"}, "run: --label-filter \"&&\" is not a Ginkgo label filter: Operator '&&' missing left hand operand.: combine labels with &&, ||, ! and parentheses, e.g. 'locality:failover && !multicluster'\n"},
 		{"FIFO in a scenario folder", []string{"run", fifoDir}, "run: " + filepath.Join(fifoDir, "x.yaml") + " is a named pipe (FIFO), not a regular file: give the path of a file\n"},
+		{"more clients than the cap", []string{"run", clients}, "run: " + clients + `:7: topology.clients: topology "clients": Clients has 51 client pods: at most topology.MaxClients (50) are supported; use one client per locality you send from` + "\n"},
 		{"FIFO as scenario file", []string{"run", filepath.Join(fifoDir, "x.yaml")}, "run: " + filepath.Join(fifoDir, "x.yaml") + " is a named pipe (FIFO), not a regular file: give the path of a file\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package scenario_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,6 +183,11 @@ func write(t *testing.T, dir, name, content string) string {
 
 func TestBadScenarioFiles(t *testing.T) {
 	sendStep := "  - send: {expect: {kr/b: 1}}\n"
+	// topology.MaxClients+1 clients, one a line after client-b (line 8).
+	var tooManyClients strings.Builder
+	for i := 1; i <= topology.MaxClients; i++ {
+		fmt.Fprintf(&tooManyClients, "  - {name: client-%d, locality: kr/b}\n", i)
+	}
 	cases := []struct {
 		name     string
 		scenario string // written as s.yaml
@@ -206,6 +212,14 @@ func TestBadScenarioFiles(t *testing.T) {
 			`DIR/s.yaml:6: topology.workloads[1]: topology "s": Workloads[1].Name "zone-a" is used twice: names must be unique`},
 		{"negative replicas", strings.Replace(good, "replicas: 3}\n  - {name: zone-b", "replicas: -1}\n  - {name: zone-b", 1), "",
 			"DIR/s.yaml:5: topology.workloads[0].replicas: -1 is out of range: write a number from 0 to 1000"},
+		{"replicas above the cap", strings.Replace(good, "replicas: 3}\n  - {name: zone-b", "replicas: 1001}\n  - {name: zone-b", 1), "",
+			"DIR/s.yaml:5: topology.workloads[0].replicas: 1001 is out of range: write a number from 0 to 1000"},
+		{"workloads together above the replica cap", strings.Replace(good, "replicas: 3}\n  - {name: zone-b, locality: kr/b, replicas: 3}", "replicas: 600}\n  - {name: zone-b, locality: kr/b, replicas: 600}", 1), "",
+			`DIR/s.yaml:6: topology.workloads[1]: topology "s": Workloads[1] (zone-b).Replicas 600 brings the topology to 1200 workload pods: at most topology.MaxReplicas (1000) are supported`},
+		{"scale step above the replica cap", strings.Replace(good, sendStep, "  - scale: {workload: zone-a, replicas: 998}\n"+sendStep, 1), "",
+			"DIR/s.yaml:15: specs[0].steps[1].scale.replicas: 998 brings the topology to 1001 workload pods: at most topology.MaxReplicas (1000) are supported: scale other workloads down first"},
+		{"more clients than the cap", strings.Replace(good, "  - {name: client-b, locality: kr/b}\n", "  - {name: client-b, locality: kr/b}\n"+tooManyClients.String(), 1), "",
+			`DIR/s.yaml:8: topology.clients: topology "s": Clients has 51 client pods: at most topology.MaxClients (50) are supported; use one client per locality you send from`},
 		{"shares do not sum to 1", strings.Replace(good, sendStep, "  - send: {expect: {kr/b: 0.6, kr/a: 0.3}}\n", 1), "",
 			"DIR/s.yaml:15: specs[0].steps[1].send.expect: shares sum to 0.8999999999999999, not 1: fix the shares so they add up to 1 (100%)"},
 		{"share as a percentage", strings.Replace(good, sendStep, "  - send: {expect: {kr/b: 100}}\n", 1), "",
@@ -250,6 +264,12 @@ func TestBadScenarioFiles(t *testing.T) {
 			"DIR/s.yaml:5: topology.workloads[0].replicas: the YAML tag !int is not supported: write the value as plain YAML (strings, numbers, booleans, lists and mappings, without tags)"},
 		{"wait below 1ms", strings.Replace(good, sendStep, sendStep+"  - wait: 1ns\n", 1), "",
 			`DIR/s.yaml:16: specs[0].steps[2].wait: "1ns" is not a duration from 1ms to 1h0m0s: write a Go duration such as 61s, 1m30s or 500ms`},
+		{"rule file larger than the tools' limit", good, "# " + strings.Repeat("x", scenario.MaxFileSize) + "\n",
+			"DIR/s.yaml:10: rules[0].file: DIR/rules/dr.yaml is larger than 16 MiB: give a file the tools wrote or a smaller one: give a path relative to the scenario file's folder"},
+		{"scenario file larger than the tools' limit", good + "# " + strings.Repeat("x", scenario.MaxFileSize) + "\n", "",
+			"DIR/s.yaml is larger than 16 MiB: give a file the tools wrote or a smaller one"},
+		{"send requests above the cap", strings.Replace(good, sendStep, "  - send: {requests: 100001, expect: {kr/b: 1}}\n", 1), "",
+			"DIR/s.yaml:15: specs[0].steps[1].send.requests: 100001 is out of range: write a number from 1 to 100000"},
 		{"rule file: unknown DestinationRule field", good, strings.Replace(goodRule, "outlierDetection:", "outlierDetections:", 1),
 			`DIR/s.yaml:10: rules[0].file: DIR/rules/dr.yaml: unknown field "spec.trafficPolicy.outlierDetections": fix the spelling or remove it (see https://istio.io/latest/docs/reference/config/networking/destination-rule/)`},
 		{"rule file: distribute weights not 100", good, goodRule + "    loadBalancer:\n      localityLbSetting:\n        distribute:\n        - from: kr/b/*\n          to: {\"kr/b/*\": 90}\n",

@@ -1,5 +1,8 @@
 package scenario
 
+// This file owns running a parsed scenario on a backend: Register (one
+// Ordered Ginkgo container per file), ApplyRule and RunStep.
+
 import (
 	"context"
 	"fmt"
