@@ -1,3 +1,5 @@
+package main
+
 // The embedded upgrade check (`upgrade-check embedded`): the specs on the
 // embedded backend compiled against two istio.io/istio versions, run with
 // the same seed and flags, and their fingerprints diffed. No cluster: it
@@ -5,7 +7,6 @@
 // retries, mesh config handling); the Envoy side is this repository's
 // model in both runs. This file owns that mode: versions, the scratch
 // modfiles, the two builds and runs, the diff, the summary and the page.
-package main
 
 import (
 	"bytes"

@@ -1,5 +1,7 @@
 //go:build !istiod_pre_zoneaware
 
+package embedded
+
 // The istiod API this backend uses that older istio.io/istio versions lack
 // (self-discovery and zone aware routing), for the pinned istiod and every
 // later one. istiod_api_pre_zoneaware.go is the same surface for an istiod
@@ -7,7 +9,6 @@
 // builds with -tags=istiod_pre_zoneaware when the istio.io/istio version
 // under test has no util.SelfDiscoveryCluster. Keep this surface small:
 // only what differs between supported istiod versions goes here.
-package embedded
 
 import (
 	"sync"

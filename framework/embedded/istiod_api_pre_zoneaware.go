@@ -1,5 +1,7 @@
 //go:build istiod_pre_zoneaware
 
+package embedded
+
 // istiod_api.go's surface for an istio.io/istio without self-discovery and
 // zone aware routing (e.g. v0.0.0-20260423205519-b01690e6db7d: no
 // util.SelfDiscoveryCluster, NodeMetadata.EnableSelfDiscovery,
@@ -8,7 +10,6 @@
 // -tags=istiod_pre_zoneaware). Such an istiod never sends a local_cluster
 // and ignores zoneAwareLbSetting; Capabilities.ZoneAwareRouting is false,
 // so the zone-aware specs skip themselves with that reason.
-package embedded
 
 import "istio.io/istio/pilot/pkg/model"
 

@@ -1,10 +1,11 @@
+package embedded
+
 // The mesh config test hook: LOCALITY_E2E_MESH_OVERLAY names a MeshConfig
 // YAML file merged over istiod's default mesh config before a topology's
 // own mesh settings (topology.MeshConfigOverlay). It exists so the
 // embedded upgrade check (cmd/upgrade-check embedded --to-mesh-overlay)
 // can change one side deliberately, e.g. the default localityLbSetting,
 // and prove the diff reports it. Unset in every ordinary run.
-package embedded
 
 import (
 	"fmt"

@@ -1,3 +1,5 @@
+package embedded
+
 // Named nodes (topology Workload.Node, Client.Node): a Node object per
 // named node, labelled with its locality and kubernetes.io/hostname as a
 // kubelet registers it, and the pods that name one scheduled onto it (the
@@ -6,7 +8,6 @@
 // (pilot/pkg/serviceregistry/util/label AugmentLabels, from
 // pod.spec.nodeName and the proxy's NODE_NAME), which Service
 // trafficDistribution PreferSameNode ranks by.
-package embedded
 
 import (
 	"fmt"

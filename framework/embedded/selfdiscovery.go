@@ -1,3 +1,5 @@
+package embedded
+
 // Self-discovery (zone aware routing): client Services, the sidecar's
 // ENABLE_SELF_DISCOVERY metadata, the bootstrap's local_cluster and its
 // EDS subscription, and what the sidecar must hold for convergence.
@@ -21,7 +23,6 @@
 //     about zone aware routing without self-discovery
 //     (loadbalancer.go ZoneAwareLBSettings.ApplyToCluster); the outbound
 //     cluster's zone_aware_lb_config is the same either way.
-package embedded
 
 import (
 	"fmt"

@@ -1,9 +1,10 @@
+package kind
+
 // Named nodes (topology Workload.Node, Client.Node) on kind: not
 // implemented. kind names its workers itself (<cluster>-worker, -worker2,
 // ...) and one worker stands for each locality (topology.Nodes), so a
 // topology that places pods on named nodes is refused as unsupported and
 // its specs skip.
-package kind
 
 import (
 	"fmt"

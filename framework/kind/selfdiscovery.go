@@ -1,10 +1,11 @@
+package kind
+
 // Zone aware routing on kind: which Istio can run a topology whose clients
 // use proxy self-discovery (topology Client.SelfDiscovery) or a mesh-wide
 // zoneAwareLbSetting, and the client Services the sidecars' local_cluster
 // is built from. The self-discovery itself is in the rendered client pods
 // (topology.SelfDiscoveryProxyConfig, the proxy.istio.io/config
 // annotation the injector turns into the istio-proxy environment).
-package kind
 
 import (
 	"context"

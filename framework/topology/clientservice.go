@@ -1,3 +1,5 @@
+package topology
+
 // Client Services: a client's own Service (Client.Service), what istiod
 // needs to serve a self-discovering sidecar its local_cluster for Envoy's
 // zone aware routing.
@@ -11,7 +13,6 @@
 // service.istio.io/workload-name (istio.io/api label ServiceWorkloadName,
 // read by pkg/kube GetWorkloadMetaFromPod) gives all pods of one client
 // Service the same workload name, and the Service selects them by it.
-package topology
 
 import (
 	"fmt"

@@ -1,12 +1,13 @@
 //go:build !istiod_pre_zoneaware
 
+package topology
+
 // The istio.io/istio API this package uses that older istiod versions lack
 // (zone aware routing), for the pinned istiod and later ones;
 // istio_api_pre_zoneaware.go is the same surface for an istiod without it.
 // The embedded upgrade check (cmd/upgrade-check embedded) builds with
 // -tags=istiod_pre_zoneaware for such a version, as it does for
 // framework/embedded's istiod_api.go.
-package topology
 
 import (
 	networkingapi "istio.io/api/networking/v1alpha3"

@@ -1,9 +1,10 @@
 //go:build istiod_pre_zoneaware
 
+package topology
+
 // The surface of istio_api.go for an istiod without zone aware routing
 // (see there): such an istiod has no zoneAwareLbSetting to validate, so a
 // topology that sets one is refused.
-package topology
 
 import (
 	"errors"

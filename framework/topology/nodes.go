@@ -1,10 +1,11 @@
+package topology
+
 // Named nodes: Workload.Node and Client.Node place pods on a Kubernetes
 // node of their locality by name, for Service trafficDistribution
 // PreferSameNode (istiod's failoverPriority ends with kubernetes.io/
 // hostname, the label it gives endpoints and proxies from the pod's node,
 // pilot/pkg/serviceregistry/util/label AugmentLabels). Without a name a
 // pod runs on its locality's node, as before.
-package topology
 
 import (
 	"fmt"

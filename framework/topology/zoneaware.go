@@ -1,7 +1,8 @@
+package topology
+
 // Zone aware fixtures: callers that are pods of their own Service
 // (Client.Service) with self-discovery, spread over zones, for Envoy's
 // zone aware routing (istio zoneAwareLbSetting).
-package topology
 
 import "github.com/localitylb/locality-e2e/framework/locality"
 
