@@ -12,8 +12,8 @@ GINKGO_FLAGS ?=
 SPEC_FLAGS ?=
 # Parallel Ginkgo processes for make specs on the embedded backend: -p (one
 # per core up to 4; 2 here) halves the suite's wall time on 2 cores, since
-# one process leaves a core idle while a spec waits on istiod (README,
-# Performance). SPECS_PARALLEL= runs one process. make e2e (kind) always
+# one process leaves a core idle while a spec waits on istiod (docs/performance.md).
+# SPECS_PARALLEL= runs one process. make e2e (kind) always
 # runs one: mesh-wide settings are held by one scenario at a time.
 SPECS_PARALLEL ?= -p
 # The suite Ginkgo runs: the package (compiled by Ginkgo), or the test
@@ -93,7 +93,7 @@ export WORKLOAD_IMAGE WORKLOAD_GOARCH
 .PHONY: istioctl docker-check upgrade-check workload-image e2e-plan e2e-multicluster-plan
 
 # The specs on a kind cluster the suite creates (Docker needed), or on the
-# cluster of LOCALITY_E2E_KUBECONFIG. See README "Running on kind" and its
+# cluster of LOCALITY_E2E_KUBECONFIG. See docs/kind.md "Running on kind" and its
 # "Time budget" (≈ 29–56 min estimated; the workflows' step and job limits
 # are derived from E2E_TIMEOUT, TestWorkflowsTimeBudget checks them).
 E2E_TIMEOUT ?= 80m

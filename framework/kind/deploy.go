@@ -74,7 +74,7 @@ func (b *backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh
 		return nil, err
 	}
 	if topo.MultiCluster() {
-		return nil, fmt.Errorf("deploy topology %q: it declares %d Clusters %v, and this kind backend is one cluster: run it on the multi-cluster kind setup (%s=1, see README \"Multi-cluster on kind\"), or declare at most one cluster in Clusters: %w",
+		return nil, fmt.Errorf("deploy topology %q: it declares %d Clusters %v, and this kind backend is one cluster: run it on the multi-cluster kind setup (%s=1, see docs/multicluster.md \"Multi-cluster on kind\"), or declare at most one cluster in Clusters: %w",
 			topo.Name, len(topo.Clusters), topo.ClusterNames(), EnvKindMultiCluster, mesh.ErrTopologyUnsupported)
 	}
 	if err := checkZoneAware(topo, b.cfg.IstioVersion); err != nil {

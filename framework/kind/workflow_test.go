@@ -143,10 +143,10 @@ func TestWeeklyMultiClusterWorkflow(t *testing.T) {
 	}
 }
 
-// The limits nest with stated margins, and the README's time budget
+// The limits nest with stated margins, and docs/kind.md's time budget
 // states the same numbers: Ginkgo's --timeout (E2E_TIMEOUT) + 10 min ≤ the
 // e2e step's limit; build step + e2e step + 10 min of other steps + 5 min
-// margin ≤ the job's limit; the README's estimate fits in Ginkgo's.
+// margin ≤ the job's limit; docs/kind.md's estimate fits in Ginkgo's.
 func TestWorkflowsTimeBudget(t *testing.T) {
 	mk, err := os.ReadFile("../../Makefile")
 	if err != nil {
@@ -160,21 +160,27 @@ func TestWorkflowsTimeBudget(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^e2e:.*\n\t.*--timeout=\$\$E2E_TIMEOUT`).Match(mk) {
 		t.Error("make e2e does not pass --timeout=$$E2E_TIMEOUT (the exported E2E_TIMEOUT) to Ginkgo")
 	}
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/kind.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	doc := string(readme)
-	sec := doc[strings.Index(doc, "### Time budget"):]
-	sec = sec[:strings.Index(sec[4:], "\n### ")+4]
+	i := strings.Index(doc, "\n## Time budget")
+	if i < 0 {
+		t.Fatal("docs/kind.md has no \"## Time budget\" section")
+	}
+	sec := doc[i+1:]
+	if j := strings.Index(sec[3:], "\n## "); j >= 0 {
+		sec = sec[:j+3]
+	}
 	for _, want := range []string{fmt.Sprintf("`E2E_TIMEOUT` = %dm", ginkgo)} {
 		if !strings.Contains(sec, want) {
-			t.Errorf("README Time budget lacks %q", want)
+			t.Errorf("docs/kind.md Time budget lacks %q", want)
 		}
 	}
 	est := regexp.MustCompile(`estimate: ≈ (\d+)–(\d+) min`).FindAllStringSubmatch(sec, -1)
 	if len(est) == 0 {
-		t.Fatal("README Time budget states no \"estimate: ≈ a–b min\"")
+		t.Fatal("docs/kind.md Time budget states no \"estimate: ≈ a–b min\"")
 	}
 	for _, e := range est {
 		if hi := atoi(e[2]); float64(hi)*1.4 > float64(ginkgo) {
@@ -185,7 +191,7 @@ func TestWorkflowsTimeBudget(t *testing.T) {
 		wf := readWorkflow(t, file)
 		for name, job := range wf.Jobs {
 			if job.RunsOn != "ubuntu-24.04" || !strings.Contains(sec, "`"+job.RunsOn+"`") || !strings.Contains(sec, "4 vCPU, 16 GB") {
-				t.Errorf("%s %s: runs-on %q; the README must name it and its size", file, name, job.RunsOn)
+				t.Errorf("%s %s: runs-on %q; docs/kind.md must name it and its size", file, name, job.RunsOn)
 			}
 			steps := map[string]int{}
 			for _, s := range job.Steps {
@@ -204,7 +210,7 @@ func TestWorkflowsTimeBudget(t *testing.T) {
 			}
 			for what, n := range map[string]int{"job": job.TimeoutMinutes, "build step": steps["build"], "e2e step": steps["e2e"]} {
 				if want := fmt.Sprintf("%s `timeout-minutes: %d`", what, n); !strings.Contains(sec, want) {
-					t.Errorf("README Time budget lacks %q (%s %s)", want, file, name)
+					t.Errorf("docs/kind.md Time budget lacks %q (%s %s)", want, file, name)
 				}
 			}
 		}
@@ -222,7 +228,7 @@ func atoi(s string) int {
 // The ejection spec's rule must keep the hosts out while, on the wall
 // clock, the endpoint gate (at most Sync) and one split batch run; a
 // batch of split.DefaultRequests is estimated at ≤ 3 s per 1000 requests
-// (README "How long a batch takes"); the margin is 2×.
+// (docs/kind.md "How long a batch takes"); the margin is 2×.
 func TestTimeBudgetEjection(t *testing.T) {
 	dr, err := destinationrule.Load("failover-short-ejection")
 	if err != nil {

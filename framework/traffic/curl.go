@@ -6,7 +6,7 @@ package traffic
 // the transfer's index among the URLs and curl's error message. One exec
 // per batch instead of one per request, and Concurrency requests in flight
 // instead of one, keep a 1000-request batch to a few seconds on kind (see
-// README "Running on kind").
+// docs/kind.md).
 //
 // With --parallel, curl writes each body when it arrives and each marker
 // after its transfer completes, so bodies and markers interleave:
