@@ -1,4 +1,4 @@
-package kind
+package multicluster
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/topology"
 	"sigs.k8s.io/yaml"
 )
@@ -49,7 +50,7 @@ type MultiClusterStep struct {
 
 // MultiClusterPlanInput is what the plan is a pure function of.
 type MultiClusterPlanInput struct {
-	Config  Config
+	Config  kind.Config
 	Options MultiClusterOptions
 	// Topology is MultiClusterTopology's merge (clusters and nodes);
 	// Topologies are the topologies it merged.
@@ -83,7 +84,7 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 	dir := multiClusterDir(cfg, o)
 	kcs := MultiClusterKindConfigs(cfg, topo)
 	var steps []MultiClusterStep
-	kubeconfig := func(c string) string { return kubeconfigPath(KindClusterName(cfg.ClusterName, c)) }
+	kubeconfig := func(c string) string { return kind.KubeconfigPath(KindClusterName(cfg.ClusterName, c)) }
 
 	// 1. clusters (setup_kind_clusters: deploy_kind per cluster)
 	for i, kc := range kcs {
@@ -143,10 +144,10 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 			}
 		}
 		steps = append(steps, MultiClusterStep{op: opWorkloadImage,
-			What: fmt.Sprintf("build %s and load it into %d nodes (make e2e-plan shows the commands): %s", BuiltinWorkloadImage, len(all), strings.Join(all, " "))})
+			What: fmt.Sprintf("build %s and load it into %d nodes (make e2e-plan shows the commands): %s", kind.BuiltinWorkloadImage, len(all), strings.Join(all, " "))})
 	}
 	// 5. Istio per cluster
-	steps = append(steps, MultiClusterStep{op: opCheckIstioctl, What: "check istioctl is " + cfg.IstioVersion, Argv: IstioctlVersionArgs(cfg.IstioctlPath)})
+	steps = append(steps, MultiClusterStep{op: opCheckIstioctl, What: "check istioctl is " + cfg.IstioVersion, Argv: kind.IstioctlVersionArgs(cfg.IstioctlPath)})
 	mc := MultiClusterMeshConfig()
 	for _, c := range topo.Clusters {
 		kc := kubeconfig(c.Name)
@@ -154,13 +155,13 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 		if err != nil {
 			return nil, err
 		}
-		what := "create namespace " + IstioNamespace
+		what := "create namespace " + kind.IstioNamespace
 		if c.Network != "" {
 			what += " labelled " + topology.LabelNetwork + "=" + c.Network
 		}
 		steps = append(steps, MultiClusterStep{Cluster: c.Name, op: opNamespace, What: what + " (client-go)", Content: nsYAML})
 		steps = append(steps, MultiClusterStep{Cluster: c.Name, op: opCACerts,
-			What: fmt.Sprintf("create secret %s/%s (client-go): ca-cert.pem, ca-key.pem of an intermediate CA (L=%s) signed by the run's root CA, root-cert.pem, cert-chain.pem (RSA %d, generated in process)", IstioNamespace, CACertsSecret, c.Name, o.CAKeyBits)})
+			What: fmt.Sprintf("create secret %s/%s (client-go): ca-cert.pem, ca-key.pem of an intermediate CA (L=%s) signed by the run's root CA, root-cert.pem, cert-chain.pem (RSA %d, generated in process)", kind.IstioNamespace, CACertsSecret, c.Name, o.CAKeyBits)})
 		iop, err := IstiodIstioOperator(cfg.IstioProfile, o.MeshID, c, mc)
 		if err != nil {
 			return nil, err
@@ -172,7 +173,7 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 		file := filepath.Join(dir, "istio-"+c.Name+".yaml")
 		steps = append(steps, MultiClusterStep{Cluster: c.Name, op: opRun, What: "install istiod (multi-primary)", File: file, Content: b,
 			Argv: IstioctlInstallFileArgs(cfg.IstioctlPath, kc, file, cfg.Timeouts.IstioInstall)})
-		steps = append(steps, MultiClusterStep{Cluster: c.Name, op: opWaitIstiod, What: "wait for " + IstioNamespace + "/" + IstiodName + " ready (client-go)"})
+		steps = append(steps, MultiClusterStep{Cluster: c.Name, op: opWaitIstiod, What: "wait for " + kind.IstioNamespace + "/" + kind.IstiodName + " ready (client-go)"})
 	}
 	// 6. east-west gateways on several networks
 	if topo.MultiNetwork() {
@@ -215,7 +216,7 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 			steps = append(steps,
 				MultiClusterStep{Cluster: c.Name, op: opRun, What: "install the east-west gateway of " + c.Network, File: ewFile, Content: b,
 					Argv: IstioctlInstallFileArgs(cfg.IstioctlPath, kc, ewFile, cfg.Timeouts.IstioInstall)},
-				MultiClusterStep{Cluster: c.Name, op: opWaitGatewayIP, What: "wait for a LoadBalancer address on " + IstioNamespace + "/" + EastWestGateway + " (client-go)"},
+				MultiClusterStep{Cluster: c.Name, op: opWaitGatewayIP, What: "wait for a LoadBalancer address on " + kind.IstioNamespace + "/" + EastWestGateway + " (client-go)"},
 			)
 			gwObj, err := CrossNetworkGatewayObject()
 			if err != nil {
@@ -225,7 +226,7 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 			if err != nil {
 				return nil, err
 			}
-			steps = append(steps, MultiClusterStep{Cluster: c.Name, op: opGateway, What: "create Gateway " + IstioNamespace + "/" + CrossNetworkGateway + " (istio client-go)", Content: gw})
+			steps = append(steps, MultiClusterStep{Cluster: c.Name, op: opGateway, What: "create Gateway " + kind.IstioNamespace + "/" + CrossNetworkGateway + " (istio client-go)", Content: gw})
 		}
 	}
 	// 7. remote secrets: B's secret in every A ≠ B

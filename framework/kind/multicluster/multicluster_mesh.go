@@ -1,4 +1,4 @@
-package kind
+package multicluster
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 
 	"github.com/localitylb/locality-e2e/framework/endpoints"
+	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/topology"
 	"github.com/localitylb/locality-e2e/framework/traffic"
@@ -25,12 +25,12 @@ import (
 // single-cluster backend per cluster (its clients, exec and logs), and
 // meshes that span them.
 type multiBackend struct {
-	cfg     Config
+	cfg     kind.Config
 	log     io.Writer
 	setup   *MultiClusterSetup
 	members []MultiClusterMember
-	per     map[string]*backend // by declared cluster
-	owner   bool                // Close runs TeardownMultiCluster
+	per     map[string]*kind.Cluster // by declared cluster
+	owner   bool                     // Close runs TeardownMultiCluster
 
 	mu     sync.Mutex
 	meshes map[*multiMesh]bool
@@ -41,29 +41,27 @@ var _ mesh.Backend = (*multiBackend)(nil)
 // ConnectMultiCluster returns a backend on a prepared multi-cluster setup:
 // it connects to every cluster's API server. Like Connect, it creates
 // nothing cluster-wide.
-func ConnectMultiCluster(ctx context.Context, cfg Config, s *MultiClusterSetup, log io.Writer) (mesh.Backend, error) {
+func ConnectMultiCluster(ctx context.Context, cfg kind.Config, s *MultiClusterSetup, log io.Writer) (mesh.Backend, error) {
 	if log == nil {
 		log = io.Discard
 	}
 	if s == nil || len(s.Clusters) < 2 {
 		return nil, fmt.Errorf("kind multi-cluster: ConnectMultiCluster needs PrepareMultiCluster's setup")
 	}
-	per := map[string]*backend{}
+	per := map[string]*kind.Cluster{}
 	for _, m := range s.Clusters {
-		b := &backend{cfg: cfg, log: log, meshes: map[*kindMesh]bool{}}
-		if err := b.connectKubeconfig(ctx, m.Kubeconfig); err != nil {
+		c, err := kind.ConnectCluster(ctx, cfg, m.Kubeconfig, m.KindCluster, log)
+		if err != nil {
 			return nil, fmt.Errorf("kind multi-cluster: cluster %s: %w", m.Name, err)
 		}
-		b.cl = &cluster{name: m.KindCluster, kubeconfig: m.Kubeconfig,
-			provider: kindcluster.NewProvider(kindcluster.ProviderWithLogger(newKindLogger(log)))}
-		per[m.Name] = b
+		per[m.Name] = c
 	}
 	return newMultiBackend(cfg, s, per, log)
 }
 
 // NewMultiCluster is PrepareMultiCluster and ConnectMultiCluster for one
 // process: the backend's Close also deletes the clusters.
-func NewMultiCluster(ctx context.Context, cfg Config, topo topology.Topology, log io.Writer) (mesh.Backend, error) {
+func NewMultiCluster(ctx context.Context, cfg kind.Config, topo topology.Topology, log io.Writer) (mesh.Backend, error) {
 	s, err := PrepareMultiCluster(ctx, cfg, topo, log)
 	if err != nil {
 		return nil, err
@@ -80,11 +78,18 @@ func NewMultiCluster(ctx context.Context, cfg Config, topo topology.Topology, lo
 	return b, nil
 }
 
-func newMultiBackend(cfg Config, s *MultiClusterSetup, per map[string]*backend, log io.Writer) (*multiBackend, error) {
+// FromClusters is the backend over clusters already connected (per, by
+// declared cluster), e.g. fake ones in tests; ConnectMultiCluster connects
+// them first.
+func FromClusters(cfg kind.Config, s *MultiClusterSetup, per map[string]*kind.Cluster, log io.Writer) (mesh.Backend, error) {
+	return newMultiBackend(cfg, s, per, log)
+}
+
+func newMultiBackend(cfg kind.Config, s *MultiClusterSetup, per map[string]*kind.Cluster, log io.Writer) (*multiBackend, error) {
 	return &multiBackend{cfg: cfg, log: log, setup: s, members: s.Clusters, per: per, meshes: map[*multiMesh]bool{}}, nil
 }
 
-func (b *multiBackend) Name() string { return Name }
+func (b *multiBackend) Name() string { return kind.Name }
 
 // Deploy deploys a topology over the clusters: in each, the namespace
 // MultiClusterNamespace(topo.Name), the Service (and VirtualService) and
@@ -108,11 +113,11 @@ func (b *multiBackend) Deploy(ctx context.Context, topo topology.Topology) (mesh
 		return nil, fmt.Errorf("deploy topology %q: client Services and zone aware routing are not implemented on the multi-cluster kind setup (run it on one cluster): %w", topo.Name, mesh.ErrTopologyUnsupported)
 	}
 	first := b.per[b.members[0].Name]
-	topo = first.deployable(topo)
+	topo = first.Deployable(topo)
 	ns := MultiClusterNamespace(topo.Name)
 	topo.Namespace = ns
 	for _, m := range b.members {
-		if err := checkExistingCluster(ctx, b.per[m.Name].kube, []topology.Topology{clusterPart(topo, m.Name)}); err != nil {
+		if err := b.per[m.Name].CheckNodes(ctx, []topology.Topology{clusterPart(topo, m.Name)}); err != nil {
 			return nil, fmt.Errorf("deploy topology %q: cluster %s: %w", topo.Name, m.Name, err)
 		}
 	}
@@ -124,11 +129,11 @@ func (b *multiBackend) Deploy(ctx context.Context, topo topology.Topology) (mesh
 	if err := b.applyMeshSettings(ctx, ns, topo); err != nil {
 		return nil, fmt.Errorf("deploy topology %q: %w", topo.Name, err)
 	}
-	mm := &multiMesh{b: b, ns: ns, topo: topo, parts: map[string]*kindMesh{}, meshSettings: !topo.Mesh.IsZero()}
+	mm := &multiMesh{b: b, ns: ns, topo: topo, parts: map[string]*kind.ClusterMesh{}, meshSettings: !topo.Mesh.IsZero()}
 	fail := func(err error) (mesh.Mesh, error) {
 		for _, m := range b.members {
 			if p := mm.parts[m.Name]; p != nil {
-				p.b.diagnose(ctx, ns)
+				p.Cluster().Diagnose(ctx, ns)
 			}
 		}
 		if cerr := mm.Close(context.WithoutCancel(ctx)); cerr != nil {
@@ -139,19 +144,19 @@ func (b *multiBackend) Deploy(ctx context.Context, topo topology.Topology) (mesh
 	fmt.Fprintf(b.log, "kind: deploying topology %q into namespace %s of %d clusters\n", topo.Name, ns, len(b.members))
 	for _, m := range b.members {
 		kb := b.per[m.Name]
-		if _, err := kb.kube.CoreV1().Namespaces().Create(ctx, namespaceObject(ns, topo.Name, ""), metav1.CreateOptions{}); err != nil {
+		if err := kb.CreateNamespace(ctx, ns, topo.Name); err != nil {
 			return fail(fmt.Errorf("cluster %s: create namespace %s: %w", m.Name, ns, err))
 		}
-		mm.parts[m.Name] = &kindMesh{b: kb, ns: ns, topo: clusterPart(topo, m.Name), faults: map[string]mesh.Fault{}, cluster: m.Name, network: m.Network}
+		mm.parts[m.Name] = kb.NewMesh(ns, clusterPart(topo, m.Name), m.Name, m.Network)
 		for _, o := range split[m.Name] {
 			o.SetNamespace(ns)
-			if err := kb.create(ctx, o); err != nil {
-				return fail(fmt.Errorf("cluster %s: create %s %s: %w", m.Name, kindOf(o), o.GetName(), err))
+			if err := kb.Create(ctx, o); err != nil {
+				return fail(fmt.Errorf("cluster %s: create %s %s: %w", m.Name, kind.KindOf(o), o.GetName(), err))
 			}
 		}
 	}
 	for _, m := range b.members {
-		if err := mm.parts[m.Name].waitReady(ctx, b.cfg.Timeouts.Deploy); err != nil {
+		if err := mm.parts[m.Name].WaitReady(ctx, b.cfg.Timeouts.Deploy); err != nil {
 			return fail(fmt.Errorf("cluster %s: %w", m.Name, err))
 		}
 	}
@@ -168,7 +173,7 @@ func (b *multiBackend) applyMeshSettings(ctx context.Context, ns string, topo to
 	overlay := topo.MeshConfigOverlay()
 	if overlay == nil {
 		for _, m := range b.members {
-			if err := b.per[m.Name].checkNoMeshSettings(ctx, topo.Name); err != nil {
+			if err := b.per[m.Name].CheckNoMeshSettings(ctx, topo.Name); err != nil {
 				return fmt.Errorf("cluster %s: %w", m.Name, err)
 			}
 		}
@@ -183,10 +188,10 @@ func (b *multiBackend) applyMeshSettings(ctx context.Context, ns string, topo to
 	}
 	b.mu.Unlock()
 	for i, m := range b.members {
-		if err := b.per[m.Name].acquireMeshSettings(ctx, ns, topo.Name, overlay, others); err != nil {
+		if err := b.per[m.Name].AcquireMeshSettings(ctx, ns, topo.Name, overlay, others); err != nil {
 			err = fmt.Errorf("cluster %s: %w", m.Name, err)
 			for _, done := range b.members[:i] {
-				if rerr := b.per[done.Name].releaseMeshSettings(ctx, ns); rerr != nil {
+				if rerr := b.per[done.Name].ReleaseMeshSettings(ctx, ns); rerr != nil {
 					err = fmt.Errorf("%w; cluster %s: %v", err, done.Name, rerr)
 				}
 			}
@@ -197,7 +202,7 @@ func (b *multiBackend) applyMeshSettings(ctx context.Context, ns string, topo to
 }
 
 // clusterPart is the topology restricted to the workloads and clients of
-// one cluster: what that cluster's kindMesh waits for, scales and sends from.
+// one cluster: what that cluster's ClusterMesh waits for, scales and sends from.
 func clusterPart(t topology.Topology, cluster string) topology.Topology {
 	return t.InCluster(cluster)
 }
@@ -228,7 +233,7 @@ func (b *multiBackend) Close(ctx context.Context) error {
 	return nil
 }
 
-// multiMesh is one topology over the clusters: a kindMesh per cluster
+// multiMesh is one topology over the clusters: a ClusterMesh per cluster
 // (same namespace, that cluster's pods), each step sent to the cluster of
 // the workload or client it names, rules to every primary.
 type multiMesh struct {
@@ -241,13 +246,13 @@ type multiMesh struct {
 
 	mu     sync.Mutex
 	topo   topology.Topology // the whole topology (replicas from the parts)
-	parts  map[string]*kindMesh
+	parts  map[string]*kind.ClusterMesh
 	closed bool
 }
 
 var _ mesh.Mesh = (*multiMesh)(nil)
 
-func (m *multiMesh) Backend() string { return Name }
+func (m *multiMesh) Backend() string { return kind.Name }
 
 // Namespace is where the topology lives in every cluster.
 func (m *multiMesh) Namespace() string { return m.ns }
@@ -260,7 +265,7 @@ func (m *multiMesh) Topology() topology.Topology {
 	t.Clients = append([]topology.Client(nil), t.Clients...)
 	for i, w := range t.Workloads {
 		if p := m.parts[t.ClusterOfWorkload(w)]; p != nil {
-			if pw, err := p.topology().Workload(w.Name); err == nil {
+			if pw, err := p.Topology().Workload(w.Name); err == nil {
 				t.Workloads[i].Replicas = pw.Replicas
 			}
 		}
@@ -268,7 +273,7 @@ func (m *multiMesh) Topology() topology.Topology {
 	return t
 }
 
-func (m *multiMesh) first() *kindMesh { return m.parts[m.b.members[0].Name] }
+func (m *multiMesh) first() *kind.ClusterMesh { return m.parts[m.b.members[0].Name] }
 
 func (m *multiMesh) Capabilities() mesh.Capabilities {
 	c := m.first().Capabilities()
@@ -279,7 +284,7 @@ func (m *multiMesh) Capabilities() mesh.Capabilities {
 func (m *multiMesh) IstioVersion() string { return m.b.cfg.IstioVersion }
 
 // each runs f on every cluster's part, in declaration order.
-func (m *multiMesh) each(f func(c string, p *kindMesh) error) error {
+func (m *multiMesh) each(f func(c string, p *kind.ClusterMesh) error) error {
 	for _, mem := range m.b.members {
 		if err := f(mem.Name, m.parts[mem.Name]); err != nil {
 			return fmt.Errorf("cluster %s: %w", mem.Name, err)
@@ -291,25 +296,25 @@ func (m *multiMesh) each(f func(c string, p *kindMesh) error) error {
 // ApplyDestinationRule applies the rule in every cluster (each primary's
 // istiod reads its own cluster's config) and waits for the clients of each.
 func (m *multiMesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.DestinationRule) error {
-	return m.each(func(_ string, p *kindMesh) error { return p.ApplyDestinationRule(ctx, dr) })
+	return m.each(func(_ string, p *kind.ClusterMesh) error { return p.ApplyDestinationRule(ctx, dr) })
 }
 
 func (m *multiMesh) DeleteDestinationRule(ctx context.Context, name string) error {
-	return m.each(func(_ string, p *kindMesh) error { return p.DeleteDestinationRule(ctx, name) })
+	return m.each(func(_ string, p *kind.ClusterMesh) error { return p.DeleteDestinationRule(ctx, name) })
 }
 
 func (m *multiMesh) ApplyVirtualService(ctx context.Context, vs *networkingv1.VirtualService) error {
-	return m.each(func(_ string, p *kindMesh) error { return p.ApplyVirtualService(ctx, vs) })
+	return m.each(func(_ string, p *kind.ClusterMesh) error { return p.ApplyVirtualService(ctx, vs) })
 }
 
 func (m *multiMesh) DeleteVirtualService(ctx context.Context, name string) error {
-	return m.each(func(_ string, p *kindMesh) error { return p.DeleteVirtualService(ctx, name) })
+	return m.each(func(_ string, p *kind.ClusterMesh) error { return p.DeleteVirtualService(ctx, name) })
 }
 
 func (m *multiMesh) Wait(ctx context.Context, d time.Duration) error { return m.first().Wait(ctx, d) }
 
 // workloadPart is the part of the cluster a workload runs in.
-func (m *multiMesh) workloadPart(workload string) (*kindMesh, error) {
+func (m *multiMesh) workloadPart(workload string) (*kind.ClusterMesh, error) {
 	t := m.Topology()
 	w, err := t.Workload(workload)
 	if err != nil {
@@ -319,7 +324,7 @@ func (m *multiMesh) workloadPart(workload string) (*kindMesh, error) {
 }
 
 // clientPart is the part of the cluster a client runs in.
-func (m *multiMesh) clientPart(client string) (*kindMesh, error) {
+func (m *multiMesh) clientPart(client string) (*kind.ClusterMesh, error) {
 	t := m.Topology()
 	c, err := t.Client(client)
 	if err != nil {
@@ -362,14 +367,14 @@ func (m *multiMesh) Endpoints(ctx context.Context, client string, view endpoints
 		return endpoints.Table{}, err
 	}
 	byIP := map[string]string{}
-	_ = m.each(func(_ string, q *kindMesh) error {
-		ips, _ := q.podsByIP(ctx) // best effort, as on one cluster
+	_ = m.each(func(_ string, q *kind.ClusterMesh) error {
+		ips, _ := q.PodsByIP(ctx) // best effort, as on one cluster
 		for ip, pod := range ips {
 			byIP[ip] = pod
 		}
 		return nil
 	})
-	return endpoints.Read(ctx, kindFetcher{p}, endpoints.ReadInput{
+	return endpoints.Read(ctx, p.Fetcher(), endpoints.ReadInput{
 		Client: client, ProxyID: client + "." + m.ns, Cluster: m.Topology().ClusterName(), View: view, PodByIP: byIP,
 		Places: m.places(ctx, byIP),
 	})
@@ -391,8 +396,8 @@ func (m *multiMesh) places(ctx context.Context, byIP map[string]string) map[stri
 	if !topo.MultiNetwork() {
 		return out
 	}
-	_ = m.each(func(c string, q *kindMesh) error {
-		svc, err := q.b.kube.CoreV1().Services(IstioNamespace).Get(ctx, EastWestGateway, metav1.GetOptions{})
+	_ = m.each(func(c string, q *kind.ClusterMesh) error {
+		svc, err := q.Cluster().Kube().CoreV1().Services(kind.IstioNamespace).Get(ctx, EastWestGateway, metav1.GetOptions{})
 		if err != nil {
 			return nil
 		}
@@ -418,7 +423,7 @@ func (m *multiMesh) Send(ctx context.Context, client string, n int) (traffic.Bat
 // Pods lists every cluster's pods, each with its cluster and network.
 func (m *multiMesh) Pods(ctx context.Context) ([]mesh.Pod, error) {
 	var out []mesh.Pod
-	err := m.each(func(_ string, p *kindMesh) error {
+	err := m.each(func(_ string, p *kind.ClusterMesh) error {
 		ps, err := p.Pods(ctx)
 		out = append(out, ps...)
 		return err
@@ -438,7 +443,7 @@ func (m *multiMesh) CollectLogs(ctx context.Context, dir string) (string, error)
 		dir = m.b.cfg.LogsDir
 	}
 	var errs []string
-	_ = m.each(func(c string, p *kindMesh) error {
+	_ = m.each(func(c string, p *kind.ClusterMesh) error {
 		if _, err := p.CollectLogs(ctx, filepath.Join(dir, c)); err != nil {
 			errs = append(errs, c+": "+err.Error())
 		}
@@ -468,7 +473,7 @@ func (m *multiMesh) Close(ctx context.Context) error {
 	var errs []string
 	if m.meshSettings {
 		for _, mem := range m.b.members {
-			if err := m.b.per[mem.Name].releaseMeshSettings(ctx, m.ns); err != nil {
+			if err := m.b.per[mem.Name].ReleaseMeshSettings(ctx, m.ns); err != nil {
 				errs = append(errs, mem.Name+": "+err.Error())
 			}
 		}
@@ -485,8 +490,8 @@ func (m *multiMesh) Close(ctx context.Context) error {
 		if m.b.cfg.KeepNamespaces {
 			continue
 		}
-		kube := p.b.kube
-		err := Poll(context.WithoutCancel(ctx), "namespace "+m.ns+" of "+mem.Name+" gone", m.b.cfg.Timeouts.Poll, m.b.cfg.Timeouts.Deploy, func(ctx context.Context) (bool, string, error) {
+		kube := p.Cluster().Kube()
+		err := kind.Poll(context.WithoutCancel(ctx), "namespace "+m.ns+" of "+mem.Name+" gone", m.b.cfg.Timeouts.Poll, m.b.cfg.Timeouts.Deploy, func(ctx context.Context) (bool, string, error) {
 			_, err := kube.CoreV1().Namespaces().Get(ctx, m.ns, metav1.GetOptions{})
 			if apierrors.IsNotFound(err) {
 				return true, "", nil

@@ -1,4 +1,4 @@
-package kind
+package multicluster
 
 import (
 	"bytes"
@@ -24,6 +24,7 @@ import (
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
+	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
@@ -90,13 +91,13 @@ type mcEnv struct {
 //
 // This has never been run from this repository (no Docker where it was
 // written); its steps are unit-tested against fakes.
-func PrepareMultiCluster(ctx context.Context, cfg Config, topo topology.Topology, log io.Writer) (*MultiClusterSetup, error) {
+func PrepareMultiCluster(ctx context.Context, cfg kind.Config, topo topology.Topology, log io.Writer) (*MultiClusterSetup, error) {
 	return PrepareMultiClusterTopologies(ctx, cfg, append([]topology.Topology{topo}, cfg.Topologies...), log)
 }
 
 // PrepareMultiClusterTopologies is PrepareMultiCluster for the
 // multi-cluster topologies among topos (MultiClusterTopology).
-func PrepareMultiClusterTopologies(ctx context.Context, cfg Config, topos []topology.Topology, log io.Writer) (*MultiClusterSetup, error) {
+func PrepareMultiClusterTopologies(ctx context.Context, cfg kind.Config, topos []topology.Topology, log io.Writer) (*MultiClusterSetup, error) {
 	if log == nil {
 		log = io.Discard
 	}
@@ -104,20 +105,20 @@ func PrepareMultiClusterTopologies(ctx context.Context, cfg Config, topos []topo
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckDocker(ctx); err != nil {
+	if err := kind.CheckDocker(ctx); err != nil {
 		return nil, err
 	}
 	if _, err := exec.LookPath(in.Options.Kubectl); err != nil {
 		return nil, fmt.Errorf("kind multi-cluster: kubectl %q: %v: install kubectl or point %s at it", in.Options.Kubectl, err, EnvKubectl)
 	}
-	p := kindcluster.NewProvider(kindcluster.ProviderWithLogger(newKindLogger(log)))
+	p := kind.NewProvider(log)
 	existing, err := p.List()
 	if err != nil {
 		return nil, fmt.Errorf("list kind clusters: %w", err)
 	}
 	for _, c := range in.Topology.Clusters {
 		if n := KindClusterName(cfg.ClusterName, c.Name); slices.Contains(existing, n) {
-			return nil, fmt.Errorf("kind multi-cluster: a kind cluster %q already exists: delete it (kind delete cluster --name %s) or set %s to another prefix", n, n, EnvClusterName)
+			return nil, fmt.Errorf("kind multi-cluster: a kind cluster %q already exists: delete it (kind delete cluster --name %s) or set %s to another prefix", n, n, kind.EnvClusterName)
 		}
 	}
 	env := mcEnv{
@@ -125,16 +126,16 @@ func PrepareMultiClusterTopologies(ctx context.Context, cfg Config, topos []topo
 			return createKindCluster(ctx, p, cfg, kc, kubeconfig)
 		},
 		deleteCluster: p.Delete,
-		clients:       connectClients,
+		clients:       kind.ConnectClients,
 		run: func(ctx context.Context, argv []string, stdout io.Writer) error {
 			if stdout == nil {
-				return RunStreaming(ctx, argv, nil, argv[0]+":", log)
+				return kind.RunStreaming(ctx, argv, nil, argv[0]+":", log)
 			}
 			var stderr bytes.Buffer
 			cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 			cmd.Stdout, cmd.Stderr = stdout, &stderr
 			if err := cmd.Run(); err != nil {
-				return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, firstLines(strings.TrimSpace(stderr.String()), 5))
+				return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, kind.FirstLines(strings.TrimSpace(stderr.String()), 5))
 			}
 			return nil
 		},
@@ -147,9 +148,9 @@ func PrepareMultiClusterTopologies(ctx context.Context, cfg Config, topos []topo
 				}
 				all = append(all, ns...)
 			}
-			return buildWorkloadImage(ctx, all, log, runLogged, loadIntoNode)
+			return kind.BuildWorkloadImage(ctx, all, log)
 		},
-		checkIstioctl: func(ctx context.Context) error { return CheckIstioctl(ctx, cfg.IstioctlPath, cfg.IstioVersion) },
+		checkIstioctl: func(ctx context.Context) error { return kind.CheckIstioctl(ctx, cfg.IstioctlPath, cfg.IstioVersion) },
 		writeFile: func(path string, b []byte) error {
 			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 				return err
@@ -165,7 +166,7 @@ func PrepareMultiClusterTopologies(ctx context.Context, cfg Config, topos []topo
 
 // MultiClusterInput checks the configuration and merges the topologies
 // into the plan's input (no facts).
-func MultiClusterInput(cfg Config, o MultiClusterOptions, topos []topology.Topology) (MultiClusterPlanInput, error) {
+func MultiClusterInput(cfg kind.Config, o MultiClusterOptions, topos []topology.Topology) (MultiClusterPlanInput, error) {
 	u, mc, err := MultiClusterTopology(cfg.ClusterName+"-nodes", topos)
 	if err != nil {
 		return MultiClusterPlanInput{}, err
@@ -176,7 +177,7 @@ func MultiClusterInput(cfg Config, o MultiClusterOptions, topos []topology.Topol
 	return MultiClusterPlanInput{Config: cfg, Options: o, Topology: u, Topologies: mc}, nil
 }
 
-func createKindCluster(ctx context.Context, p *kindcluster.Provider, cfg Config, kc *v1alpha4.Cluster, kubeconfig string) error {
+func createKindCluster(ctx context.Context, p *kindcluster.Provider, cfg kind.Config, kc *v1alpha4.Cluster, kubeconfig string) error {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- p.Create(kc.Name,
@@ -192,22 +193,13 @@ func createKindCluster(ctx context.Context, p *kindcluster.Provider, cfg Config,
 	select {
 	case err := <-errc:
 		if err != nil {
-			c := &cluster{name: kc.Name, provider: p}
-			c.collectLogs(cfg.LogsDir, io.Discard)
+			kind.CollectNodeLogs(p, kc.Name, cfg.LogsDir)
 			return fmt.Errorf("create kind cluster %q: %w (node logs in %s)", kc.Name, err, cfg.LogsDir)
 		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("create kind cluster %q: %w; kind goes on in the background: delete it afterwards (kind delete cluster --name %s)", kc.Name, ctx.Err(), kc.Name)
 	}
-}
-
-func connectClients(ctx context.Context, kubeconfig string) (kubernetes.Interface, istioclient.Interface, error) {
-	b := &backend{}
-	if err := b.connectKubeconfig(ctx, kubeconfig); err != nil {
-		return nil, nil, err
-	}
-	return b.kube, b.istio, nil
 }
 
 // runMultiCluster executes the plan with env.
@@ -225,7 +217,7 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 	member := map[string]MultiClusterMember{}
 	for _, c := range topo.Clusters {
 		m := MultiClusterMember{Name: c.Name, Network: c.Network, KindCluster: KindClusterName(cfg.ClusterName, c.Name)}
-		m.Kubeconfig = kubeconfigPath(m.KindCluster)
+		m.Kubeconfig = kind.KubeconfigPath(m.KindCluster)
 		member[c.Name] = m
 		s.Clusters = append(s.Clusters, m)
 	}
@@ -268,13 +260,13 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 			m := member[st.Cluster]
 			if err = env.createCluster(ctx, kcs[st.Cluster], m.Kubeconfig); err == nil {
 				created = append(created, m)
-				clearNodeLogsRequest(cfg.LogsDir, m.KindCluster) // left by an earlier run
+				kind.ClearNodeLogsRequest(cfg.LogsDir, m.KindCluster) // left by an earlier run
 				s.Created = true
 				var kube kubernetes.Interface
 				var ic istioclient.Interface
 				if kube, ic, err = env.clients(ctx, m.Kubeconfig); err == nil {
 					cls[st.Cluster] = clientsOf{kube, ic}
-					err = Poll(ctx, "every node of kind cluster "+m.KindCluster+" Ready", t.Poll, t.ClusterCreate, NodesReady(kube, len(kcs[st.Cluster].Nodes)))
+					err = kind.Poll(ctx, "every node of kind cluster "+m.KindCluster+" Ready", t.Poll, t.ClusterCreate, kind.NodesReady(kube, len(kcs[st.Cluster].Nodes)))
 				}
 			}
 		case opFacts:
@@ -331,17 +323,17 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 			if err == nil {
 				var ica *CA
 				if ica, err = NewIntermediateCA(root, st.Cluster, in.Options.CAKeyBits, env.now()); err == nil {
-					_, err = cls[st.Cluster].kube.CoreV1().Secrets(IstioNamespace).Create(ctx, CACertsSecretObject(root, ica), metav1.CreateOptions{})
+					_, err = cls[st.Cluster].kube.CoreV1().Secrets(kind.IstioNamespace).Create(ctx, CACertsSecretObject(root, ica), metav1.CreateOptions{})
 				}
 			}
 		case opWaitIstiod:
-			err = Poll(ctx, IstiodName+" of "+st.Cluster+" ready", t.Poll, t.IstioInstall, DeploymentReady(cls[st.Cluster].kube, IstioNamespace, IstiodName, 1))
+			err = kind.Poll(ctx, kind.IstiodName+" of "+st.Cluster+" ready", t.Poll, t.IstioInstall, kind.DeploymentReady(cls[st.Cluster].kube, kind.IstioNamespace, kind.IstiodName, 1))
 		case opWaitGatewayIP:
-			err = Poll(ctx, "a LoadBalancer address on "+EastWestGateway+" of "+st.Cluster, t.Poll, t.IstioInstall, LoadBalancerAddress(cls[st.Cluster].kube, IstioNamespace, EastWestGateway))
+			err = kind.Poll(ctx, "a LoadBalancer address on "+EastWestGateway+" of "+st.Cluster, t.Poll, t.IstioInstall, LoadBalancerAddress(cls[st.Cluster].kube, kind.IstioNamespace, EastWestGateway))
 		case opGateway:
 			var gw *networkingv1.Gateway
 			if gw, err = CrossNetworkGatewayObject(); err == nil {
-				_, err = cls[st.Cluster].istio.NetworkingV1().Gateways(IstioNamespace).Create(ctx, gw, metav1.CreateOptions{})
+				_, err = cls[st.Cluster].istio.NetworkingV1().Gateways(kind.IstioNamespace).Create(ctx, gw, metav1.CreateOptions{})
 			}
 		default:
 			err = fmt.Errorf("unknown step kind %d", st.op)
@@ -365,7 +357,7 @@ func runRetrying(ctx context.Context, env mcEnv, st MultiClusterStep) error {
 		if !env.now().Add(st.RetryEvery).Before(deadline) {
 			return fmt.Errorf("%d attempts in %v: %w", attempt, st.Retry, err)
 		}
-		fmt.Fprintf(env.log, "kind: %s%s: attempt %d failed, retrying in %v: %v\n", clusterTag(st.Cluster), st.What, attempt, st.RetryEvery, firstLines(err.Error(), 1))
+		fmt.Fprintf(env.log, "kind: %s%s: attempt %d failed, retrying in %v: %v\n", clusterTag(st.Cluster), st.What, attempt, st.RetryEvery, kind.FirstLines(err.Error(), 1))
 		if err := env.sleep(ctx, st.RetryEvery); err != nil {
 			return err
 		}
@@ -440,7 +432,7 @@ func workerIndex(name string) int {
 
 // LoadBalancerAddress holds once the Service has an ingress address
 // (MetalLB gave the east-west gateway one).
-func LoadBalancerAddress(kube kubernetes.Interface, ns, name string) Probe {
+func LoadBalancerAddress(kube kubernetes.Interface, ns, name string) kind.Probe {
 	return func(ctx context.Context) (bool, string, error) {
 		svc, err := kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -457,19 +449,17 @@ func LoadBalancerAddress(kube kubernetes.Interface, ns, name string) Probe {
 
 // TeardownMultiCluster deletes the clusters PrepareMultiCluster created,
 // unless cfg.KeepCluster is set.
-func TeardownMultiCluster(ctx context.Context, cfg Config, s *MultiClusterSetup, log io.Writer) error {
+func TeardownMultiCluster(ctx context.Context, cfg kind.Config, s *MultiClusterSetup, log io.Writer) error {
 	if log == nil {
 		log = io.Discard
 	}
 	if s == nil || !s.Created {
 		return nil
 	}
-	p := kindcluster.NewProvider(kindcluster.ProviderWithLogger(newKindLogger(log)))
+	p := kind.NewProvider(log)
 	var errs []string
 	for _, m := range s.Clusters {
-		c := &cluster{name: m.KindCluster, kubeconfig: m.Kubeconfig, provider: p, created: true}
-		exportNodeLogsIfWanted(c, cfg.LogsDir, log)
-		if err := c.delete(cfg.KeepCluster, log); err != nil {
+		if err := kind.DeleteCluster(p, m.KindCluster, m.Kubeconfig, cfg.LogsDir, cfg.KeepCluster, log); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -482,7 +472,7 @@ func TeardownMultiCluster(ctx context.Context, cfg Config, s *MultiClusterSetup,
 // PrintMultiClusterPlan writes the plan for the suite's topologies (or
 // cfg.Topologies) without running anything: every kind config, argv and
 // rendered YAML, addresses as <placeholders>.
-func PrintMultiClusterPlan(w io.Writer, cfg Config, o MultiClusterOptions, topos []topology.Topology) error {
+func PrintMultiClusterPlan(w io.Writer, cfg kind.Config, o MultiClusterOptions, topos []topology.Topology) error {
 	in, err := MultiClusterInput(cfg, o, topos)
 	if err != nil {
 		return err

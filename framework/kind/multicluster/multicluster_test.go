@@ -1,13 +1,11 @@
-package kind
+package multicluster
 
 import (
 	"bytes"
 	"context"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"fmt"
-	"github.com/localitylb/locality-e2e/framework/mesh"
 	"io"
 	"math/big"
 	"net/url"
@@ -17,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
 	appsv1 "k8s.io/api/apps/v1"
@@ -28,6 +25,7 @@ import (
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/yaml"
 
+	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
@@ -45,8 +43,8 @@ func twoClusters(net1, net2 string) topology.Topology {
 	return t
 }
 
-func mcConfig() Config {
-	cfg := DefaultConfig()
+func mcConfig() kind.Config {
+	cfg := kind.DefaultConfig()
 	cfg.IstioctlPath = "/bin/istioctl-1.32.0"
 	return cfg
 }
@@ -85,8 +83,8 @@ func TestMultiClusterKindConfigs(t *testing.T) {
 		}
 		for j, l := range w.workers {
 			n := kc.Nodes[j+1]
-			got := nodeLocality(n.Labels).String()
-			if n.Role != v1alpha4.WorkerRole || got != l || n.Image != DefaultNodeImage {
+			got := kind.NodeLocality(n.Labels).String()
+			if n.Role != v1alpha4.WorkerRole || got != l || n.Image != kind.DefaultNodeImage {
 				t.Errorf("config %d worker %d: %s %s %s, want %s", i, j, n.Role, got, n.Image, l)
 			}
 		}
@@ -205,7 +203,7 @@ func TestCrossNetworkGatewayMatchesUpstream(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := normalize(t, b)
-	if got["metadata"].(map[string]any)["namespace"] != IstioNamespace {
+	if got["metadata"].(map[string]any)["namespace"] != kind.IstioNamespace {
 		t.Errorf("namespace: %s", b)
 	}
 	delete(got["metadata"].(map[string]any), "namespace") // the guide applies it with -n istio-system
@@ -297,7 +295,7 @@ func TestMultiClusterValidation(t *testing.T) {
 	o := DefaultMultiClusterOptions()
 	noEnv := func(string) (string, bool) { return "", false }
 	cases := map[string]struct {
-		cfg    func(*Config)
+		cfg    func(*kind.Config)
 		topo   topology.Topology
 		lookup func(string) (string, bool)
 		want   string
@@ -308,10 +306,10 @@ func TestMultiClusterValidation(t *testing.T) {
 			t.Workloads = t.Workloads[:2]
 			return t
 		}(), noEnv, "needs at least two"},
-		"kubeconfig": {func(c *Config) { c.Kubeconfig = "/dev/null" }, twoClusters("", ""), noEnv, "Kubeconfig (LOCALITY_E2E_KUBECONFIG) with LOCALITY_E2E_KIND_MULTICLUSTER"},
-		"reuse":      {func(c *Config) { c.ReuseCluster = true }, twoClusters("", ""), noEnv, "ReuseCluster (LOCALITY_E2E_REUSE_CLUSTER)"},
-		"revision":   {func(c *Config) { c.Revision = "canary" }, twoClusters("", ""), noEnv, "Revision (LOCALITY_E2E_ISTIO_REVISION)"},
-		"long name":  {func(c *Config) { c.ClusterName = strings.Repeat("a", 45) }, twoClusters("", ""), noEnv, "not a valid kind cluster name"},
+		"kubeconfig": {func(c *kind.Config) { c.Kubeconfig = "/dev/null" }, twoClusters("", ""), noEnv, "Kubeconfig (LOCALITY_E2E_KUBECONFIG) with LOCALITY_E2E_KIND_MULTICLUSTER"},
+		"reuse":      {func(c *kind.Config) { c.ReuseCluster = true }, twoClusters("", ""), noEnv, "ReuseCluster (LOCALITY_E2E_REUSE_CLUSTER)"},
+		"revision":   {func(c *kind.Config) { c.Revision = "canary" }, twoClusters("", ""), noEnv, "Revision (LOCALITY_E2E_ISTIO_REVISION)"},
+		"long name":  {func(c *kind.Config) { c.ClusterName = strings.Repeat("a", 45) }, twoClusters("", ""), noEnv, "not a valid kind cluster name"},
 		"network":    {nil, twoClusters("", ""), func(k string) (string, bool) { return "other", k == envKindNetwork }, "KIND_EXPERIMENTAL_DOCKER_NETWORK"},
 	}
 	for name, c := range cases {
@@ -334,7 +332,7 @@ func TestMultiClusterValidation(t *testing.T) {
 	if _, _, err := MultiClusterTopology("x", []topology.Topology{a, b}); err == nil || !strings.Contains(err.Error(), "same Clusters") {
 		t.Errorf("disagreeing clusters: %v", err)
 	}
-	if _, _, err := MultiClusterTopology("x", []topology.Topology{topology.ThreeZones()}); err == nil || !strings.Contains(err.Error(), EnvKindMultiCluster) {
+	if _, _, err := MultiClusterTopology("x", []topology.Topology{topology.ThreeZones()}); err == nil || !strings.Contains(err.Error(), kind.EnvKindMultiCluster) {
 		t.Errorf("no multi-cluster topology: %v", err)
 	}
 	for v, want := range map[string]bool{"1": true, "true": true, "0": false, "": false} {
@@ -343,7 +341,7 @@ func TestMultiClusterValidation(t *testing.T) {
 			t.Errorf("%q: %v %v", v, got, err)
 		}
 	}
-	if _, err := multiClusterEnabled(func(string) (string, bool) { return "yes please", true }); err == nil || !strings.Contains(err.Error(), EnvKindMultiCluster) {
+	if _, err := multiClusterEnabled(func(string) (string, bool) { return "yes please", true }); err == nil || !strings.Contains(err.Error(), kind.EnvKindMultiCluster) {
 		t.Errorf("bad bool: %v", err)
 	}
 }
@@ -356,7 +354,7 @@ func TestMultiClusterPlanOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc1, kc2 := kubeconfigPath("locality-e2e-cluster1"), kubeconfigPath("locality-e2e-cluster2")
+	kc1, kc2 := kind.KubeconfigPath("locality-e2e-cluster1"), kind.KubeconfigPath("locality-e2e-cluster2")
 	var got []string
 	for _, s := range steps {
 		line := clusterTag(s.Cluster) + strings.SplitN(s.What, " (", 2)[0]
@@ -499,9 +497,9 @@ func TestRunMultiClusterWithFakes(t *testing.T) {
 				_, _ = k.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
 			}
 			one := int32(1)
-			_, _ = k.AppsV1().Deployments(IstioNamespace).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: IstiodName, Namespace: IstioNamespace}, Spec: appsv1.DeploymentSpec{Replicas: &one},
+			_, _ = k.AppsV1().Deployments(kind.IstioNamespace).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: kind.IstiodName, Namespace: kind.IstioNamespace}, Spec: appsv1.DeploymentSpec{Replicas: &one},
 				Status: appsv1.DeploymentStatus{Replicas: 1, ReadyReplicas: 1, UpdatedReplicas: 1}}, metav1.CreateOptions{})
-			_, _ = k.CoreV1().Services(IstioNamespace).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: EastWestGateway, Namespace: IstioNamespace},
+			_, _ = k.CoreV1().Services(kind.IstioNamespace).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: EastWestGateway, Namespace: kind.IstioNamespace},
 				Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "172.18.7.110"}}}}}, metav1.CreateOptions{})
 			kubes[kubeconfig], istios[kubeconfig] = k, istiofake.NewSimpleClientset()
 			return nil
@@ -551,8 +549,8 @@ func TestRunMultiClusterWithFakes(t *testing.T) {
 	joined := strings.Join(lines, "\n")
 	for _, want := range []string{
 		"build-image locality-e2e-cluster1-control-plane locality-e2e-cluster1-worker locality-e2e-cluster1-worker2 locality-e2e-cluster2-control-plane locality-e2e-cluster2-worker",
-		"/bin/istioctl-1.32.0 create-remote-secret --kubeconfig=" + kubeconfigPath("locality-e2e-cluster1") + " --name=cluster1 --server=https://172.18.1.2:6443",
-		"/bin/istioctl-1.32.0 create-remote-secret --kubeconfig=" + kubeconfigPath("locality-e2e-cluster2") + " --name=cluster2 --server=https://172.18.2.2:6443",
+		"/bin/istioctl-1.32.0 create-remote-secret --kubeconfig=" + kind.KubeconfigPath("locality-e2e-cluster1") + " --name=cluster1 --server=https://172.18.1.2:6443",
+		"/bin/istioctl-1.32.0 create-remote-secret --kubeconfig=" + kind.KubeconfigPath("locality-e2e-cluster2") + " --name=cluster2 --server=https://172.18.2.2:6443",
 	} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("ran\n%s\nlacks %q", joined, want)
@@ -570,115 +568,16 @@ func TestRunMultiClusterWithFakes(t *testing.T) {
 	ctx := context.Background()
 	for i, c := range s.Clusters {
 		k := kubes[c.Kubeconfig]
-		ns, err := k.CoreV1().Namespaces().Get(ctx, IstioNamespace, metav1.GetOptions{})
+		ns, err := k.CoreV1().Namespaces().Get(ctx, kind.IstioNamespace, metav1.GetOptions{})
 		if err != nil || ns.Labels[topology.LabelNetwork] != fmt.Sprintf("network%d", i+1) {
 			t.Errorf("%s istio-system %v %v", c.Name, err, ns)
 		}
-		sec, err := k.CoreV1().Secrets(IstioNamespace).Get(ctx, CACertsSecret, metav1.GetOptions{})
+		sec, err := k.CoreV1().Secrets(kind.IstioNamespace).Get(ctx, CACertsSecret, metav1.GetOptions{})
 		if err != nil || len(sec.Data["cert-chain.pem"]) == 0 {
 			t.Errorf("%s cacerts %v", c.Name, err)
 		}
-		if _, err := istios[c.Kubeconfig].NetworkingV1().Gateways(IstioNamespace).Get(ctx, CrossNetworkGateway, metav1.GetOptions{}); err != nil {
+		if _, err := istios[c.Kubeconfig].NetworkingV1().Gateways(kind.IstioNamespace).Get(ctx, CrossNetworkGateway, metav1.GetOptions{}); err != nil {
 			t.Errorf("%s gateway: %v", c.Name, err)
-		}
-	}
-}
-
-// TestSingleClusterBackendRefusesClusters: the one-cluster kind backend
-// names Clusters and the multi-cluster setup; mesh settings are no longer
-// refused (they are applied at Deploy: TestMeshSettings*).
-func TestSingleClusterBackendRefusesClusters(t *testing.T) {
-	f, b := newFakeCluster(t)
-	_, err := b.Deploy(context.Background(), twoClusters("", ""))
-	if err == nil || !strings.Contains(err.Error(), "Clusters") || !strings.Contains(err.Error(), EnvKindMultiCluster+"=1") || !errors.Is(err, mesh.ErrTopologyUnsupported) {
-		t.Fatalf("got %v", err)
-	}
-	f.withIstiod(t, "")
-	withMesh := topology.ThreeZones()
-	withMesh.Mesh.ClusterLocal = true
-	m, err := b.Deploy(context.Background(), withMesh)
-	if err != nil {
-		t.Fatalf("mesh settings on the single-cluster backend: %v\n%s", err, f.log.String())
-	}
-	if err := m.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestMultiClusterDeployWithFakes deploys over two fake clusters: each
-// gets the namespace, the Service, and its own workloads and client; steps
-// go to the cluster of the workload or client; Close removes both.
-func TestMultiClusterDeployWithFakes(t *testing.T) {
-	f1, b1 := newFakeCluster(t)
-	f2, b2 := newFakeCluster(t)
-	topo := twoClusters("", "")
-	mc := MultiClusterMeshConfig()
-	mcJSON, _ := protojson.Marshal(mc)
-	s := &MultiClusterSetup{Clusters: []MultiClusterMember{{Name: "cluster1", KindCluster: "le-cluster1"}, {Name: "cluster2", KindCluster: "le-cluster2"}}, MeshConfig: string(mcJSON), IstioVersion: "1.32.0"}
-	mb, err := newMultiBackend(b1.cfg, s, map[string]*backend{"cluster1": b1, "cluster2": b2}, &f1.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	m, err := mb.Deploy(ctx, topo)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, f1.log.String())
-	}
-	ns := "le2e-three-zones-mc"
-	for i, f := range []*fakeCluster{f1, f2} {
-		deps, _ := f.kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
-		svcs, _ := f.kube.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
-		var names []string
-		for _, d := range deps.Items {
-			names = append(names, d.Name)
-		}
-		want := [][]string{{"helloworld-zone-a", "helloworld-zone-b"}, {"helloworld-zone-c"}}[i]
-		if !reflect.DeepEqual(names, want) || len(svcs.Items) != 1 {
-			t.Errorf("cluster%d deployments %v services %d", i+1, names, len(svcs.Items))
-		}
-	}
-	if c := m.Capabilities(); !c.MultiCluster {
-		t.Error("MultiCluster capability")
-	}
-	pods, err := m.Pods(ctx)
-	if err != nil || len(pods) != 10 {
-		t.Fatalf("%d pods %v", len(pods), err)
-	}
-	for _, p := range pods {
-		want := "cluster1"
-		if strings.HasSuffix(p.Workload, "-c") {
-			want = "cluster2"
-		}
-		if p.Cluster != want {
-			t.Errorf("pod %s in %s, want %s", p.Name, p.Cluster, want)
-		}
-	}
-	if err := m.Scale(ctx, "helloworld-zone-c", 1); err != nil {
-		t.Fatal(err)
-	}
-	if d, _ := f2.kube.AppsV1().Deployments(ns).Get(ctx, "helloworld-zone-c", metav1.GetOptions{}); *d.Spec.Replicas != 1 {
-		t.Errorf("cluster2 replicas %d", *d.Spec.Replicas)
-	}
-	if w, _ := m.Topology().Workload("helloworld-zone-c"); w.Replicas != 1 {
-		t.Errorf("topology replicas %d", w.Replicas)
-	}
-	// a topology with mesh settings while this one (without) is open: a
-	// usage error, not an unsupported topology; no cluster's ConfigMap read
-	other := twoClusters("", "")
-	other.Name = "three-zones-mc-local"
-	other.Mesh.ClusterLocal = true
-	if _, err := mb.Deploy(ctx, other); err == nil || !strings.Contains(err.Error(), "open in this backend") || !errors.Is(err, ErrMeshSettingsConflict) || errors.Is(err, mesh.ErrTopologyUnsupported) {
-		t.Errorf("mesh settings while a scenario is open: %v", err)
-	}
-	if _, err := mb.Deploy(ctx, topology.ThreeZones()); err == nil || !strings.Contains(err.Error(), "Clusters") || !errors.Is(err, mesh.ErrTopologyUnsupported) {
-		t.Errorf("single-cluster topology: %v", err)
-	}
-	if err := mb.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []*fakeCluster{f1, f2} {
-		if _, err := f.kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err == nil {
-			t.Error("namespace left")
 		}
 	}
 }
@@ -705,7 +604,7 @@ func TestSelectMultiCluster(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(names(sel), []string{multi.Name}) || !reflect.DeepEqual(skipped, []string{flat.Name, "cluster-local"}) {
 		t.Fatalf("%s: %v skipped %v err %v", multi.Name, names(sel), skipped, err)
 	}
-	if _, _, err := SelectMultiCluster(topos, "nope"); err == nil || !strings.Contains(err.Error(), EnvKindMultiCluster+"=nope") {
+	if _, _, err := SelectMultiCluster(topos, "nope"); err == nil || !strings.Contains(err.Error(), kind.EnvKindMultiCluster+"=nope") {
 		t.Fatalf("unknown name: %v", err)
 	}
 	if _, _, err := SelectMultiCluster([]topology.Topology{topology.ThreeZones()}, ""); err == nil || !strings.Contains(err.Error(), "Topology.Clusters") {

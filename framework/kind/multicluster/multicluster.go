@@ -1,4 +1,4 @@
-package kind
+package multicluster
 
 // Multi-cluster meshes on kind: one kind cluster per declared
 // topology.Cluster, all on kind's default Docker network "kind", each with
@@ -30,15 +30,12 @@ import (
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 
+	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
 // Environment variables of the multi-cluster setup.
 const (
-	// EnvKindMultiCluster selects the multi-cluster kind setup
-	// (PrepareMultiCluster) for the suite's topologies that declare
-	// Clusters, instead of the single kind cluster.
-	EnvKindMultiCluster = "LOCALITY_E2E_KIND_MULTICLUSTER"
 	// EnvKubectl is the kubectl binary the multi-cluster setup runs
 	// (MetalLB, remote secrets); "kubectl" on PATH by default.
 	EnvKubectl = "KUBECTL"
@@ -113,7 +110,7 @@ func MultiClusterSelection() (string, error) {
 }
 
 func multiClusterSelection(lookup func(string) (string, bool)) (on bool, name string, err error) {
-	v, ok := lookup(EnvKindMultiCluster)
+	v, ok := lookup(kind.EnvKindMultiCluster)
 	v = strings.TrimSpace(v)
 	if !ok || v == "" {
 		return false, "", nil
@@ -122,7 +119,7 @@ func multiClusterSelection(lookup func(string) (string, bool)) (on bool, name st
 		return b, "", nil
 	}
 	if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
-		return false, "", fmt.Errorf("%s=%q is neither a boolean nor a topology name: use 1 (the suite's first multi-cluster topology), 0, or a topology name such as locality-task-multinetwork", EnvKindMultiCluster, v)
+		return false, "", fmt.Errorf("%s=%q is neither a boolean nor a topology name: use 1 (the suite's first multi-cluster topology), 0, or a topology name such as locality-task-multinetwork", kind.EnvKindMultiCluster, v)
 	}
 	return true, v, nil
 }
@@ -151,9 +148,9 @@ func SelectMultiCluster(topos []topology.Topology, want string) (selected []topo
 			}
 		}
 		if want != "" {
-			return nil, nil, fmt.Errorf("%s=%s: no multi-cluster topology of that name: use one of %v", EnvKindMultiCluster, want, names)
+			return nil, nil, fmt.Errorf("%s=%s: no multi-cluster topology of that name: use one of %v", kind.EnvKindMultiCluster, want, names)
 		}
-		return nil, nil, fmt.Errorf("multi-cluster kind setup: no topology declares more than one cluster (Topology.Clusters): declare Clusters in the topology, or unset %s for the single kind cluster", EnvKindMultiCluster)
+		return nil, nil, fmt.Errorf("multi-cluster kind setup: no topology declares more than one cluster (Topology.Clusters): declare Clusters in the topology, or unset %s for the single kind cluster", kind.EnvKindMultiCluster)
 	}
 	for _, t := range topos {
 		if t.MultiCluster() && sameClusters(t.Clusters, ref.Clusters) {
@@ -238,7 +235,7 @@ func MultiClusterTopology(name string, topos []topology.Topology) (topology.Topo
 		}
 	}
 	if len(mc) == 0 {
-		return topology.Topology{}, nil, fmt.Errorf("multi-cluster kind setup: no topology declares more than one cluster (Topology.Clusters): declare Clusters in the topology, or unset %s for the single kind cluster", EnvKindMultiCluster)
+		return topology.Topology{}, nil, fmt.Errorf("multi-cluster kind setup: no topology declares more than one cluster (Topology.Clusters): declare Clusters in the topology, or unset %s for the single kind cluster", kind.EnvKindMultiCluster)
 	}
 	first := mc[0]
 	u := topology.Topology{Name: name, Service: "nodes", Clusters: first.Clusters}
@@ -274,7 +271,7 @@ func sameClusters(a, b []topology.Cluster) bool {
 
 // validateMultiCluster checks what the multi-cluster setup needs beyond
 // Config.Validate, naming the field and the fix.
-func validateMultiCluster(cfg Config, o MultiClusterOptions, topo topology.Topology, lookup func(string) (string, bool)) error {
+func validateMultiCluster(cfg kind.Config, o MultiClusterOptions, topo topology.Topology, lookup func(string) (string, bool)) error {
 	var errs []string
 	add := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	if err := cfg.Validate(); err != nil {
@@ -284,7 +281,7 @@ func validateMultiCluster(cfg Config, o MultiClusterOptions, topo topology.Topol
 		add("%v", err)
 	}
 	if !topo.MultiCluster() {
-		add("topology %q declares %d cluster(s) in Clusters: the multi-cluster setup needs at least two; use the single kind cluster (unset %s) otherwise", topo.Name, len(topo.Clusters), EnvKindMultiCluster)
+		add("topology %q declares %d cluster(s) in Clusters: the multi-cluster setup needs at least two; use the single kind cluster (unset %s) otherwise", topo.Name, len(topo.Clusters), kind.EnvKindMultiCluster)
 	}
 	if len(topo.Clusters) > MaxClusters {
 		add("topology %q declares %d Clusters: at most %d (pod subnets 10.10.0.0/16 to 10.%d.0.0/16)", topo.Name, len(topo.Clusters), MaxClusters, 10*MaxClusters)
@@ -293,21 +290,21 @@ func validateMultiCluster(cfg Config, o MultiClusterOptions, topo topology.Topol
 		add("topology %q declares %d Clusters on several networks: at most %d, each gets 20 of the 100 MetalLB addresses taken from the kind network (kind_provisioner.sh install_metallb)", topo.Name, len(topo.Clusters), MaxMultiNetworkClusters)
 	}
 	for _, c := range topo.Clusters {
-		if n := KindClusterName(cfg.ClusterName, c.Name); !validClusterName(n) {
-			add("Clusters name %q with ClusterName (%s) %q makes kind cluster %q, not a valid kind cluster name (lower-case letters, digits and '-', at most 50): shorten %s or the cluster name", c.Name, EnvClusterName, cfg.ClusterName, n, EnvClusterName)
+		if n := KindClusterName(cfg.ClusterName, c.Name); !kind.ValidClusterName(n) {
+			add("Clusters name %q with ClusterName (%s) %q makes kind cluster %q, not a valid kind cluster name (lower-case letters, digits and '-', at most 50): shorten %s or the cluster name", c.Name, kind.EnvClusterName, cfg.ClusterName, n, kind.EnvClusterName)
 		}
 	}
 	if cfg.Kubeconfig != "" {
-		add("Kubeconfig (%s) with %s: the multi-cluster setup creates its own kind clusters; unset %s", EnvKubeconfig, EnvKindMultiCluster, EnvKubeconfig)
+		add("Kubeconfig (%s) with %s: the multi-cluster setup creates its own kind clusters; unset %s", kind.EnvKubeconfig, kind.EnvKindMultiCluster, kind.EnvKubeconfig)
 	}
 	if cfg.ReuseCluster {
-		add("ReuseCluster (%s) with %s: the multi-cluster setup always creates its clusters (routes, CA and remote secrets are set up once); unset %s and delete the old clusters (kind delete clusters --all)", EnvReuseCluster, EnvKindMultiCluster, EnvReuseCluster)
+		add("ReuseCluster (%s) with %s: the multi-cluster setup always creates its clusters (routes, CA and remote secrets are set up once); unset %s and delete the old clusters (kind delete clusters --all)", kind.EnvReuseCluster, kind.EnvKindMultiCluster, kind.EnvReuseCluster)
 	}
 	if cfg.Revision != "" {
-		add("Revision (%s) with %s: revisioned control planes are not supported on the multi-cluster setup; unset %s", EnvIstioRevision, EnvKindMultiCluster, EnvIstioRevision)
+		add("Revision (%s) with %s: revisioned control planes are not supported on the multi-cluster setup; unset %s", kind.EnvIstioRevision, kind.EnvKindMultiCluster, kind.EnvIstioRevision)
 	}
 	if cfg.PreloadImages {
-		add("PreloadImages (%s) with %s: not supported on the multi-cluster setup (the built-in workload image is always loaded); unset %s", EnvPreloadImages, EnvKindMultiCluster, EnvPreloadImages)
+		add("PreloadImages (%s) with %s: not supported on the multi-cluster setup (the built-in workload image is always loaded); unset %s", kind.EnvPreloadImages, kind.EnvKindMultiCluster, kind.EnvPreloadImages)
 	}
 	if v, ok := lookup(envKindNetwork); ok && v != "" && v != KindNetwork {
 		add("%s=%q moves kind's nodes off the Docker network %q the multi-cluster setup routes and takes MetalLB addresses on: unset it", envKindNetwork, v, KindNetwork)
@@ -336,7 +333,7 @@ func validateMultiCluster(cfg Config, o MultiClusterOptions, topo topology.Topol
 // with ClusterSubnets(i) as networking.podSubnet and serviceSubnet
 // (setup_kind_clusters' deploy_kind appends exactly these two fields to
 // the default cluster YAML).
-func MultiClusterKindConfigs(cfg Config, topo topology.Topology) []*v1alpha4.Cluster {
+func MultiClusterKindConfigs(cfg kind.Config, topo topology.Topology) []*v1alpha4.Cluster {
 	out := make([]*v1alpha4.Cluster, 0, len(topo.Clusters))
 	for i, c := range topo.Clusters {
 		sub := topology.Topology{Name: KindClusterName(cfg.ClusterName, c.Name), Service: "nodes"}
@@ -387,7 +384,7 @@ type MultiClusterFacts struct {
 
 // placeholderFacts stand for the facts in a printed plan: node names are
 // kind's, addresses are <...> placeholders.
-func placeholderFacts(cfg Config, topo topology.Topology) *MultiClusterFacts {
+func placeholderFacts(cfg kind.Config, topo topology.Topology) *MultiClusterFacts {
 	f := &MultiClusterFacts{Nodes: map[string][]NodeFact{}}
 	for i, kc := range MultiClusterKindConfigs(cfg, topo) {
 		for j, n := range kindNodeNames(kc.Name, len(kc.Nodes)-1) {
@@ -470,7 +467,7 @@ func MetalLBAddresses(subnets []string, i int) ([]string, error) {
 }
 
 // multiClusterDir is where the setup's rendered files go.
-func multiClusterDir(cfg Config, o MultiClusterOptions) string {
+func multiClusterDir(cfg kind.Config, o MultiClusterOptions) string {
 	if o.Dir != "" {
 		return o.Dir
 	}

@@ -1,4 +1,4 @@
-package kind
+package multicluster
 
 import (
 	"bytes"
@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
@@ -215,7 +216,7 @@ func CrossNetworkGatewayObject() (*networkingv1.Gateway, error) {
 func IstioSystemNamespace(network string) *corev1.Namespace {
 	ns := &corev1.Namespace{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-		ObjectMeta: metav1.ObjectMeta{Name: IstioNamespace},
+		ObjectMeta: metav1.ObjectMeta{Name: kind.IstioNamespace},
 	}
 	if network != "" {
 		ns.Labels = map[string]string{topology.LabelNetwork: network}
@@ -407,7 +408,7 @@ func newCA(bits int, tmpl *x509.Certificate, parent *CA) (*CA, error) {
 func CACertsSecretObject(root, intermediate *CA) *corev1.Secret {
 	return &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Name: CACertsSecret, Namespace: IstioNamespace},
+		ObjectMeta: metav1.ObjectMeta{Name: CACertsSecret, Namespace: kind.IstioNamespace},
 		Type:       corev1.SecretTypeOpaque,
 		Data: map[string][]byte{
 			"ca-cert.pem":    intermediate.CertPEM,
