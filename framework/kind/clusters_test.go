@@ -1,6 +1,7 @@
+package kind
+
 // What the single-cluster backend does with a topology that declares
 // several Clusters (the multi-cluster setup is framework/kind/multicluster).
-package kind
 
 import (
 	"context"

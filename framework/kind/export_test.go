@@ -1,6 +1,7 @@
+package kind
+
 // The fake cluster of mesh_test.go, exported to this directory's external
 // tests (multicluster_fakes_test.go), which import framework/kind/multicluster.
-package kind
 
 import (
 	"bytes"

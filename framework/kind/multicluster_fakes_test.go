@@ -1,7 +1,8 @@
+package kind_test
+
 // The multi-cluster backend (framework/kind/multicluster) over two fake
 // clusters of this package's tests (export_test.go): deploy, steps and
 // mesh settings per cluster.
-package kind_test
 
 import (
 	"context"

@@ -1,8 +1,9 @@
+package kind
+
 // What a backend composed of several kind clusters builds on
 // (framework/kind/multicluster): one connected cluster (Cluster), the mesh
 // of one topology part in it (ClusterMesh), and the kind helpers a
 // single-cluster setup also uses.
-package kind
 
 import (
 	"context"

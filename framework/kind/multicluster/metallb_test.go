@@ -1,5 +1,7 @@
 package multicluster
 
+// Tests of the MetalLB pool step's retry while the webhook starts.
+
 import (
 	"bytes"
 	"context"

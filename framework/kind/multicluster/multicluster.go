@@ -1,6 +1,6 @@
 package multicluster
 
-// Multi-cluster meshes on kind: one kind cluster per declared
+// The setup's configuration and shape. Multi-cluster meshes on kind: one kind cluster per declared
 // topology.Cluster, all on kind's default Docker network "kind", each with
 // its own pod and service subnets, Istio multi-primary in each (a shared
 // root CA, remote secrets), and on several networks an east-west gateway

@@ -1,5 +1,9 @@
 package multicluster
 
+// What Istio gets in each cluster: the IstioOperators of istiod and the
+// east-west gateway, the cross-network Gateway, MetalLB pools, the shared
+// root and per-cluster intermediate CAs, and the istioctl and kubectl argv.
+
 import (
 	"bytes"
 	"crypto/rand"

@@ -1,5 +1,8 @@
 package multicluster
 
+// The backend and mesh over a prepared setup: Connect, Deploy across the
+// clusters, and each mesh step sent to the cluster it concerns.
+
 import (
 	"context"
 	"fmt"

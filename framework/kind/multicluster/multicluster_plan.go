@@ -1,5 +1,8 @@
 package multicluster
 
+// The ordered steps of a multi-cluster setup (MultiClusterPlan), as data
+// that runMultiCluster executes and make e2e-multicluster-plan prints.
+
 import (
 	"fmt"
 	"path/filepath"

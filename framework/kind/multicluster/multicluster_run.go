@@ -1,5 +1,8 @@
 package multicluster
 
+// Running the plan: Prepare creates the clusters and installs Istio,
+// Teardown deletes them; the setup handed to every process.
+
 import (
 	"bytes"
 	"context"

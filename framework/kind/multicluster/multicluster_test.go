@@ -1,5 +1,9 @@
 package multicluster
 
+// Tests of the kind configs, Istio objects, CAs, plan and its run on
+// client-go fakes (the deploy over fake clusters is in
+// framework/kind/multicluster_fakes_test.go).
+
 import (
 	"bytes"
 	"context"
