@@ -14,7 +14,7 @@ var kindSetup *kind.Setup
 
 // kindMultiSetup is the same for the multi-cluster setup
 // (kind.EnvKindMultiCluster).
-var kindMultiSetup *multicluster.MultiClusterSetup
+var kindMultiSetup *multicluster.Setup
 
 func prepareKind(ctx context.Context, o Options) ([]byte, error) {
 	cfg, err := kind.ConfigFromEnv()
@@ -40,7 +40,7 @@ func prepareKind(ctx context.Context, o Options) ([]byte, error) {
 			fmt.Fprintf(o.Log, "kind multi-cluster: this setup serves %s; specs of %v (other Clusters) will be skipped: run again with %s=<one of them>\n",
 				topos[0].Name, skipped, kind.EnvKindMultiCluster)
 		}
-		s, err := multicluster.PrepareMultiClusterTopologies(ctx, cfg, topos, o.Log)
+		s, err := multicluster.PrepareTopologies(ctx, cfg, topos, o.Log)
 		if err != nil {
 			return nil, err
 		}
@@ -63,11 +63,11 @@ func connectKind(ctx context.Context, o Options, shared []byte) (mesh.Backend, e
 	if multi, err := multicluster.MultiClusterEnabled(); err != nil {
 		return nil, err
 	} else if multi {
-		s, err := multicluster.UnmarshalMultiClusterSetup(shared)
+		s, err := multicluster.UnmarshalSetup(shared)
 		if err != nil {
 			return nil, err
 		}
-		return multicluster.ConnectMultiCluster(ctx, cfg, s, o.Log)
+		return multicluster.Connect(ctx, cfg, s, o.Log)
 	}
 	s, err := kind.UnmarshalSetup(shared)
 	if err != nil {
@@ -85,7 +85,7 @@ func teardownKind(ctx context.Context, o Options) error {
 		return err
 	}
 	if kindMultiSetup != nil {
-		return multicluster.TeardownMultiCluster(ctx, cfg, kindMultiSetup, o.Log)
+		return multicluster.Teardown(ctx, cfg, kindMultiSetup, o.Log)
 	}
 	return kind.Teardown(ctx, cfg, kindSetup, o.Log)
 }

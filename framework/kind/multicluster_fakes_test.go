@@ -43,7 +43,7 @@ func TestMultiClusterDeployWithFakes(t *testing.T) {
 	topo := twoClusters("", "")
 	mc := multicluster.MultiClusterMeshConfig()
 	mcJSON, _ := protojson.Marshal(mc)
-	s := &multicluster.MultiClusterSetup{Clusters: []multicluster.MultiClusterMember{{Name: "cluster1", KindCluster: "le-cluster1"}, {Name: "cluster2", KindCluster: "le-cluster2"}}, MeshConfig: string(mcJSON), IstioVersion: "1.32.0"}
+	s := &multicluster.Setup{Clusters: []multicluster.Member{{Name: "cluster1", KindCluster: "le-cluster1"}, {Name: "cluster2", KindCluster: "le-cluster2"}}, MeshConfig: string(mcJSON), IstioVersion: "1.32.0"}
 	mb, err := multicluster.FromClusters(b1.Config(), s, map[string]*kind.Cluster{"cluster1": b1, "cluster2": b2}, f1.Log())
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +121,7 @@ func TestMultiClusterMeshSettings(t *testing.T) {
 	f2, b2 := kind.NewFakeCluster(t)
 	f1.WithIstiod(t, "")
 	f2.WithIstiod(t, "")
-	s := &multicluster.MultiClusterSetup{Clusters: []multicluster.MultiClusterMember{{Name: "cluster1", KindCluster: "le-cluster1"}, {Name: "cluster2", KindCluster: "le-cluster2"}}, IstioVersion: "1.32.0"}
+	s := &multicluster.Setup{Clusters: []multicluster.Member{{Name: "cluster1", KindCluster: "le-cluster1"}, {Name: "cluster2", KindCluster: "le-cluster2"}}, IstioVersion: "1.32.0"}
 	mb, err := multicluster.FromClusters(b1.Config(), s, map[string]*kind.Cluster{"cluster1": b1, "cluster2": b2}, f1.Log())
 	if err != nil {
 		t.Fatal(err)

@@ -25,15 +25,14 @@ import (
 )
 
 // multiBackend is the kind backend on a multi-cluster setup: one
-// single-cluster backend per cluster (its clients, exec and logs), and
+// kind.Cluster per cluster (its clients, exec and logs), and
 // meshes that span them.
 type multiBackend struct {
-	cfg     kind.Config
-	log     io.Writer
-	setup   *MultiClusterSetup
-	members []MultiClusterMember
-	per     map[string]*kind.Cluster // by declared cluster
-	owner   bool                     // Close runs TeardownMultiCluster
+	cfg      kind.Config
+	log      io.Writer
+	members  []Member
+	per      map[string]*kind.Cluster    // by declared cluster
+	teardown func(context.Context) error // set by New (kind.Own): Close runs Teardown
 
 	mu     sync.Mutex
 	meshes map[*multiMesh]bool
@@ -41,15 +40,15 @@ type multiBackend struct {
 
 var _ mesh.Backend = (*multiBackend)(nil)
 
-// ConnectMultiCluster returns a backend on a prepared multi-cluster setup:
-// it connects to every cluster's API server. Like Connect, it creates
+// Connect returns a backend on a prepared multi-cluster setup:
+// it connects to every cluster's API server. Like kind.Connect, it creates
 // nothing cluster-wide.
-func ConnectMultiCluster(ctx context.Context, cfg kind.Config, s *MultiClusterSetup, log io.Writer) (mesh.Backend, error) {
+func Connect(ctx context.Context, cfg kind.Config, s *Setup, log io.Writer) (mesh.Backend, error) {
 	if log == nil {
 		log = io.Discard
 	}
 	if s == nil || len(s.Clusters) < 2 {
-		return nil, fmt.Errorf("kind multi-cluster: ConnectMultiCluster needs PrepareMultiCluster's setup")
+		return nil, fmt.Errorf("kind multi-cluster: multicluster.Connect needs multicluster.Prepare's setup")
 	}
 	per := map[string]*kind.Cluster{}
 	for _, m := range s.Clusters {
@@ -62,34 +61,30 @@ func ConnectMultiCluster(ctx context.Context, cfg kind.Config, s *MultiClusterSe
 	return newMultiBackend(cfg, s, per, log)
 }
 
-// NewMultiCluster is PrepareMultiCluster and ConnectMultiCluster for one
+// New is Prepare and Connect for one
 // process: the backend's Close also deletes the clusters.
-func NewMultiCluster(ctx context.Context, cfg kind.Config, topo topology.Topology, log io.Writer) (mesh.Backend, error) {
-	s, err := PrepareMultiCluster(ctx, cfg, topo, log)
+func New(ctx context.Context, cfg kind.Config, topo topology.Topology, log io.Writer) (mesh.Backend, error) {
+	mb, teardown, err := kind.Own(ctx,
+		func(ctx context.Context) (*Setup, error) { return Prepare(ctx, cfg, topo, log) },
+		func(ctx context.Context, s *Setup) (mesh.Backend, error) { return Connect(ctx, cfg, s, log) },
+		func(ctx context.Context, s *Setup) error { return Teardown(ctx, cfg, s, log) })
 	if err != nil {
-		return nil, err
-	}
-	mb, err := ConnectMultiCluster(ctx, cfg, s, log)
-	if err != nil {
-		if terr := TeardownMultiCluster(ctx, cfg, s, log); terr != nil {
-			err = fmt.Errorf("%w; %v", err, terr)
-		}
 		return nil, err
 	}
 	b := mb.(*multiBackend)
-	b.owner = true
+	b.teardown = teardown
 	return b, nil
 }
 
 // FromClusters is the backend over clusters already connected (per, by
-// declared cluster), e.g. fake ones in tests; ConnectMultiCluster connects
+// declared cluster), e.g. fake ones in tests; Connect connects
 // them first.
-func FromClusters(cfg kind.Config, s *MultiClusterSetup, per map[string]*kind.Cluster, log io.Writer) (mesh.Backend, error) {
+func FromClusters(cfg kind.Config, s *Setup, per map[string]*kind.Cluster, log io.Writer) (mesh.Backend, error) {
 	return newMultiBackend(cfg, s, per, log)
 }
 
-func newMultiBackend(cfg kind.Config, s *MultiClusterSetup, per map[string]*kind.Cluster, log io.Writer) (*multiBackend, error) {
-	return &multiBackend{cfg: cfg, log: log, setup: s, members: s.Clusters, per: per, meshes: map[*multiMesh]bool{}}, nil
+func newMultiBackend(cfg kind.Config, s *Setup, per map[string]*kind.Cluster, log io.Writer) (*multiBackend, error) {
+	return &multiBackend{cfg: cfg, log: log, members: s.Clusters, per: per, meshes: map[*multiMesh]bool{}}, nil
 }
 
 func (b *multiBackend) Name() string { return kind.Name }
@@ -110,7 +105,7 @@ func (b *multiBackend) Deploy(ctx context.Context, topo topology.Topology) (mesh
 		want = append(want, topology.Cluster{Name: m.Name, Network: m.Network})
 	}
 	if !sameClusters(topo.Clusters, want) {
-		return nil, fmt.Errorf("deploy topology %q: it declares Clusters %v, the multi-cluster kind setup has %v: declare the same Clusters, or prepare a setup for these (PrepareMultiCluster): %w", topo.Name, topo.Clusters, want, mesh.ErrTopologyUnsupported)
+		return nil, fmt.Errorf("deploy topology %q: it declares Clusters %v, the multi-cluster kind setup has %v: declare the same Clusters, or prepare a setup for these (multicluster.Prepare): %w", topo.Name, topo.Clusters, want, mesh.ErrTopologyUnsupported)
 	}
 	if names, _ := topo.ClientServices(); len(names) > 0 || topo.Mesh.ZoneAwareLbSetting != nil {
 		return nil, fmt.Errorf("deploy topology %q: client Services and zone aware routing are not implemented on the multi-cluster kind setup (run it on one cluster): %w", topo.Name, mesh.ErrTopologyUnsupported)
@@ -210,7 +205,7 @@ func clusterPart(t topology.Topology, cluster string) topology.Topology {
 	return t.InCluster(cluster)
 }
 
-// Close closes the meshes still open; for a backend from NewMultiCluster
+// Close closes the meshes still open; for a backend from New
 // it then deletes the clusters.
 func (b *multiBackend) Close(ctx context.Context) error {
 	b.mu.Lock()
@@ -219,21 +214,7 @@ func (b *multiBackend) Close(ctx context.Context) error {
 		open = append(open, m)
 	}
 	b.mu.Unlock()
-	var errs []string
-	for _, m := range open {
-		if err := m.Close(ctx); err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
-	if b.owner {
-		if err := TeardownMultiCluster(ctx, b.cfg, b.setup, b.log); err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("kind multi-cluster close: %s", strings.Join(errs, "; "))
-	}
-	return nil
+	return kind.CloseBackend(ctx, "kind multi-cluster close", open, b.teardown)
 }
 
 // multiMesh is one topology over the clusters: a ClusterMesh per cluster

@@ -64,7 +64,7 @@ type MultiClusterPlanInput struct {
 	Facts *MultiClusterFacts
 }
 
-// MultiClusterPlan lists, in order, every step PrepareMultiCluster runs:
+// MultiClusterPlan lists, in order, every step Prepare runs:
 //
 //  1. create one kind cluster per declared cluster (MultiClusterKindConfigs);
 //  2. read the nodes' addresses and pod CIDRs, and the kind network's subnets;

@@ -31,40 +31,40 @@ import (
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
-// MultiClusterMember is one cluster of a prepared multi-cluster setup.
-type MultiClusterMember struct {
+// Member is one cluster of a prepared multi-cluster setup.
+type Member struct {
 	Name        string `json:"name"`              // declared cluster (Istio's cluster ID)
 	Network     string `json:"network,omitempty"` // its network
 	KindCluster string `json:"kindCluster"`
 	Kubeconfig  string `json:"kubeconfig"`
 }
 
-// MultiClusterSetup is what PrepareMultiCluster set up: every cluster's
-// kubeconfig, for ConnectMultiCluster (in every Ginkgo process, like
-// Setup) and TeardownMultiCluster.
-type MultiClusterSetup struct {
-	Clusters     []MultiClusterMember `json:"clusters"`
-	Created      bool                 `json:"created,omitempty"`
-	IstioVersion string               `json:"istioVersion"`
+// Setup is what Prepare set up: every cluster's
+// kubeconfig, for Connect (in every Ginkgo process, like
+// Setup) and Teardown.
+type Setup struct {
+	Clusters     []Member `json:"clusters"`
+	Created      bool     `json:"created,omitempty"`
+	IstioVersion string   `json:"istioVersion"`
 	// MeshConfig is the install-time meshConfig (protojson), for the
 	// record: scenarios' mesh settings are applied at Deploy, not installed.
 	MeshConfig string `json:"meshConfig"`
 }
 
 // Marshal encodes the setup for other processes.
-func (s *MultiClusterSetup) Marshal() []byte {
+func (s *Setup) Marshal() []byte {
 	b, _ := json.Marshal(s) // strings and bools: cannot fail
 	return b
 }
 
-// UnmarshalMultiClusterSetup decodes Marshal's bytes.
-func UnmarshalMultiClusterSetup(b []byte) (*MultiClusterSetup, error) {
-	var s MultiClusterSetup
+// UnmarshalSetup decodes Marshal's bytes.
+func UnmarshalSetup(b []byte) (*Setup, error) {
+	var s Setup
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("kind multi-cluster: decode shared setup %q: %w", b, err)
 	}
 	if len(s.Clusters) < 2 {
-		return nil, fmt.Errorf("kind multi-cluster: shared setup %q has %d clusters: was PrepareMultiCluster run?", b, len(s.Clusters))
+		return nil, fmt.Errorf("kind multi-cluster: shared setup %q has %d clusters: was multicluster.Prepare run?", b, len(s.Clusters))
 	}
 	return &s, nil
 }
@@ -85,7 +85,7 @@ type mcEnv struct {
 	log           io.Writer
 }
 
-// PrepareMultiCluster creates a multi-cluster mesh on kind for topo (and
+// Prepare creates a multi-cluster mesh on kind for topo (and
 // the multi-cluster topologies of cfg.Topologies, which must declare the
 // same Clusters): the steps of MultiClusterPlan, in order. It needs Docker,
 // kind's Go library, istioctl (cfg.IstioctlPath, cfg.IstioVersion) and
@@ -94,13 +94,13 @@ type mcEnv struct {
 //
 // This has never been run from this repository (no Docker where it was
 // written); its steps are unit-tested against fakes.
-func PrepareMultiCluster(ctx context.Context, cfg kind.Config, topo topology.Topology, log io.Writer) (*MultiClusterSetup, error) {
-	return PrepareMultiClusterTopologies(ctx, cfg, append([]topology.Topology{topo}, cfg.Topologies...), log)
+func Prepare(ctx context.Context, cfg kind.Config, topo topology.Topology, log io.Writer) (*Setup, error) {
+	return PrepareTopologies(ctx, cfg, append([]topology.Topology{topo}, cfg.Topologies...), log)
 }
 
-// PrepareMultiClusterTopologies is PrepareMultiCluster for the
+// PrepareTopologies is Prepare for the
 // multi-cluster topologies among topos (MultiClusterTopology).
-func PrepareMultiClusterTopologies(ctx context.Context, cfg kind.Config, topos []topology.Topology, log io.Writer) (*MultiClusterSetup, error) {
+func PrepareTopologies(ctx context.Context, cfg kind.Config, topos []topology.Topology, log io.Writer) (*Setup, error) {
 	if log == nil {
 		log = io.Discard
 	}
@@ -206,7 +206,7 @@ func createKindCluster(ctx context.Context, p *kindcluster.Provider, cfg kind.Co
 }
 
 // runMultiCluster executes the plan with env.
-func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (*MultiClusterSetup, error) {
+func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (*Setup, error) {
 	cfg, topo := in.Config, in.Topology
 	steps, err := MultiClusterPlan(in)
 	if err != nil {
@@ -216,16 +216,16 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 	if err != nil {
 		return nil, err
 	}
-	s := &MultiClusterSetup{IstioVersion: cfg.IstioVersion, MeshConfig: string(mcJSON)}
-	member := map[string]MultiClusterMember{}
+	s := &Setup{IstioVersion: cfg.IstioVersion, MeshConfig: string(mcJSON)}
+	member := map[string]Member{}
 	for _, c := range topo.Clusters {
-		m := MultiClusterMember{Name: c.Name, Network: c.Network, KindCluster: KindClusterName(cfg.ClusterName, c.Name)}
+		m := Member{Name: c.Name, Network: c.Network, KindCluster: KindClusterName(cfg.ClusterName, c.Name)}
 		m.Kubeconfig = kind.KubeconfigPath(m.KindCluster)
 		member[c.Name] = m
 		s.Clusters = append(s.Clusters, m)
 	}
-	var created []MultiClusterMember
-	fail := func(i int, err error) (*MultiClusterSetup, error) {
+	var created []Member
+	fail := func(i int, err error) (*Setup, error) {
 		err = fmt.Errorf("kind multi-cluster: step %d (%s): %w", i+1, steps[i].What, err)
 		for _, m := range created {
 			if cfg.KeepCluster {
@@ -450,9 +450,9 @@ func LoadBalancerAddress(kube kubernetes.Interface, ns, name string) kind.Probe 
 	}
 }
 
-// TeardownMultiCluster deletes the clusters PrepareMultiCluster created,
+// Teardown deletes the clusters Prepare created,
 // unless cfg.KeepCluster is set.
-func TeardownMultiCluster(ctx context.Context, cfg kind.Config, s *MultiClusterSetup, log io.Writer) error {
+func Teardown(ctx context.Context, cfg kind.Config, s *Setup, log io.Writer) error {
 	if log == nil {
 		log = io.Discard
 	}

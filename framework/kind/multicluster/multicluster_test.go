@@ -542,7 +542,7 @@ func TestRunMultiClusterWithFakes(t *testing.T) {
 		!reflect.DeepEqual(created, []string{"locality-e2e-cluster1", "locality-e2e-cluster2"}) {
 		t.Errorf("setup %+v created %v", s, created)
 	}
-	back, err := UnmarshalMultiClusterSetup(s.Marshal())
+	back, err := UnmarshalSetup(s.Marshal())
 	if err != nil || !reflect.DeepEqual(back, s) {
 		t.Errorf("round trip %v %+v", err, back)
 	}
