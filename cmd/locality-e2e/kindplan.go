@@ -26,7 +26,7 @@ func kindPlanCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitBadInput
 	}
-	want, err := multicluster.MultiClusterSelection()
+	want, err := multicluster.Selection()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitBadInput
@@ -35,23 +35,23 @@ func kindPlanCmd(args []string, stdout, stderr io.Writer) int {
 	if len(topos) == 0 {
 		topos = kind.SuiteTopologies()
 	}
-	topos, skipped, err := multicluster.SelectMultiCluster(topos, want)
+	topos, skipped, err := multicluster.Select(topos, want)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitBadInput
 	}
-	in, err := multicluster.MultiClusterInput(cfg, multicluster.MultiClusterOptionsFromEnv(), topos)
+	in, err := multicluster.Input(cfg, multicluster.OptionsFromEnv(), topos)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitBadInput
 	}
-	steps, err := multicluster.MultiClusterPlan(in)
+	steps, err := multicluster.Plan(in)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitBadInput
 	}
 	fmt.Fprintf(stdout, "# multi-cluster kind setup for %v (%s=%q); not served by it: %v\n", names(topos), kind.EnvKindMultiCluster, want, skipped)
-	fmt.Fprint(stdout, multicluster.FormatMultiClusterPlan(steps))
+	fmt.Fprint(stdout, multicluster.FormatPlan(steps))
 	return exitOK
 }
 

@@ -21,18 +21,18 @@ func prepareKind(ctx context.Context, o Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if multi, err := multicluster.MultiClusterEnabled(); err != nil {
+	if multi, err := multicluster.Enabled(); err != nil {
 		return nil, err
 	} else if multi {
 		topos := cfg.Topologies
 		if len(topos) == 0 {
 			topos = kind.SuiteTopologies()
 		}
-		want, err := multicluster.MultiClusterSelection()
+		want, err := multicluster.Selection()
 		if err != nil {
 			return nil, err
 		}
-		topos, skipped, err := multicluster.SelectMultiCluster(topos, want)
+		topos, skipped, err := multicluster.Select(topos, want)
 		if err != nil {
 			return nil, err
 		}
@@ -60,7 +60,7 @@ func connectKind(ctx context.Context, o Options, shared []byte) (mesh.Backend, e
 	if err != nil {
 		return nil, err
 	}
-	if multi, err := multicluster.MultiClusterEnabled(); err != nil {
+	if multi, err := multicluster.Enabled(); err != nil {
 		return nil, err
 	} else if multi {
 		s, err := multicluster.UnmarshalSetup(shared)

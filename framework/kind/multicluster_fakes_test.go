@@ -41,7 +41,7 @@ func TestMultiClusterDeployWithFakes(t *testing.T) {
 	f1, b1 := kind.NewFakeCluster(t)
 	f2, b2 := kind.NewFakeCluster(t)
 	topo := twoClusters("", "")
-	mc := multicluster.MultiClusterMeshConfig()
+	mc := multicluster.MeshConfig()
 	mcJSON, _ := protojson.Marshal(mc)
 	s := &multicluster.Setup{Clusters: []multicluster.Member{{Name: "cluster1", KindCluster: "le-cluster1"}, {Name: "cluster2", KindCluster: "le-cluster2"}}, MeshConfig: string(mcJSON), IstioVersion: "1.32.0"}
 	mb, err := multicluster.FromClusters(b1.Config(), s, map[string]*kind.Cluster{"cluster1": b1, "cluster2": b2}, f1.Log())

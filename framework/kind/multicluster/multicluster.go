@@ -75,9 +75,9 @@ const (
 	apiServerPort = 6443
 )
 
-// MultiClusterOptions are the multi-cluster setup's own settings, next to
+// Options are the multi-cluster setup's own settings, next to
 // Config's (cluster name prefix, node image, istioctl, timeouts, ...).
-type MultiClusterOptions struct {
+type Options struct {
 	Kubectl         string
 	MetalLBManifest string
 	MeshID          string
@@ -87,24 +87,24 @@ type MultiClusterOptions struct {
 	Dir string
 }
 
-// DefaultMultiClusterOptions are the options without any environment.
-func DefaultMultiClusterOptions() MultiClusterOptions {
-	return MultiClusterOptions{Kubectl: "kubectl", MetalLBManifest: DefaultMetalLBManifest, MeshID: DefaultMeshID, CAKeyBits: DefaultCAKeyBits}
+// DefaultOptions are the options without any environment.
+func DefaultOptions() Options {
+	return Options{Kubectl: "kubectl", MetalLBManifest: DefaultMetalLBManifest, MeshID: DefaultMeshID, CAKeyBits: DefaultCAKeyBits}
 }
 
-// MultiClusterEnabled reads EnvKindMultiCluster: false when unset, empty,
+// Enabled reads EnvKindMultiCluster: false when unset, empty,
 // 0 or false; true for 1, true, or the name of a topology (which selects
-// the setup, see SelectMultiCluster).
-func MultiClusterEnabled() (bool, error) { return multiClusterEnabled(os.LookupEnv) }
+// the setup, see Select).
+func Enabled() (bool, error) { return multiClusterEnabled(os.LookupEnv) }
 
 func multiClusterEnabled(lookup func(string) (string, bool)) (bool, error) {
 	on, _, err := multiClusterSelection(lookup)
 	return on, err
 }
 
-// MultiClusterSelection is the topology name EnvKindMultiCluster names, ""
+// Selection is the topology name EnvKindMultiCluster names, ""
 // for 1/true (the first multi-cluster topology of the suite).
-func MultiClusterSelection() (string, error) {
+func Selection() (string, error) {
 	_, name, err := multiClusterSelection(os.LookupEnv)
 	return name, err
 }
@@ -124,7 +124,7 @@ func multiClusterSelection(lookup func(string) (string, bool)) (on bool, name st
 	return true, v, nil
 }
 
-// SelectMultiCluster picks, among topos, those one multi-cluster kind
+// Select picks, among topos, those one multi-cluster kind
 // setup serves: the Clusters of the topology named want, or of the first
 // multi-cluster topology when want is "", and every topology that declares
 // the same Clusters, whatever its mesh settings (applied at Deploy). The
@@ -132,7 +132,7 @@ func multiClusterSelection(lookup func(string) (string, bool)) (on bool, name st
 // returned in skipped: on this setup their Deploy is refused with
 // mesh.ErrTopologyUnsupported and the specs skip them (run the suite again
 // with EnvKindMultiCluster naming one of them).
-func SelectMultiCluster(topos []topology.Topology, want string) (selected []topology.Topology, skipped []string, err error) {
+func Select(topos []topology.Topology, want string) (selected []topology.Topology, skipped []string, err error) {
 	var ref *topology.Topology
 	for i, t := range topos {
 		if t.MultiCluster() && (want == "" || t.Name == want) {
@@ -162,14 +162,14 @@ func SelectMultiCluster(topos []topology.Topology, want string) (selected []topo
 	return selected, skipped, nil
 }
 
-// MultiClusterOptionsFromEnv is DefaultMultiClusterOptions overridden by
+// OptionsFromEnv is DefaultOptions overridden by
 // EnvKubectl and EnvMetalLBManifest.
-func MultiClusterOptionsFromEnv() MultiClusterOptions {
+func OptionsFromEnv() Options {
 	return multiClusterOptionsFrom(os.LookupEnv)
 }
 
-func multiClusterOptionsFrom(lookup func(string) (string, bool)) MultiClusterOptions {
-	o := DefaultMultiClusterOptions()
+func multiClusterOptionsFrom(lookup func(string) (string, bool)) Options {
+	o := DefaultOptions()
 	if v, ok := lookup(EnvKubectl); ok && strings.TrimSpace(v) != "" {
 		o.Kubectl = strings.TrimSpace(v)
 	}
@@ -194,13 +194,13 @@ func ClusterSubnets(i int) (pod, service string) {
 	return fmt.Sprintf("10.%d.0.0/16", n), fmt.Sprintf("10.255.%d.0/24", n)
 }
 
-// MultiClusterNamespace is the namespace a topology is deployed into in
+// Namespace is the namespace a topology is deployed into in
 // every cluster (Istio's namespace sameness: a Service is one service
 // across clusters only under the same name and namespace). It is fixed,
 // not random as on one cluster: the clusters are created for the run, so
 // nothing else uses it, and the Service's host (named by a cluster-local
 // Service's serviceSettings) is known before Deploy.
-func MultiClusterNamespace(topo string) string {
+func Namespace(topo string) string {
 	name := strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
@@ -220,14 +220,14 @@ func MultiClusterNamespace(topo string) string {
 	return "le2e-" + name
 }
 
-// MultiClusterTopology merges the topologies that declare more than one
+// Topology merges the topologies that declare more than one
 // cluster (Topology.MultiCluster) into the one the setup is built for:
 // their common Clusters, and their workloads and clients (for the nodes
 // each cluster needs), named name. They must declare the same Clusters in
 // the same order; their Mesh settings may differ (applied per scenario at
 // Deploy). Topologies of one cluster are skipped. The error names the
 // field and the fix.
-func MultiClusterTopology(name string, topos []topology.Topology) (topology.Topology, []topology.Topology, error) {
+func Topology(name string, topos []topology.Topology) (topology.Topology, []topology.Topology, error) {
 	var mc []topology.Topology
 	for _, t := range topos {
 		if t.MultiCluster() {
@@ -271,7 +271,7 @@ func sameClusters(a, b []topology.Cluster) bool {
 
 // validateMultiCluster checks what the multi-cluster setup needs beyond
 // Config.Validate, naming the field and the fix.
-func validateMultiCluster(cfg kind.Config, o MultiClusterOptions, topo topology.Topology, lookup func(string) (string, bool)) error {
+func validateMultiCluster(cfg kind.Config, o Options, topo topology.Topology, lookup func(string) (string, bool)) error {
 	var errs []string
 	add := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	if err := cfg.Validate(); err != nil {
@@ -327,13 +327,13 @@ func validateMultiCluster(cfg kind.Config, o MultiClusterOptions, topo topology.
 	return nil
 }
 
-// MultiClusterKindConfigs are the kind configs, one per declared cluster
+// KindConfigs are the kind configs, one per declared cluster
 // in order: a control plane and one worker per locality placed in the
 // cluster (topology.KindConfig of the cluster's nodes, Topology.NodesIn),
 // with ClusterSubnets(i) as networking.podSubnet and serviceSubnet
 // (setup_kind_clusters' deploy_kind appends exactly these two fields to
 // the default cluster YAML).
-func MultiClusterKindConfigs(cfg kind.Config, topo topology.Topology) []*v1alpha4.Cluster {
+func KindConfigs(cfg kind.Config, topo topology.Topology) []*v1alpha4.Cluster {
 	out := make([]*v1alpha4.Cluster, 0, len(topo.Clusters))
 	for i, c := range topo.Clusters {
 		sub := topology.Topology{Name: KindClusterName(cfg.ClusterName, c.Name), Service: "nodes"}
@@ -373,8 +373,8 @@ type NodeFact struct {
 	ControlPlane bool
 }
 
-// MultiClusterFacts are the addresses only known once the clusters exist.
-type MultiClusterFacts struct {
+// Facts are the addresses only known once the clusters exist.
+type Facts struct {
 	// Nodes by declared cluster name, control plane first.
 	Nodes map[string][]NodeFact
 	// KindSubnets are the subnets of the Docker network "kind" (IPv4 and
@@ -384,9 +384,9 @@ type MultiClusterFacts struct {
 
 // placeholderFacts stand for the facts in a printed plan: node names are
 // kind's, addresses are <...> placeholders.
-func placeholderFacts(cfg kind.Config, topo topology.Topology) *MultiClusterFacts {
-	f := &MultiClusterFacts{Nodes: map[string][]NodeFact{}}
-	for i, kc := range MultiClusterKindConfigs(cfg, topo) {
+func placeholderFacts(cfg kind.Config, topo topology.Topology) *Facts {
+	f := &Facts{Nodes: map[string][]NodeFact{}}
+	for i, kc := range KindConfigs(cfg, topo) {
 		for j, n := range kindNodeNames(kc.Name, len(kc.Nodes)-1) {
 			f.Nodes[topo.Clusters[i].Name] = append(f.Nodes[topo.Clusters[i].Name], NodeFact{
 				Name: n, IP: "<InternalIP of " + n + ">", PodCIDR: "<podCIDR of " + n + ">", ControlPlane: j == 0,
@@ -467,7 +467,7 @@ func MetalLBAddresses(subnets []string, i int) ([]string, error) {
 }
 
 // multiClusterDir is where the setup's rendered files go.
-func multiClusterDir(cfg kind.Config, o MultiClusterOptions) string {
+func multiClusterDir(cfg kind.Config, o Options) string {
 	if o.Dir != "" {
 		return o.Dir
 	}

@@ -58,7 +58,7 @@ const (
 //	      multiCluster: {clusterName: <cluster>}
 //	      network: <network>        # only when networks are declared
 //
-// meshConfig is mc (MultiClusterMeshConfig), marshalled with protojson;
+// meshConfig is mc (MeshConfig), marshalled with protojson;
 // values are the operator's own Values proto (istio.io/istio/operator/pkg/apis).
 func IstiodIstioOperator(profile, meshID string, c topology.Cluster, mc *meshconfig.MeshConfig) (*apis.IstioOperator, error) {
 	mcJSON, err := protojson.Marshal(mc)
@@ -190,12 +190,12 @@ func checkIstioOperatorYAML(b []byte) error {
 	return nil
 }
 
-// MultiClusterMeshConfig is the meshConfig of every cluster's install:
+// MeshConfig is the meshConfig of every cluster's install:
 // accessLogFile /dev/stdout, as on one cluster (IstioctlInstallArgs).
 // Topologies' mesh settings are not installed: Deploy applies them per
 // scenario to the live mesh config and Close restores it
 // (acquireMeshSettings).
-func MultiClusterMeshConfig() *meshconfig.MeshConfig {
+func MeshConfig() *meshconfig.MeshConfig {
 	return &meshconfig.MeshConfig{AccessLogFile: "/dev/stdout"}
 }
 

@@ -90,7 +90,7 @@ func newMultiBackend(cfg kind.Config, s *Setup, per map[string]*kind.Cluster, lo
 func (b *multiBackend) Name() string { return kind.Name }
 
 // Deploy deploys a topology over the clusters: in each, the namespace
-// MultiClusterNamespace(topo.Name), the Service (and VirtualService) and
+// Namespace(topo.Name), the Service (and VirtualService) and
 // the workloads and clients placed there (Topology.ByCluster), then waits
 // for each cluster's pods. The topology must declare the setup's Clusters.
 // Its mesh settings, if any, are applied first to every cluster's mesh
@@ -112,7 +112,7 @@ func (b *multiBackend) Deploy(ctx context.Context, topo topology.Topology) (mesh
 	}
 	first := b.per[b.members[0].Name]
 	topo = first.Deployable(topo)
-	ns := MultiClusterNamespace(topo.Name)
+	ns := Namespace(topo.Name)
 	topo.Namespace = ns
 	for _, m := range b.members {
 		if err := b.per[m.Name].CheckNodes(ctx, []topology.Topology{clusterPart(topo, m.Name)}); err != nil {

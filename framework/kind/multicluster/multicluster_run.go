@@ -87,7 +87,7 @@ type mcEnv struct {
 
 // Prepare creates a multi-cluster mesh on kind for topo (and
 // the multi-cluster topologies of cfg.Topologies, which must declare the
-// same Clusters): the steps of MultiClusterPlan, in order. It needs Docker,
+// same Clusters): the steps of Plan, in order. It needs Docker,
 // kind's Go library, istioctl (cfg.IstioctlPath, cfg.IstioVersion) and
 // kubectl (EnvKubectl). On failure the clusters it created are deleted
 // unless cfg.KeepCluster is set.
@@ -99,12 +99,12 @@ func Prepare(ctx context.Context, cfg kind.Config, topo topology.Topology, log i
 }
 
 // PrepareTopologies is Prepare for the
-// multi-cluster topologies among topos (MultiClusterTopology).
+// multi-cluster topologies among topos (Topology).
 func PrepareTopologies(ctx context.Context, cfg kind.Config, topos []topology.Topology, log io.Writer) (*Setup, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	in, err := MultiClusterInput(cfg, MultiClusterOptionsFromEnv(), topos)
+	in, err := Input(cfg, OptionsFromEnv(), topos)
 	if err != nil {
 		return nil, err
 	}
@@ -167,17 +167,17 @@ func PrepareTopologies(ctx context.Context, cfg kind.Config, topos []topology.To
 	return runMultiCluster(ctx, in, env)
 }
 
-// MultiClusterInput checks the configuration and merges the topologies
+// Input checks the configuration and merges the topologies
 // into the plan's input (no facts).
-func MultiClusterInput(cfg kind.Config, o MultiClusterOptions, topos []topology.Topology) (MultiClusterPlanInput, error) {
-	u, mc, err := MultiClusterTopology(cfg.ClusterName+"-nodes", topos)
+func Input(cfg kind.Config, o Options, topos []topology.Topology) (PlanInput, error) {
+	u, mc, err := Topology(cfg.ClusterName+"-nodes", topos)
 	if err != nil {
-		return MultiClusterPlanInput{}, err
+		return PlanInput{}, err
 	}
 	if err := validateMultiCluster(cfg, o, u, os.LookupEnv); err != nil {
-		return MultiClusterPlanInput{}, err
+		return PlanInput{}, err
 	}
-	return MultiClusterPlanInput{Config: cfg, Options: o, Topology: u, Topologies: mc}, nil
+	return PlanInput{Config: cfg, Options: o, Topology: u, Topologies: mc}, nil
 }
 
 func createKindCluster(ctx context.Context, p *kindcluster.Provider, cfg kind.Config, kc *v1alpha4.Cluster, kubeconfig string) error {
@@ -206,13 +206,13 @@ func createKindCluster(ctx context.Context, p *kindcluster.Provider, cfg kind.Co
 }
 
 // runMultiCluster executes the plan with env.
-func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (*Setup, error) {
+func runMultiCluster(ctx context.Context, in PlanInput, env mcEnv) (*Setup, error) {
 	cfg, topo := in.Config, in.Topology
-	steps, err := MultiClusterPlan(in)
+	steps, err := Plan(in)
 	if err != nil {
 		return nil, err
 	}
-	mcJSON, err := protojson.Marshal(MultiClusterMeshConfig())
+	mcJSON, err := protojson.Marshal(MeshConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +239,7 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 		return nil, err
 	}
 	kcs := map[string]*v1alpha4.Cluster{}
-	for i, kc := range MultiClusterKindConfigs(cfg, topo) {
+	for i, kc := range KindConfigs(cfg, topo) {
 		kcs[topo.Clusters[i].Name] = kc
 	}
 	type clientsOf struct {
@@ -273,7 +273,7 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 				}
 			}
 		case opFacts:
-			facts := &MultiClusterFacts{Nodes: map[string][]NodeFact{}}
+			facts := &Facts{Nodes: map[string][]NodeFact{}}
 			for _, c := range topo.Clusters {
 				if facts.Nodes[c.Name], err = readNodeFacts(ctx, cls[c.Name].kube, len(kcs[c.Name].Nodes)); err != nil {
 					err = fmt.Errorf("cluster %s: %w", c.Name, err)
@@ -288,8 +288,8 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 			}
 			if err == nil {
 				in.Facts = facts
-				var again []MultiClusterStep
-				if again, err = MultiClusterPlan(in); err == nil && len(again) != len(steps) {
+				var again []Step
+				if again, err = Plan(in); err == nil && len(again) != len(steps) {
 					err = fmt.Errorf("the plan has %d steps with the clusters' addresses, %d without: a cluster has other nodes than its kind config", len(again), len(steps))
 				}
 				if err == nil {
@@ -350,7 +350,7 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 
 // runRetrying runs st.Argv until it succeeds, every st.RetryEvery for at
 // most st.Retry; the error is the last attempt's, with the count.
-func runRetrying(ctx context.Context, env mcEnv, st MultiClusterStep) error {
+func runRetrying(ctx context.Context, env mcEnv, st Step) error {
 	deadline := env.now().Add(st.Retry)
 	for attempt := 1; ; attempt++ {
 		err := env.run(ctx, st.Argv, nil)
@@ -472,15 +472,15 @@ func Teardown(ctx context.Context, cfg kind.Config, s *Setup, log io.Writer) err
 	return nil
 }
 
-// PrintMultiClusterPlan writes the plan for the suite's topologies (or
+// PrintPlan writes the plan for the suite's topologies (or
 // cfg.Topologies) without running anything: every kind config, argv and
 // rendered YAML, addresses as <placeholders>.
-func PrintMultiClusterPlan(w io.Writer, cfg kind.Config, o MultiClusterOptions, topos []topology.Topology) error {
-	in, err := MultiClusterInput(cfg, o, topos)
+func PrintPlan(w io.Writer, cfg kind.Config, o Options, topos []topology.Topology) error {
+	in, err := Input(cfg, o, topos)
 	if err != nil {
 		return err
 	}
-	steps, err := MultiClusterPlan(in)
+	steps, err := Plan(in)
 	if err != nil {
 		return err
 	}
@@ -490,7 +490,7 @@ func PrintMultiClusterPlan(w io.Writer, cfg kind.Config, o MultiClusterOptions, 
 	}
 	fmt.Fprintf(w, "# multi-cluster kind setup for %s: %d clusters, %s, Istio %s (nothing is run)\n",
 		strings.Join(names, ", "), len(in.Topology.Clusters), networksNote(in.Topology), cfg.IstioVersion)
-	_, err = io.WriteString(w, FormatMultiClusterPlan(steps))
+	_, err = io.WriteString(w, FormatPlan(steps))
 	return err
 }
 

@@ -53,11 +53,11 @@ func mcConfig() kind.Config {
 	return cfg
 }
 
-func mcInput(t *testing.T, topo topology.Topology) MultiClusterPlanInput {
+func mcInput(t *testing.T, topo topology.Topology) PlanInput {
 	t.Helper()
-	o := DefaultMultiClusterOptions()
+	o := DefaultOptions()
 	o.Dir = "/tmp/mc"
-	in, err := MultiClusterInput(mcConfig(), o, []topology.Topology{topo})
+	in, err := Input(mcConfig(), o, []topology.Topology{topo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func mcInput(t *testing.T, topo topology.Topology) MultiClusterPlanInput {
 
 func TestMultiClusterKindConfigs(t *testing.T) {
 	in := mcInput(t, twoClusters("", ""))
-	kcs := MultiClusterKindConfigs(in.Config, in.Topology)
+	kcs := KindConfigs(in.Config, in.Topology)
 	if len(kcs) != 2 {
 		t.Fatalf("%d configs", len(kcs))
 	}
@@ -107,7 +107,7 @@ func TestMultiClusterKindConfigs(t *testing.T) {
 func TestIstiodIstioOperatorYAML(t *testing.T) {
 	// Mesh settings are applied per scenario at Deploy, never installed.
 	topo := twoClusters("network1", "network2")
-	mc := MultiClusterMeshConfig()
+	mc := MeshConfig()
 	iop, err := IstiodIstioOperator("minimal", DefaultMeshID, topo.Clusters[1], mc)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +135,7 @@ spec:
 		t.Errorf("IstioOperator\n%s\nwant\n%s", b, want)
 	}
 	// a flat network: no values.global.network
-	iop, _ = IstiodIstioOperator("minimal", DefaultMeshID, topology.Cluster{Name: "cluster1"}, MultiClusterMeshConfig())
+	iop, _ = IstiodIstioOperator("minimal", DefaultMeshID, topology.Cluster{Name: "cluster1"}, MeshConfig())
 	b, err = IstioOperatorYAML(iop)
 	if err != nil || strings.Contains(string(b), "network") || strings.Contains(string(b), "serviceSettings") {
 		t.Errorf("flat IstioOperator %v\n%s", err, b)
@@ -296,7 +296,7 @@ func TestMetalLBAddresses(t *testing.T) {
 }
 
 func TestMultiClusterValidation(t *testing.T) {
-	o := DefaultMultiClusterOptions()
+	o := DefaultOptions()
 	noEnv := func(string) (string, bool) { return "", false }
 	cases := map[string]struct {
 		cfg    func(*kind.Config)
@@ -333,10 +333,10 @@ func TestMultiClusterValidation(t *testing.T) {
 	a, b := twoClusters("", ""), twoClusters("", "")
 	b.Name, b.Clusters[1].Name = "other", "cluster3"
 	b.Workloads[2].Cluster = "cluster3"
-	if _, _, err := MultiClusterTopology("x", []topology.Topology{a, b}); err == nil || !strings.Contains(err.Error(), "same Clusters") {
+	if _, _, err := Topology("x", []topology.Topology{a, b}); err == nil || !strings.Contains(err.Error(), "same Clusters") {
 		t.Errorf("disagreeing clusters: %v", err)
 	}
-	if _, _, err := MultiClusterTopology("x", []topology.Topology{topology.ThreeZones()}); err == nil || !strings.Contains(err.Error(), kind.EnvKindMultiCluster) {
+	if _, _, err := Topology("x", []topology.Topology{topology.ThreeZones()}); err == nil || !strings.Contains(err.Error(), kind.EnvKindMultiCluster) {
 		t.Errorf("no multi-cluster topology: %v", err)
 	}
 	for v, want := range map[string]bool{"1": true, "true": true, "0": false, "": false} {
@@ -354,7 +354,7 @@ func TestMultiClusterValidation(t *testing.T) {
 // has every step in order, with the exact argv.
 func TestMultiClusterPlanOrder(t *testing.T) {
 	in := mcInput(t, twoClusters("network1", "network2"))
-	steps, err := MultiClusterPlan(in)
+	steps, err := Plan(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +408,7 @@ func TestMultiClusterPlanOrder(t *testing.T) {
 	if !reflect.DeepEqual(rs.Argv, []string{"/bin/istioctl-1.32.0", "create-remote-secret", "--kubeconfig=" + kc1, "--name=cluster1", "--server=https://<InternalIP of locality-e2e-cluster1-control-plane>:6443"}) || rs.Stdout != "/tmp/mc/remote-secret-cluster1.yaml" {
 		t.Errorf("remote secret step %+v", rs)
 	}
-	out := FormatMultiClusterPlan(steps)
+	out := FormatPlan(steps)
 	for _, s := range []string{
 		"     |   podSubnet: 10.10.0.0/16",
 		"     |         clusterName: cluster2",
@@ -431,11 +431,11 @@ func TestMultiClusterPlanOrder(t *testing.T) {
 // service subnet (connect_kind_clusters, per node); no MetalLB, no gateway.
 func TestMultiClusterPlanFlatNetworkRoutes(t *testing.T) {
 	in := mcInput(t, twoClusters("", ""))
-	in.Facts = &MultiClusterFacts{Nodes: map[string][]NodeFact{
+	in.Facts = &Facts{Nodes: map[string][]NodeFact{
 		"cluster1": {{Name: "c1-cp", IP: "172.18.0.2", PodCIDR: "10.10.0.0/24", ControlPlane: true}, {Name: "c1-w", IP: "172.18.0.3", PodCIDR: "10.10.1.0/24"}, {Name: "c1-w2", IP: "172.18.0.4", PodCIDR: "10.10.2.0/24"}},
 		"cluster2": {{Name: "c2-cp", IP: "172.18.0.5", PodCIDR: "10.20.0.0/24", ControlPlane: true}, {Name: "c2-w", IP: "172.18.0.6", PodCIDR: "10.20.1.0/24"}},
 	}}
-	steps, err := MultiClusterPlan(in)
+	steps, err := Plan(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -600,18 +600,18 @@ func TestSelectMultiCluster(t *testing.T) {
 		}
 		return out
 	}
-	sel, skipped, err := SelectMultiCluster(topos, "")
+	sel, skipped, err := Select(topos, "")
 	if err != nil || !reflect.DeepEqual(names(sel), []string{flat.Name, "cluster-local"}) || !reflect.DeepEqual(skipped, []string{multi.Name}) {
 		t.Fatalf("default: %v skipped %v err %v", names(sel), skipped, err)
 	}
-	sel, skipped, err = SelectMultiCluster(topos, multi.Name)
+	sel, skipped, err = Select(topos, multi.Name)
 	if err != nil || !reflect.DeepEqual(names(sel), []string{multi.Name}) || !reflect.DeepEqual(skipped, []string{flat.Name, "cluster-local"}) {
 		t.Fatalf("%s: %v skipped %v err %v", multi.Name, names(sel), skipped, err)
 	}
-	if _, _, err := SelectMultiCluster(topos, "nope"); err == nil || !strings.Contains(err.Error(), kind.EnvKindMultiCluster+"=nope") {
+	if _, _, err := Select(topos, "nope"); err == nil || !strings.Contains(err.Error(), kind.EnvKindMultiCluster+"=nope") {
 		t.Fatalf("unknown name: %v", err)
 	}
-	if _, _, err := SelectMultiCluster([]topology.Topology{topology.ThreeZones()}, ""); err == nil || !strings.Contains(err.Error(), "Topology.Clusters") {
+	if _, _, err := Select([]topology.Topology{topology.ThreeZones()}, ""); err == nil || !strings.Contains(err.Error(), "Topology.Clusters") {
 		t.Fatalf("no multi-cluster topology: %v", err)
 	}
 }
