@@ -87,7 +87,7 @@ func IstiodIstioOperator(profile, meshID string, c topology.Cluster, mc *meshcon
 
 // EastWestIstioOperator is the east-west gateway of one network, as
 // samples/multicluster/gen-eastwest-gateway.sh --network <network> renders
-// it (istio/istio at the commit in multicluster.go): profile empty, the
+// it (istio/istio at the commit in config.go): profile empty, the
 // gateway istio-eastwestgateway labelled istio=eastwestgateway,
 // app=istio-eastwestgateway and topology.istio.io/network=<network> (the
 // label istiod reads on the gateway Service), env
