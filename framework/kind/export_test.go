@@ -1,6 +1,6 @@
 package kind
 
-// The fake cluster of mesh_test.go, exported to this directory's external
+// The fake cluster of fakecluster_test.go, exported to this directory's external
 // tests (multicluster_fakes_test.go), which import framework/kind/multicluster.
 
 import (
@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 )
 
-// FakeCluster is a fakeCluster (mesh_test.go) and its backend as a Cluster.
+// FakeCluster is a fakeCluster (fakecluster_test.go) and its backend as a Cluster.
 type FakeCluster struct{ f *fakeCluster }
 
 // NewFakeCluster is newFakeCluster, its backend as a Cluster.
