@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/localitylb/locality-e2e/framework/kind"
+	"github.com/localitylb/locality-e2e/framework/kind/multicluster"
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
@@ -25,7 +26,7 @@ func kindPlanCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitBadInput
 	}
-	want, err := kind.MultiClusterSelection()
+	want, err := multicluster.Selection()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitBadInput
@@ -34,23 +35,23 @@ func kindPlanCmd(args []string, stdout, stderr io.Writer) int {
 	if len(topos) == 0 {
 		topos = kind.SuiteTopologies()
 	}
-	topos, skipped, err := kind.SelectMultiCluster(topos, want)
+	topos, skipped, err := multicluster.Select(topos, want)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitBadInput
 	}
-	in, err := kind.MultiClusterInput(cfg, kind.MultiClusterOptionsFromEnv(), topos)
+	in, err := multicluster.Input(cfg, multicluster.OptionsFromEnv(), topos)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitBadInput
 	}
-	steps, err := kind.MultiClusterPlan(in)
+	steps, err := multicluster.Plan(in)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitBadInput
 	}
 	fmt.Fprintf(stdout, "# multi-cluster kind setup for %v (%s=%q); not served by it: %v\n", names(topos), kind.EnvKindMultiCluster, want, skipped)
-	fmt.Fprint(stdout, kind.FormatMultiClusterPlan(steps))
+	fmt.Fprint(stdout, multicluster.FormatPlan(steps))
 	return exitOK
 }
 

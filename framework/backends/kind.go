@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/localitylb/locality-e2e/framework/kind"
+	"github.com/localitylb/locality-e2e/framework/kind/multicluster"
 	"github.com/localitylb/locality-e2e/framework/mesh"
 )
 
@@ -13,25 +14,25 @@ var kindSetup *kind.Setup
 
 // kindMultiSetup is the same for the multi-cluster setup
 // (kind.EnvKindMultiCluster).
-var kindMultiSetup *kind.MultiClusterSetup
+var kindMultiSetup *multicluster.Setup
 
 func prepareKind(ctx context.Context, o Options) ([]byte, error) {
 	cfg, err := kind.ConfigFromEnv()
 	if err != nil {
 		return nil, err
 	}
-	if multi, err := kind.MultiClusterEnabled(); err != nil {
+	if multi, err := multicluster.Enabled(); err != nil {
 		return nil, err
 	} else if multi {
 		topos := cfg.Topologies
 		if len(topos) == 0 {
 			topos = kind.SuiteTopologies()
 		}
-		want, err := kind.MultiClusterSelection()
+		want, err := multicluster.Selection()
 		if err != nil {
 			return nil, err
 		}
-		topos, skipped, err := kind.SelectMultiCluster(topos, want)
+		topos, skipped, err := multicluster.Select(topos, want)
 		if err != nil {
 			return nil, err
 		}
@@ -39,7 +40,7 @@ func prepareKind(ctx context.Context, o Options) ([]byte, error) {
 			fmt.Fprintf(o.Log, "kind multi-cluster: this setup serves %s; specs of %v (other Clusters) will be skipped: run again with %s=<one of them>\n",
 				topos[0].Name, skipped, kind.EnvKindMultiCluster)
 		}
-		s, err := kind.PrepareMultiClusterTopologies(ctx, cfg, topos, o.Log)
+		s, err := multicluster.PrepareTopologies(ctx, cfg, topos, o.Log)
 		if err != nil {
 			return nil, err
 		}
@@ -59,14 +60,14 @@ func connectKind(ctx context.Context, o Options, shared []byte) (mesh.Backend, e
 	if err != nil {
 		return nil, err
 	}
-	if multi, err := kind.MultiClusterEnabled(); err != nil {
+	if multi, err := multicluster.Enabled(); err != nil {
 		return nil, err
 	} else if multi {
-		s, err := kind.UnmarshalMultiClusterSetup(shared)
+		s, err := multicluster.UnmarshalSetup(shared)
 		if err != nil {
 			return nil, err
 		}
-		return kind.ConnectMultiCluster(ctx, cfg, s, o.Log)
+		return multicluster.Connect(ctx, cfg, s, o.Log)
 	}
 	s, err := kind.UnmarshalSetup(shared)
 	if err != nil {
@@ -84,7 +85,7 @@ func teardownKind(ctx context.Context, o Options) error {
 		return err
 	}
 	if kindMultiSetup != nil {
-		return kind.TeardownMultiCluster(ctx, cfg, kindMultiSetup, o.Log)
+		return multicluster.Teardown(ctx, cfg, kindMultiSetup, o.Log)
 	}
 	return kind.Teardown(ctx, cfg, kindSetup, o.Log)
 }

@@ -22,7 +22,7 @@ func TestKindMultiClusterSelectedByEnv(t *testing.T) {
 		t.Fatalf("bad value: %v", err)
 	}
 	t.Setenv(kind.EnvKindMultiCluster, "true")
-	if _, err := Connect(context.Background(), Options{Name: "kind"}, []byte(`{"clusters":[]}`)); err == nil || !strings.Contains(err.Error(), "PrepareMultiCluster") {
+	if _, err := Connect(context.Background(), Options{Name: "kind"}, []byte(`{"clusters":[]}`)); err == nil || !strings.Contains(err.Error(), "multicluster.Prepare") {
 		t.Fatalf("connect: %v", err)
 	}
 }

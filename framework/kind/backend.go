@@ -49,7 +49,7 @@ type backend struct {
 	// and PreferSameNode (1.34+).
 	preferSameZone bool
 
-	owner *Setup // set by New: Close runs Teardown
+	teardown func(context.Context) error // set by New (Own): Close runs Teardown
 
 	mu     sync.Mutex
 	meshes map[*kindMesh]bool
@@ -216,19 +216,15 @@ func Teardown(ctx context.Context, cfg Config, s *Setup, log io.Writer) error {
 // New is Prepare and Connect for a single process: the returned backend's
 // Close also runs Teardown.
 func New(ctx context.Context, cfg Config, log io.Writer) (mesh.Backend, error) {
-	s, err := Prepare(ctx, cfg, log)
+	mb, teardown, err := Own(ctx,
+		func(ctx context.Context) (*Setup, error) { return Prepare(ctx, cfg, log) },
+		func(ctx context.Context, s *Setup) (mesh.Backend, error) { return Connect(ctx, cfg, s, log) },
+		func(ctx context.Context, s *Setup) error { return Teardown(ctx, cfg, s, log) })
 	if err != nil {
-		return nil, err
-	}
-	mb, err := Connect(ctx, cfg, s, log)
-	if err != nil {
-		if terr := Teardown(ctx, cfg, s, log); terr != nil {
-			err = fmt.Errorf("%w; %v", err, terr)
-		}
 		return nil, err
 	}
 	b := mb.(*backend)
-	b.owner = s
+	b.teardown = teardown
 	return b, nil
 }
 
@@ -332,21 +328,7 @@ func (b *backend) Close(ctx context.Context) error {
 		open = append(open, m)
 	}
 	b.mu.Unlock()
-	var errs []string
-	for _, m := range open {
-		if err := m.Close(ctx); err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
-	if b.owner != nil {
-		if err := Teardown(ctx, b.cfg, b.owner, b.log); err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("kind backend close: %s", strings.Join(errs, "; "))
-	}
-	return nil
+	return CloseBackend(ctx, "kind backend close", open, b.teardown)
 }
 
 // nodeLocalities maps node names to their locality string.

@@ -76,7 +76,7 @@ func TestConnectToLoopbackAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := mb.(*backend)
-	if b.Name() != "kind" || !b.trafficDistribution || b.cl != nil || b.owner != nil {
+	if b.Name() != "kind" || !b.trafficDistribution || b.cl != nil || b.teardown != nil {
 		t.Errorf("backend %+v", b)
 	}
 	if err := b.Close(context.Background()); err != nil {

@@ -42,6 +42,10 @@ const (
 	// cmd/workload image the cluster can pull (make workload-image).
 	EnvWorkloadImage = "LOCALITY_E2E_WORKLOAD_IMAGE"
 	EnvLogsDir       = "LOCALITY_E2E_LOGS_DIR"
+	// EnvKindMultiCluster selects the multi-cluster kind setup (package
+	// framework/kind/multicluster) for the suite's topologies that declare
+	// Clusters, instead of the single kind cluster.
+	EnvKindMultiCluster = "LOCALITY_E2E_KIND_MULTICLUSTER"
 	// EnvTimeoutScale multiplies every timeout (e.g. 2 on a slow runner).
 	EnvTimeoutScale = "LOCALITY_E2E_TIMEOUT_SCALE"
 )

@@ -103,7 +103,7 @@ func clearNodeLogsRequest(logsDir, name string) {
 
 // exportNodeLogsIfWanted exports the node logs of cluster c into logsDir
 // when a failure asked for them (nodeLogsMarker), once, and removes the
-// request. Teardown and TeardownMultiCluster call it before deleting.
+// request. Teardown and DeleteCluster call it before deleting.
 func exportNodeLogsIfWanted(c *cluster, logsDir string, log io.Writer) {
 	if c == nil || logsDir == "" {
 		return

@@ -34,8 +34,8 @@ type kindMesh struct {
 	b  *backend
 	ns string
 
-	// cluster and network are the declared cluster and network of a
-	// multi-cluster setup (multiMesh); "" on one cluster.
+	// cluster and network label the pods (mesh.Pod) with an Istio cluster
+	// ID and network (Cluster.NewMesh); "" for istiod's defaults.
 	cluster, network string
 
 	// meshSettings: the scenario holds mesh settings (Topology.Mesh)

@@ -1,23 +1,19 @@
-package kind
+package multicluster
+
+// Tests of the kind configs, validation, plan and its run on client-go
+// fakes, and Select (Istio objects and CAs: istio_test.go; the deploy over
+// fake clusters: framework/kind/multicluster_fakes_test.go).
 
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"errors"
 	"fmt"
-	"github.com/localitylb/locality-e2e/framework/mesh"
 	"io"
-	"math/big"
-	"net/url"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
 	appsv1 "k8s.io/api/apps/v1"
@@ -28,6 +24,7 @@ import (
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/yaml"
 
+	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
@@ -45,17 +42,17 @@ func twoClusters(net1, net2 string) topology.Topology {
 	return t
 }
 
-func mcConfig() Config {
-	cfg := DefaultConfig()
+func mcConfig() kind.Config {
+	cfg := kind.DefaultConfig()
 	cfg.IstioctlPath = "/bin/istioctl-1.32.0"
 	return cfg
 }
 
-func mcInput(t *testing.T, topo topology.Topology) MultiClusterPlanInput {
+func mcInput(t *testing.T, topo topology.Topology) PlanInput {
 	t.Helper()
-	o := DefaultMultiClusterOptions()
+	o := DefaultOptions()
 	o.Dir = "/tmp/mc"
-	in, err := MultiClusterInput(mcConfig(), o, []topology.Topology{topo})
+	in, err := Input(mcConfig(), o, []topology.Topology{topo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +61,7 @@ func mcInput(t *testing.T, topo topology.Topology) MultiClusterPlanInput {
 
 func TestMultiClusterKindConfigs(t *testing.T) {
 	in := mcInput(t, twoClusters("", ""))
-	kcs := MultiClusterKindConfigs(in.Config, in.Topology)
+	kcs := KindConfigs(in.Config, in.Topology)
 	if len(kcs) != 2 {
 		t.Fatalf("%d configs", len(kcs))
 	}
@@ -85,8 +82,8 @@ func TestMultiClusterKindConfigs(t *testing.T) {
 		}
 		for j, l := range w.workers {
 			n := kc.Nodes[j+1]
-			got := nodeLocality(n.Labels).String()
-			if n.Role != v1alpha4.WorkerRole || got != l || n.Image != DefaultNodeImage {
+			got := kind.NodeLocality(n.Labels).String()
+			if n.Role != v1alpha4.WorkerRole || got != l || n.Image != kind.DefaultNodeImage {
 				t.Errorf("config %d worker %d: %s %s %s, want %s", i, j, n.Role, got, n.Image, l)
 			}
 		}
@@ -99,172 +96,6 @@ func TestMultiClusterKindConfigs(t *testing.T) {
 		if !strings.Contains(string(b), s) {
 			t.Errorf("kind config lacks %q:\n%s", s, b)
 		}
-	}
-}
-
-func TestIstiodIstioOperatorYAML(t *testing.T) {
-	// Mesh settings are applied per scenario at Deploy, never installed.
-	topo := twoClusters("network1", "network2")
-	mc := MultiClusterMeshConfig()
-	iop, err := IstiodIstioOperator("minimal", DefaultMeshID, topo.Clusters[1], mc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := IstioOperatorYAML(iop)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `apiVersion: install.istio.io/v1alpha1
-kind: IstioOperator
-metadata:
-  name: cluster2
-spec:
-  meshConfig:
-    accessLogFile: /dev/stdout
-  profile: minimal
-  values:
-    global:
-      meshID: mesh1
-      multiCluster:
-        clusterName: cluster2
-      network: network2
-`
-	if string(b) != want {
-		t.Errorf("IstioOperator\n%s\nwant\n%s", b, want)
-	}
-	// a flat network: no values.global.network
-	iop, _ = IstiodIstioOperator("minimal", DefaultMeshID, topology.Cluster{Name: "cluster1"}, MultiClusterMeshConfig())
-	b, err = IstioOperatorYAML(iop)
-	if err != nil || strings.Contains(string(b), "network") || strings.Contains(string(b), "serviceSettings") {
-		t.Errorf("flat IstioOperator %v\n%s", err, b)
-	}
-	// the check catches what istioctl would refuse
-	if err := checkIstioOperatorYAML([]byte("apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n  profle: minimal\n")); err == nil || !strings.Contains(err.Error(), "profle") {
-		t.Errorf("misspelt field: %v", err)
-	}
-	if err := checkIstioOperatorYAML([]byte("spec:\n  values:\n    global:\n      meshId: m\n")); err == nil || !strings.Contains(err.Error(), "meshId") {
-		t.Errorf("misspelt value: %v", err)
-	}
-	if err := checkIstioOperatorYAML([]byte("spec:\n  meshConfig:\n    localityLbSetting:\n      distribute:\n      - from: kr/b/*\n        to: {kr/a/*: 90}\n")); err == nil || !strings.Contains(err.Error(), "meshConfig") {
-		t.Errorf("bad meshConfig: %v", err)
-	}
-}
-
-// normalize parses YAML into plain maps, dropping what marshalling a
-// typed object adds without meaning (creationTimestamp: null, empty status).
-func normalize(t *testing.T, b []byte) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := yaml.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	if md, ok := m["metadata"].(map[string]any); ok {
-		delete(md, "creationTimestamp")
-	}
-	if s, ok := m["status"].(map[string]any); ok && len(s) == 0 {
-		delete(m, "status")
-	}
-	return m
-}
-
-func TestEastWestIstioOperatorMatchesUpstream(t *testing.T) {
-	upstream, err := os.ReadFile("testdata/eastwest-network1.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := normalize(t, upstream)
-	// gen-eastwest-gateway.sh prints revision: "" (no --revision): the
-	// default revision, what an absent field means.
-	if spec := want["spec"].(map[string]any); spec["revision"] == "" {
-		delete(spec, "revision")
-	}
-	iop, err := EastWestIstioOperator("network1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := IstioOperatorYAML(iop)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := normalize(t, b); !reflect.DeepEqual(got, want) {
-		t.Errorf("east-west IstioOperator\n%s\nupstream\n%s", b, upstream)
-	}
-}
-
-func TestCrossNetworkGatewayMatchesUpstream(t *testing.T) {
-	upstream, err := os.ReadFile("testdata/expose-services.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := CrossNetworkGatewayObject()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := yaml.Marshal(gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := normalize(t, b)
-	if got["metadata"].(map[string]any)["namespace"] != IstioNamespace {
-		t.Errorf("namespace: %s", b)
-	}
-	delete(got["metadata"].(map[string]any), "namespace") // the guide applies it with -n istio-system
-	if want := normalize(t, upstream); !reflect.DeepEqual(got, want) {
-		t.Errorf("Gateway\n%s\nupstream\n%s", b, upstream)
-	}
-}
-
-// TestCAChainVerifies: the intermediates of two clusters chain to the one
-// root, so a workload certificate issued by either verifies against the
-// root the other cluster's sidecars trust (cross-cluster mTLS).
-func TestCAChainVerifies(t *testing.T) {
-	now := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
-	root, err := NewRootCA(2048, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(root.Cert)
-	if !root.Cert.IsCA || root.Cert.Subject.CommonName != "Root CA" || root.Cert.Subject.Organization[0] != "Istio" || len(root.Cert.SubjectKeyId) == 0 ||
-		root.Cert.KeyUsage&x509.KeyUsageCertSign == 0 || root.Cert.NotAfter.Sub(now) < 3649*24*time.Hour {
-		t.Errorf("root %+v", root.Cert.Subject)
-	}
-	for _, cluster := range []string{"cluster1", "cluster2"} {
-		ica, err := NewIntermediateCA(root, cluster, 2048, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := ica.Cert
-		if !c.IsCA || !c.MaxPathLenZero || c.MaxPathLen != 0 || c.Subject.Locality[0] != cluster || c.DNSNames[0] != "istiod.istio-system.svc" {
-			t.Errorf("%s intermediate %+v", cluster, c.Subject)
-		}
-		if _, err := c.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-			t.Errorf("%s intermediate does not verify: %v", cluster, err)
-		}
-		// a workload certificate as istiod issues from cacerts
-		spiffe, _ := url.Parse("spiffe://cluster.local/ns/le2e/sa/default")
-		leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{}, URIs: []*url.URL{spiffe},
-			NotBefore: now.Add(-time.Minute), NotAfter: now.Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
-		der, err := x509.CreateCertificate(nil, leafTmpl, ica.Cert, &ica.key.PublicKey, ica.key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leaf, _ := x509.ParseCertificate(der)
-		inter := x509.NewCertPool()
-		inter.AddCert(ica.Cert)
-		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-			t.Errorf("%s workload certificate does not verify against the shared root: %v", cluster, err)
-		}
-		s := CACertsSecretObject(root, ica)
-		if s.Name != "cacerts" || s.Namespace != "istio-system" || len(s.Data) != 4 ||
-			!bytes.Equal(s.Data["cert-chain.pem"], append(append([]byte(nil), ica.CertPEM...), root.CertPEM...)) ||
-			!bytes.Equal(s.Data["root-cert.pem"], root.CertPEM) || !bytes.Equal(s.Data["ca-key.pem"], ica.KeyPEM) {
-			t.Errorf("%s secret %v", cluster, s.ObjectMeta)
-		}
-	}
-	if _, err := NewIntermediateCA(nil, "x", 2048, now); err == nil {
-		t.Error("intermediate without root")
 	}
 }
 
@@ -294,10 +125,10 @@ func TestMetalLBAddresses(t *testing.T) {
 }
 
 func TestMultiClusterValidation(t *testing.T) {
-	o := DefaultMultiClusterOptions()
+	o := DefaultOptions()
 	noEnv := func(string) (string, bool) { return "", false }
 	cases := map[string]struct {
-		cfg    func(*Config)
+		cfg    func(*kind.Config)
 		topo   topology.Topology
 		lookup func(string) (string, bool)
 		want   string
@@ -308,10 +139,10 @@ func TestMultiClusterValidation(t *testing.T) {
 			t.Workloads = t.Workloads[:2]
 			return t
 		}(), noEnv, "needs at least two"},
-		"kubeconfig": {func(c *Config) { c.Kubeconfig = "/dev/null" }, twoClusters("", ""), noEnv, "Kubeconfig (LOCALITY_E2E_KUBECONFIG) with LOCALITY_E2E_KIND_MULTICLUSTER"},
-		"reuse":      {func(c *Config) { c.ReuseCluster = true }, twoClusters("", ""), noEnv, "ReuseCluster (LOCALITY_E2E_REUSE_CLUSTER)"},
-		"revision":   {func(c *Config) { c.Revision = "canary" }, twoClusters("", ""), noEnv, "Revision (LOCALITY_E2E_ISTIO_REVISION)"},
-		"long name":  {func(c *Config) { c.ClusterName = strings.Repeat("a", 45) }, twoClusters("", ""), noEnv, "not a valid kind cluster name"},
+		"kubeconfig": {func(c *kind.Config) { c.Kubeconfig = "/dev/null" }, twoClusters("", ""), noEnv, "Kubeconfig (LOCALITY_E2E_KUBECONFIG) with LOCALITY_E2E_KIND_MULTICLUSTER"},
+		"reuse":      {func(c *kind.Config) { c.ReuseCluster = true }, twoClusters("", ""), noEnv, "ReuseCluster (LOCALITY_E2E_REUSE_CLUSTER)"},
+		"revision":   {func(c *kind.Config) { c.Revision = "canary" }, twoClusters("", ""), noEnv, "Revision (LOCALITY_E2E_ISTIO_REVISION)"},
+		"long name":  {func(c *kind.Config) { c.ClusterName = strings.Repeat("a", 45) }, twoClusters("", ""), noEnv, "not a valid kind cluster name"},
 		"network":    {nil, twoClusters("", ""), func(k string) (string, bool) { return "other", k == envKindNetwork }, "KIND_EXPERIMENTAL_DOCKER_NETWORK"},
 	}
 	for name, c := range cases {
@@ -331,10 +162,10 @@ func TestMultiClusterValidation(t *testing.T) {
 	a, b := twoClusters("", ""), twoClusters("", "")
 	b.Name, b.Clusters[1].Name = "other", "cluster3"
 	b.Workloads[2].Cluster = "cluster3"
-	if _, _, err := MultiClusterTopology("x", []topology.Topology{a, b}); err == nil || !strings.Contains(err.Error(), "same Clusters") {
+	if _, _, err := Topology("x", []topology.Topology{a, b}); err == nil || !strings.Contains(err.Error(), "same Clusters") {
 		t.Errorf("disagreeing clusters: %v", err)
 	}
-	if _, _, err := MultiClusterTopology("x", []topology.Topology{topology.ThreeZones()}); err == nil || !strings.Contains(err.Error(), EnvKindMultiCluster) {
+	if _, _, err := Topology("x", []topology.Topology{topology.ThreeZones()}); err == nil || !strings.Contains(err.Error(), kind.EnvKindMultiCluster) {
 		t.Errorf("no multi-cluster topology: %v", err)
 	}
 	for v, want := range map[string]bool{"1": true, "true": true, "0": false, "": false} {
@@ -343,7 +174,7 @@ func TestMultiClusterValidation(t *testing.T) {
 			t.Errorf("%q: %v %v", v, got, err)
 		}
 	}
-	if _, err := multiClusterEnabled(func(string) (string, bool) { return "yes please", true }); err == nil || !strings.Contains(err.Error(), EnvKindMultiCluster) {
+	if _, err := multiClusterEnabled(func(string) (string, bool) { return "yes please", true }); err == nil || !strings.Contains(err.Error(), kind.EnvKindMultiCluster) {
 		t.Errorf("bad bool: %v", err)
 	}
 }
@@ -352,11 +183,11 @@ func TestMultiClusterValidation(t *testing.T) {
 // has every step in order, with the exact argv.
 func TestMultiClusterPlanOrder(t *testing.T) {
 	in := mcInput(t, twoClusters("network1", "network2"))
-	steps, err := MultiClusterPlan(in)
+	steps, err := Plan(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc1, kc2 := kubeconfigPath("locality-e2e-cluster1"), kubeconfigPath("locality-e2e-cluster2")
+	kc1, kc2 := kind.KubeconfigPath("locality-e2e-cluster1"), kind.KubeconfigPath("locality-e2e-cluster2")
 	var got []string
 	for _, s := range steps {
 		line := clusterTag(s.Cluster) + strings.SplitN(s.What, " (", 2)[0]
@@ -406,7 +237,7 @@ func TestMultiClusterPlanOrder(t *testing.T) {
 	if !reflect.DeepEqual(rs.Argv, []string{"/bin/istioctl-1.32.0", "create-remote-secret", "--kubeconfig=" + kc1, "--name=cluster1", "--server=https://<InternalIP of locality-e2e-cluster1-control-plane>:6443"}) || rs.Stdout != "/tmp/mc/remote-secret-cluster1.yaml" {
 		t.Errorf("remote secret step %+v", rs)
 	}
-	out := FormatMultiClusterPlan(steps)
+	out := FormatPlan(steps)
 	for _, s := range []string{
 		"     |   podSubnet: 10.10.0.0/16",
 		"     |         clusterName: cluster2",
@@ -429,11 +260,11 @@ func TestMultiClusterPlanOrder(t *testing.T) {
 // service subnet (connect_kind_clusters, per node); no MetalLB, no gateway.
 func TestMultiClusterPlanFlatNetworkRoutes(t *testing.T) {
 	in := mcInput(t, twoClusters("", ""))
-	in.Facts = &MultiClusterFacts{Nodes: map[string][]NodeFact{
+	in.Facts = &Facts{Nodes: map[string][]NodeFact{
 		"cluster1": {{Name: "c1-cp", IP: "172.18.0.2", PodCIDR: "10.10.0.0/24", ControlPlane: true}, {Name: "c1-w", IP: "172.18.0.3", PodCIDR: "10.10.1.0/24"}, {Name: "c1-w2", IP: "172.18.0.4", PodCIDR: "10.10.2.0/24"}},
 		"cluster2": {{Name: "c2-cp", IP: "172.18.0.5", PodCIDR: "10.20.0.0/24", ControlPlane: true}, {Name: "c2-w", IP: "172.18.0.6", PodCIDR: "10.20.1.0/24"}},
 	}}
-	steps, err := MultiClusterPlan(in)
+	steps, err := Plan(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,9 +330,9 @@ func TestRunMultiClusterWithFakes(t *testing.T) {
 				_, _ = k.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
 			}
 			one := int32(1)
-			_, _ = k.AppsV1().Deployments(IstioNamespace).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: IstiodName, Namespace: IstioNamespace}, Spec: appsv1.DeploymentSpec{Replicas: &one},
+			_, _ = k.AppsV1().Deployments(kind.IstioNamespace).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: kind.IstiodName, Namespace: kind.IstioNamespace}, Spec: appsv1.DeploymentSpec{Replicas: &one},
 				Status: appsv1.DeploymentStatus{Replicas: 1, ReadyReplicas: 1, UpdatedReplicas: 1}}, metav1.CreateOptions{})
-			_, _ = k.CoreV1().Services(IstioNamespace).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: EastWestGateway, Namespace: IstioNamespace},
+			_, _ = k.CoreV1().Services(kind.IstioNamespace).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: EastWestGateway, Namespace: kind.IstioNamespace},
 				Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "172.18.7.110"}}}}}, metav1.CreateOptions{})
 			kubes[kubeconfig], istios[kubeconfig] = k, istiofake.NewSimpleClientset()
 			return nil
@@ -540,7 +371,7 @@ func TestRunMultiClusterWithFakes(t *testing.T) {
 		!reflect.DeepEqual(created, []string{"locality-e2e-cluster1", "locality-e2e-cluster2"}) {
 		t.Errorf("setup %+v created %v", s, created)
 	}
-	back, err := UnmarshalMultiClusterSetup(s.Marshal())
+	back, err := UnmarshalSetup(s.Marshal())
 	if err != nil || !reflect.DeepEqual(back, s) {
 		t.Errorf("round trip %v %+v", err, back)
 	}
@@ -551,8 +382,8 @@ func TestRunMultiClusterWithFakes(t *testing.T) {
 	joined := strings.Join(lines, "\n")
 	for _, want := range []string{
 		"build-image locality-e2e-cluster1-control-plane locality-e2e-cluster1-worker locality-e2e-cluster1-worker2 locality-e2e-cluster2-control-plane locality-e2e-cluster2-worker",
-		"/bin/istioctl-1.32.0 create-remote-secret --kubeconfig=" + kubeconfigPath("locality-e2e-cluster1") + " --name=cluster1 --server=https://172.18.1.2:6443",
-		"/bin/istioctl-1.32.0 create-remote-secret --kubeconfig=" + kubeconfigPath("locality-e2e-cluster2") + " --name=cluster2 --server=https://172.18.2.2:6443",
+		"/bin/istioctl-1.32.0 create-remote-secret --kubeconfig=" + kind.KubeconfigPath("locality-e2e-cluster1") + " --name=cluster1 --server=https://172.18.1.2:6443",
+		"/bin/istioctl-1.32.0 create-remote-secret --kubeconfig=" + kind.KubeconfigPath("locality-e2e-cluster2") + " --name=cluster2 --server=https://172.18.2.2:6443",
 	} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("ran\n%s\nlacks %q", joined, want)
@@ -570,115 +401,16 @@ func TestRunMultiClusterWithFakes(t *testing.T) {
 	ctx := context.Background()
 	for i, c := range s.Clusters {
 		k := kubes[c.Kubeconfig]
-		ns, err := k.CoreV1().Namespaces().Get(ctx, IstioNamespace, metav1.GetOptions{})
+		ns, err := k.CoreV1().Namespaces().Get(ctx, kind.IstioNamespace, metav1.GetOptions{})
 		if err != nil || ns.Labels[topology.LabelNetwork] != fmt.Sprintf("network%d", i+1) {
 			t.Errorf("%s istio-system %v %v", c.Name, err, ns)
 		}
-		sec, err := k.CoreV1().Secrets(IstioNamespace).Get(ctx, CACertsSecret, metav1.GetOptions{})
+		sec, err := k.CoreV1().Secrets(kind.IstioNamespace).Get(ctx, CACertsSecret, metav1.GetOptions{})
 		if err != nil || len(sec.Data["cert-chain.pem"]) == 0 {
 			t.Errorf("%s cacerts %v", c.Name, err)
 		}
-		if _, err := istios[c.Kubeconfig].NetworkingV1().Gateways(IstioNamespace).Get(ctx, CrossNetworkGateway, metav1.GetOptions{}); err != nil {
+		if _, err := istios[c.Kubeconfig].NetworkingV1().Gateways(kind.IstioNamespace).Get(ctx, CrossNetworkGateway, metav1.GetOptions{}); err != nil {
 			t.Errorf("%s gateway: %v", c.Name, err)
-		}
-	}
-}
-
-// TestSingleClusterBackendRefusesClusters: the one-cluster kind backend
-// names Clusters and the multi-cluster setup; mesh settings are no longer
-// refused (they are applied at Deploy: TestMeshSettings*).
-func TestSingleClusterBackendRefusesClusters(t *testing.T) {
-	f, b := newFakeCluster(t)
-	_, err := b.Deploy(context.Background(), twoClusters("", ""))
-	if err == nil || !strings.Contains(err.Error(), "Clusters") || !strings.Contains(err.Error(), EnvKindMultiCluster+"=1") || !errors.Is(err, mesh.ErrTopologyUnsupported) {
-		t.Fatalf("got %v", err)
-	}
-	f.withIstiod(t, "")
-	withMesh := topology.ThreeZones()
-	withMesh.Mesh.ClusterLocal = true
-	m, err := b.Deploy(context.Background(), withMesh)
-	if err != nil {
-		t.Fatalf("mesh settings on the single-cluster backend: %v\n%s", err, f.log.String())
-	}
-	if err := m.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestMultiClusterDeployWithFakes deploys over two fake clusters: each
-// gets the namespace, the Service, and its own workloads and client; steps
-// go to the cluster of the workload or client; Close removes both.
-func TestMultiClusterDeployWithFakes(t *testing.T) {
-	f1, b1 := newFakeCluster(t)
-	f2, b2 := newFakeCluster(t)
-	topo := twoClusters("", "")
-	mc := MultiClusterMeshConfig()
-	mcJSON, _ := protojson.Marshal(mc)
-	s := &MultiClusterSetup{Clusters: []MultiClusterMember{{Name: "cluster1", KindCluster: "le-cluster1"}, {Name: "cluster2", KindCluster: "le-cluster2"}}, MeshConfig: string(mcJSON), IstioVersion: "1.32.0"}
-	mb, err := newMultiBackend(b1.cfg, s, map[string]*backend{"cluster1": b1, "cluster2": b2}, &f1.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	m, err := mb.Deploy(ctx, topo)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, f1.log.String())
-	}
-	ns := "le2e-three-zones-mc"
-	for i, f := range []*fakeCluster{f1, f2} {
-		deps, _ := f.kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
-		svcs, _ := f.kube.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
-		var names []string
-		for _, d := range deps.Items {
-			names = append(names, d.Name)
-		}
-		want := [][]string{{"helloworld-zone-a", "helloworld-zone-b"}, {"helloworld-zone-c"}}[i]
-		if !reflect.DeepEqual(names, want) || len(svcs.Items) != 1 {
-			t.Errorf("cluster%d deployments %v services %d", i+1, names, len(svcs.Items))
-		}
-	}
-	if c := m.Capabilities(); !c.MultiCluster {
-		t.Error("MultiCluster capability")
-	}
-	pods, err := m.Pods(ctx)
-	if err != nil || len(pods) != 10 {
-		t.Fatalf("%d pods %v", len(pods), err)
-	}
-	for _, p := range pods {
-		want := "cluster1"
-		if strings.HasSuffix(p.Workload, "-c") {
-			want = "cluster2"
-		}
-		if p.Cluster != want {
-			t.Errorf("pod %s in %s, want %s", p.Name, p.Cluster, want)
-		}
-	}
-	if err := m.Scale(ctx, "helloworld-zone-c", 1); err != nil {
-		t.Fatal(err)
-	}
-	if d, _ := f2.kube.AppsV1().Deployments(ns).Get(ctx, "helloworld-zone-c", metav1.GetOptions{}); *d.Spec.Replicas != 1 {
-		t.Errorf("cluster2 replicas %d", *d.Spec.Replicas)
-	}
-	if w, _ := m.Topology().Workload("helloworld-zone-c"); w.Replicas != 1 {
-		t.Errorf("topology replicas %d", w.Replicas)
-	}
-	// a topology with mesh settings while this one (without) is open: a
-	// usage error, not an unsupported topology; no cluster's ConfigMap read
-	other := twoClusters("", "")
-	other.Name = "three-zones-mc-local"
-	other.Mesh.ClusterLocal = true
-	if _, err := mb.Deploy(ctx, other); err == nil || !strings.Contains(err.Error(), "open in this backend") || !errors.Is(err, ErrMeshSettingsConflict) || errors.Is(err, mesh.ErrTopologyUnsupported) {
-		t.Errorf("mesh settings while a scenario is open: %v", err)
-	}
-	if _, err := mb.Deploy(ctx, topology.ThreeZones()); err == nil || !strings.Contains(err.Error(), "Clusters") || !errors.Is(err, mesh.ErrTopologyUnsupported) {
-		t.Errorf("single-cluster topology: %v", err)
-	}
-	if err := mb.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []*fakeCluster{f1, f2} {
-		if _, err := f.kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err == nil {
-			t.Error("namespace left")
 		}
 	}
 }
@@ -697,18 +429,18 @@ func TestSelectMultiCluster(t *testing.T) {
 		}
 		return out
 	}
-	sel, skipped, err := SelectMultiCluster(topos, "")
+	sel, skipped, err := Select(topos, "")
 	if err != nil || !reflect.DeepEqual(names(sel), []string{flat.Name, "cluster-local"}) || !reflect.DeepEqual(skipped, []string{multi.Name}) {
 		t.Fatalf("default: %v skipped %v err %v", names(sel), skipped, err)
 	}
-	sel, skipped, err = SelectMultiCluster(topos, multi.Name)
+	sel, skipped, err = Select(topos, multi.Name)
 	if err != nil || !reflect.DeepEqual(names(sel), []string{multi.Name}) || !reflect.DeepEqual(skipped, []string{flat.Name, "cluster-local"}) {
 		t.Fatalf("%s: %v skipped %v err %v", multi.Name, names(sel), skipped, err)
 	}
-	if _, _, err := SelectMultiCluster(topos, "nope"); err == nil || !strings.Contains(err.Error(), EnvKindMultiCluster+"=nope") {
+	if _, _, err := Select(topos, "nope"); err == nil || !strings.Contains(err.Error(), kind.EnvKindMultiCluster+"=nope") {
 		t.Fatalf("unknown name: %v", err)
 	}
-	if _, _, err := SelectMultiCluster([]topology.Topology{topology.ThreeZones()}, ""); err == nil || !strings.Contains(err.Error(), "Topology.Clusters") {
+	if _, _, err := Select([]topology.Topology{topology.ThreeZones()}, ""); err == nil || !strings.Contains(err.Error(), "Topology.Clusters") {
 		t.Fatalf("no multi-cluster topology: %v", err)
 	}
 }

@@ -1,4 +1,6 @@
-package kind
+package multicluster
+
+// Tests of the MetalLB pool step's retry while the webhook starts.
 
 import (
 	"bytes"
@@ -14,11 +16,11 @@ import (
 // it answers: retried until it does, within MetalLBPoolRetry.
 func TestMetalLBPoolApplyRetriesUntilWebhookAnswers(t *testing.T) {
 	in := mcInput(t, twoClusters("network1", "network2"))
-	steps, err := MultiClusterPlan(in)
+	steps, err := Plan(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pool MultiClusterStep
+	var pool Step
 	for _, s := range steps {
 		if s.What == "MetalLB address pool" {
 			pool = s

@@ -1,4 +1,7 @@
-package kind
+package multicluster
+
+// The backend and mesh over a prepared setup: Connect, Deploy across the
+// clusters, and each mesh step sent to the cluster it concerns.
 
 import (
 	"context"
@@ -13,24 +16,23 @@ import (
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 
 	"github.com/localitylb/locality-e2e/framework/endpoints"
+	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/mesh"
 	"github.com/localitylb/locality-e2e/framework/topology"
 	"github.com/localitylb/locality-e2e/framework/traffic"
 )
 
 // multiBackend is the kind backend on a multi-cluster setup: one
-// single-cluster backend per cluster (its clients, exec and logs), and
+// kind.Cluster per cluster (its clients, exec and logs), and
 // meshes that span them.
 type multiBackend struct {
-	cfg     Config
-	log     io.Writer
-	setup   *MultiClusterSetup
-	members []MultiClusterMember
-	per     map[string]*backend // by declared cluster
-	owner   bool                // Close runs TeardownMultiCluster
+	cfg      kind.Config
+	log      io.Writer
+	members  []Member
+	per      map[string]*kind.Cluster    // by declared cluster
+	teardown func(context.Context) error // set by New (kind.Own): Close runs Teardown
 
 	mu     sync.Mutex
 	meshes map[*multiMesh]bool
@@ -38,56 +40,57 @@ type multiBackend struct {
 
 var _ mesh.Backend = (*multiBackend)(nil)
 
-// ConnectMultiCluster returns a backend on a prepared multi-cluster setup:
-// it connects to every cluster's API server. Like Connect, it creates
+// Connect returns a backend on a prepared multi-cluster setup:
+// it connects to every cluster's API server. Like kind.Connect, it creates
 // nothing cluster-wide.
-func ConnectMultiCluster(ctx context.Context, cfg Config, s *MultiClusterSetup, log io.Writer) (mesh.Backend, error) {
+func Connect(ctx context.Context, cfg kind.Config, s *Setup, log io.Writer) (mesh.Backend, error) {
 	if log == nil {
 		log = io.Discard
 	}
 	if s == nil || len(s.Clusters) < 2 {
-		return nil, fmt.Errorf("kind multi-cluster: ConnectMultiCluster needs PrepareMultiCluster's setup")
+		return nil, fmt.Errorf("kind multi-cluster: multicluster.Connect needs multicluster.Prepare's setup")
 	}
-	per := map[string]*backend{}
+	per := map[string]*kind.Cluster{}
 	for _, m := range s.Clusters {
-		b := &backend{cfg: cfg, log: log, meshes: map[*kindMesh]bool{}}
-		if err := b.connectKubeconfig(ctx, m.Kubeconfig); err != nil {
+		c, err := kind.ConnectCluster(ctx, cfg, m.Kubeconfig, m.KindCluster, log)
+		if err != nil {
 			return nil, fmt.Errorf("kind multi-cluster: cluster %s: %w", m.Name, err)
 		}
-		b.cl = &cluster{name: m.KindCluster, kubeconfig: m.Kubeconfig,
-			provider: kindcluster.NewProvider(kindcluster.ProviderWithLogger(newKindLogger(log)))}
-		per[m.Name] = b
+		per[m.Name] = c
 	}
 	return newMultiBackend(cfg, s, per, log)
 }
 
-// NewMultiCluster is PrepareMultiCluster and ConnectMultiCluster for one
+// New is Prepare and Connect for one
 // process: the backend's Close also deletes the clusters.
-func NewMultiCluster(ctx context.Context, cfg Config, topo topology.Topology, log io.Writer) (mesh.Backend, error) {
-	s, err := PrepareMultiCluster(ctx, cfg, topo, log)
+func New(ctx context.Context, cfg kind.Config, topo topology.Topology, log io.Writer) (mesh.Backend, error) {
+	mb, teardown, err := kind.Own(ctx,
+		func(ctx context.Context) (*Setup, error) { return Prepare(ctx, cfg, topo, log) },
+		func(ctx context.Context, s *Setup) (mesh.Backend, error) { return Connect(ctx, cfg, s, log) },
+		func(ctx context.Context, s *Setup) error { return Teardown(ctx, cfg, s, log) })
 	if err != nil {
-		return nil, err
-	}
-	mb, err := ConnectMultiCluster(ctx, cfg, s, log)
-	if err != nil {
-		if terr := TeardownMultiCluster(ctx, cfg, s, log); terr != nil {
-			err = fmt.Errorf("%w; %v", err, terr)
-		}
 		return nil, err
 	}
 	b := mb.(*multiBackend)
-	b.owner = true
+	b.teardown = teardown
 	return b, nil
 }
 
-func newMultiBackend(cfg Config, s *MultiClusterSetup, per map[string]*backend, log io.Writer) (*multiBackend, error) {
-	return &multiBackend{cfg: cfg, log: log, setup: s, members: s.Clusters, per: per, meshes: map[*multiMesh]bool{}}, nil
+// FromClusters is the backend over clusters already connected (per, by
+// declared cluster), e.g. fake ones in tests; Connect connects
+// them first.
+func FromClusters(cfg kind.Config, s *Setup, per map[string]*kind.Cluster, log io.Writer) (mesh.Backend, error) {
+	return newMultiBackend(cfg, s, per, log)
 }
 
-func (b *multiBackend) Name() string { return Name }
+func newMultiBackend(cfg kind.Config, s *Setup, per map[string]*kind.Cluster, log io.Writer) (*multiBackend, error) {
+	return &multiBackend{cfg: cfg, log: log, members: s.Clusters, per: per, meshes: map[*multiMesh]bool{}}, nil
+}
+
+func (b *multiBackend) Name() string { return kind.Name }
 
 // Deploy deploys a topology over the clusters: in each, the namespace
-// MultiClusterNamespace(topo.Name), the Service (and VirtualService) and
+// Namespace(topo.Name), the Service (and VirtualService) and
 // the workloads and clients placed there (Topology.ByCluster), then waits
 // for each cluster's pods. The topology must declare the setup's Clusters.
 // Its mesh settings, if any, are applied first to every cluster's mesh
@@ -102,17 +105,17 @@ func (b *multiBackend) Deploy(ctx context.Context, topo topology.Topology) (mesh
 		want = append(want, topology.Cluster{Name: m.Name, Network: m.Network})
 	}
 	if !sameClusters(topo.Clusters, want) {
-		return nil, fmt.Errorf("deploy topology %q: it declares Clusters %v, the multi-cluster kind setup has %v: declare the same Clusters, or prepare a setup for these (PrepareMultiCluster): %w", topo.Name, topo.Clusters, want, mesh.ErrTopologyUnsupported)
+		return nil, fmt.Errorf("deploy topology %q: it declares Clusters %v, the multi-cluster kind setup has %v: declare the same Clusters, or prepare a setup for these (multicluster.Prepare): %w", topo.Name, topo.Clusters, want, mesh.ErrTopologyUnsupported)
 	}
 	if names, _ := topo.ClientServices(); len(names) > 0 || topo.Mesh.ZoneAwareLbSetting != nil {
 		return nil, fmt.Errorf("deploy topology %q: client Services and zone aware routing are not implemented on the multi-cluster kind setup (run it on one cluster): %w", topo.Name, mesh.ErrTopologyUnsupported)
 	}
 	first := b.per[b.members[0].Name]
-	topo = first.deployable(topo)
-	ns := MultiClusterNamespace(topo.Name)
+	topo = first.Deployable(topo)
+	ns := Namespace(topo.Name)
 	topo.Namespace = ns
 	for _, m := range b.members {
-		if err := checkExistingCluster(ctx, b.per[m.Name].kube, []topology.Topology{clusterPart(topo, m.Name)}); err != nil {
+		if err := b.per[m.Name].CheckNodes(ctx, []topology.Topology{clusterPart(topo, m.Name)}); err != nil {
 			return nil, fmt.Errorf("deploy topology %q: cluster %s: %w", topo.Name, m.Name, err)
 		}
 	}
@@ -124,11 +127,11 @@ func (b *multiBackend) Deploy(ctx context.Context, topo topology.Topology) (mesh
 	if err := b.applyMeshSettings(ctx, ns, topo); err != nil {
 		return nil, fmt.Errorf("deploy topology %q: %w", topo.Name, err)
 	}
-	mm := &multiMesh{b: b, ns: ns, topo: topo, parts: map[string]*kindMesh{}, meshSettings: !topo.Mesh.IsZero()}
+	mm := &multiMesh{b: b, ns: ns, topo: topo, parts: map[string]*kind.ClusterMesh{}, meshSettings: !topo.Mesh.IsZero()}
 	fail := func(err error) (mesh.Mesh, error) {
 		for _, m := range b.members {
 			if p := mm.parts[m.Name]; p != nil {
-				p.b.diagnose(ctx, ns)
+				p.Cluster().Diagnose(ctx, ns)
 			}
 		}
 		if cerr := mm.Close(context.WithoutCancel(ctx)); cerr != nil {
@@ -139,19 +142,19 @@ func (b *multiBackend) Deploy(ctx context.Context, topo topology.Topology) (mesh
 	fmt.Fprintf(b.log, "kind: deploying topology %q into namespace %s of %d clusters\n", topo.Name, ns, len(b.members))
 	for _, m := range b.members {
 		kb := b.per[m.Name]
-		if _, err := kb.kube.CoreV1().Namespaces().Create(ctx, namespaceObject(ns, topo.Name, ""), metav1.CreateOptions{}); err != nil {
+		if err := kb.CreateNamespace(ctx, ns, topo.Name); err != nil {
 			return fail(fmt.Errorf("cluster %s: create namespace %s: %w", m.Name, ns, err))
 		}
-		mm.parts[m.Name] = &kindMesh{b: kb, ns: ns, topo: clusterPart(topo, m.Name), faults: map[string]mesh.Fault{}, cluster: m.Name, network: m.Network}
+		mm.parts[m.Name] = kb.NewMesh(ns, clusterPart(topo, m.Name), m.Name, m.Network)
 		for _, o := range split[m.Name] {
 			o.SetNamespace(ns)
-			if err := kb.create(ctx, o); err != nil {
-				return fail(fmt.Errorf("cluster %s: create %s %s: %w", m.Name, kindOf(o), o.GetName(), err))
+			if err := kb.Create(ctx, o); err != nil {
+				return fail(fmt.Errorf("cluster %s: create %s %s: %w", m.Name, kind.KindOf(o), o.GetName(), err))
 			}
 		}
 	}
 	for _, m := range b.members {
-		if err := mm.parts[m.Name].waitReady(ctx, b.cfg.Timeouts.Deploy); err != nil {
+		if err := mm.parts[m.Name].WaitReady(ctx, b.cfg.Timeouts.Deploy); err != nil {
 			return fail(fmt.Errorf("cluster %s: %w", m.Name, err))
 		}
 	}
@@ -168,7 +171,7 @@ func (b *multiBackend) applyMeshSettings(ctx context.Context, ns string, topo to
 	overlay := topo.MeshConfigOverlay()
 	if overlay == nil {
 		for _, m := range b.members {
-			if err := b.per[m.Name].checkNoMeshSettings(ctx, topo.Name); err != nil {
+			if err := b.per[m.Name].CheckNoMeshSettings(ctx, topo.Name); err != nil {
 				return fmt.Errorf("cluster %s: %w", m.Name, err)
 			}
 		}
@@ -183,10 +186,10 @@ func (b *multiBackend) applyMeshSettings(ctx context.Context, ns string, topo to
 	}
 	b.mu.Unlock()
 	for i, m := range b.members {
-		if err := b.per[m.Name].acquireMeshSettings(ctx, ns, topo.Name, overlay, others); err != nil {
+		if err := b.per[m.Name].AcquireMeshSettings(ctx, ns, topo.Name, overlay, others); err != nil {
 			err = fmt.Errorf("cluster %s: %w", m.Name, err)
 			for _, done := range b.members[:i] {
-				if rerr := b.per[done.Name].releaseMeshSettings(ctx, ns); rerr != nil {
+				if rerr := b.per[done.Name].ReleaseMeshSettings(ctx, ns); rerr != nil {
 					err = fmt.Errorf("%w; cluster %s: %v", err, done.Name, rerr)
 				}
 			}
@@ -197,12 +200,12 @@ func (b *multiBackend) applyMeshSettings(ctx context.Context, ns string, topo to
 }
 
 // clusterPart is the topology restricted to the workloads and clients of
-// one cluster: what that cluster's kindMesh waits for, scales and sends from.
+// one cluster: what that cluster's ClusterMesh waits for, scales and sends from.
 func clusterPart(t topology.Topology, cluster string) topology.Topology {
 	return t.InCluster(cluster)
 }
 
-// Close closes the meshes still open; for a backend from NewMultiCluster
+// Close closes the meshes still open; for a backend from New
 // it then deletes the clusters.
 func (b *multiBackend) Close(ctx context.Context) error {
 	b.mu.Lock()
@@ -211,24 +214,10 @@ func (b *multiBackend) Close(ctx context.Context) error {
 		open = append(open, m)
 	}
 	b.mu.Unlock()
-	var errs []string
-	for _, m := range open {
-		if err := m.Close(ctx); err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
-	if b.owner {
-		if err := TeardownMultiCluster(ctx, b.cfg, b.setup, b.log); err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("kind multi-cluster close: %s", strings.Join(errs, "; "))
-	}
-	return nil
+	return kind.CloseBackend(ctx, "kind multi-cluster close", open, b.teardown)
 }
 
-// multiMesh is one topology over the clusters: a kindMesh per cluster
+// multiMesh is one topology over the clusters: a ClusterMesh per cluster
 // (same namespace, that cluster's pods), each step sent to the cluster of
 // the workload or client it names, rules to every primary.
 type multiMesh struct {
@@ -241,13 +230,13 @@ type multiMesh struct {
 
 	mu     sync.Mutex
 	topo   topology.Topology // the whole topology (replicas from the parts)
-	parts  map[string]*kindMesh
+	parts  map[string]*kind.ClusterMesh
 	closed bool
 }
 
 var _ mesh.Mesh = (*multiMesh)(nil)
 
-func (m *multiMesh) Backend() string { return Name }
+func (m *multiMesh) Backend() string { return kind.Name }
 
 // Namespace is where the topology lives in every cluster.
 func (m *multiMesh) Namespace() string { return m.ns }
@@ -260,7 +249,7 @@ func (m *multiMesh) Topology() topology.Topology {
 	t.Clients = append([]topology.Client(nil), t.Clients...)
 	for i, w := range t.Workloads {
 		if p := m.parts[t.ClusterOfWorkload(w)]; p != nil {
-			if pw, err := p.topology().Workload(w.Name); err == nil {
+			if pw, err := p.Topology().Workload(w.Name); err == nil {
 				t.Workloads[i].Replicas = pw.Replicas
 			}
 		}
@@ -268,7 +257,7 @@ func (m *multiMesh) Topology() topology.Topology {
 	return t
 }
 
-func (m *multiMesh) first() *kindMesh { return m.parts[m.b.members[0].Name] }
+func (m *multiMesh) first() *kind.ClusterMesh { return m.parts[m.b.members[0].Name] }
 
 func (m *multiMesh) Capabilities() mesh.Capabilities {
 	c := m.first().Capabilities()
@@ -279,7 +268,7 @@ func (m *multiMesh) Capabilities() mesh.Capabilities {
 func (m *multiMesh) IstioVersion() string { return m.b.cfg.IstioVersion }
 
 // each runs f on every cluster's part, in declaration order.
-func (m *multiMesh) each(f func(c string, p *kindMesh) error) error {
+func (m *multiMesh) each(f func(c string, p *kind.ClusterMesh) error) error {
 	for _, mem := range m.b.members {
 		if err := f(mem.Name, m.parts[mem.Name]); err != nil {
 			return fmt.Errorf("cluster %s: %w", mem.Name, err)
@@ -291,25 +280,25 @@ func (m *multiMesh) each(f func(c string, p *kindMesh) error) error {
 // ApplyDestinationRule applies the rule in every cluster (each primary's
 // istiod reads its own cluster's config) and waits for the clients of each.
 func (m *multiMesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.DestinationRule) error {
-	return m.each(func(_ string, p *kindMesh) error { return p.ApplyDestinationRule(ctx, dr) })
+	return m.each(func(_ string, p *kind.ClusterMesh) error { return p.ApplyDestinationRule(ctx, dr) })
 }
 
 func (m *multiMesh) DeleteDestinationRule(ctx context.Context, name string) error {
-	return m.each(func(_ string, p *kindMesh) error { return p.DeleteDestinationRule(ctx, name) })
+	return m.each(func(_ string, p *kind.ClusterMesh) error { return p.DeleteDestinationRule(ctx, name) })
 }
 
 func (m *multiMesh) ApplyVirtualService(ctx context.Context, vs *networkingv1.VirtualService) error {
-	return m.each(func(_ string, p *kindMesh) error { return p.ApplyVirtualService(ctx, vs) })
+	return m.each(func(_ string, p *kind.ClusterMesh) error { return p.ApplyVirtualService(ctx, vs) })
 }
 
 func (m *multiMesh) DeleteVirtualService(ctx context.Context, name string) error {
-	return m.each(func(_ string, p *kindMesh) error { return p.DeleteVirtualService(ctx, name) })
+	return m.each(func(_ string, p *kind.ClusterMesh) error { return p.DeleteVirtualService(ctx, name) })
 }
 
 func (m *multiMesh) Wait(ctx context.Context, d time.Duration) error { return m.first().Wait(ctx, d) }
 
 // workloadPart is the part of the cluster a workload runs in.
-func (m *multiMesh) workloadPart(workload string) (*kindMesh, error) {
+func (m *multiMesh) workloadPart(workload string) (*kind.ClusterMesh, error) {
 	t := m.Topology()
 	w, err := t.Workload(workload)
 	if err != nil {
@@ -319,7 +308,7 @@ func (m *multiMesh) workloadPart(workload string) (*kindMesh, error) {
 }
 
 // clientPart is the part of the cluster a client runs in.
-func (m *multiMesh) clientPart(client string) (*kindMesh, error) {
+func (m *multiMesh) clientPart(client string) (*kind.ClusterMesh, error) {
 	t := m.Topology()
 	c, err := t.Client(client)
 	if err != nil {
@@ -362,14 +351,14 @@ func (m *multiMesh) Endpoints(ctx context.Context, client string, view endpoints
 		return endpoints.Table{}, err
 	}
 	byIP := map[string]string{}
-	_ = m.each(func(_ string, q *kindMesh) error {
-		ips, _ := q.podsByIP(ctx) // best effort, as on one cluster
+	_ = m.each(func(_ string, q *kind.ClusterMesh) error {
+		ips, _ := q.PodsByIP(ctx) // best effort, as on one cluster
 		for ip, pod := range ips {
 			byIP[ip] = pod
 		}
 		return nil
 	})
-	return endpoints.Read(ctx, kindFetcher{p}, endpoints.ReadInput{
+	return endpoints.Read(ctx, p.Fetcher(), endpoints.ReadInput{
 		Client: client, ProxyID: client + "." + m.ns, Cluster: m.Topology().ClusterName(), View: view, PodByIP: byIP,
 		Places: m.places(ctx, byIP),
 	})
@@ -391,8 +380,8 @@ func (m *multiMesh) places(ctx context.Context, byIP map[string]string) map[stri
 	if !topo.MultiNetwork() {
 		return out
 	}
-	_ = m.each(func(c string, q *kindMesh) error {
-		svc, err := q.b.kube.CoreV1().Services(IstioNamespace).Get(ctx, EastWestGateway, metav1.GetOptions{})
+	_ = m.each(func(c string, q *kind.ClusterMesh) error {
+		svc, err := q.Cluster().Kube().CoreV1().Services(kind.IstioNamespace).Get(ctx, EastWestGateway, metav1.GetOptions{})
 		if err != nil {
 			return nil
 		}
@@ -418,7 +407,7 @@ func (m *multiMesh) Send(ctx context.Context, client string, n int) (traffic.Bat
 // Pods lists every cluster's pods, each with its cluster and network.
 func (m *multiMesh) Pods(ctx context.Context) ([]mesh.Pod, error) {
 	var out []mesh.Pod
-	err := m.each(func(_ string, p *kindMesh) error {
+	err := m.each(func(_ string, p *kind.ClusterMesh) error {
 		ps, err := p.Pods(ctx)
 		out = append(out, ps...)
 		return err
@@ -438,7 +427,7 @@ func (m *multiMesh) CollectLogs(ctx context.Context, dir string) (string, error)
 		dir = m.b.cfg.LogsDir
 	}
 	var errs []string
-	_ = m.each(func(c string, p *kindMesh) error {
+	_ = m.each(func(c string, p *kind.ClusterMesh) error {
 		if _, err := p.CollectLogs(ctx, filepath.Join(dir, c)); err != nil {
 			errs = append(errs, c+": "+err.Error())
 		}
@@ -468,7 +457,7 @@ func (m *multiMesh) Close(ctx context.Context) error {
 	var errs []string
 	if m.meshSettings {
 		for _, mem := range m.b.members {
-			if err := m.b.per[mem.Name].releaseMeshSettings(ctx, m.ns); err != nil {
+			if err := m.b.per[mem.Name].ReleaseMeshSettings(ctx, m.ns); err != nil {
 				errs = append(errs, mem.Name+": "+err.Error())
 			}
 		}
@@ -485,8 +474,8 @@ func (m *multiMesh) Close(ctx context.Context) error {
 		if m.b.cfg.KeepNamespaces {
 			continue
 		}
-		kube := p.b.kube
-		err := Poll(context.WithoutCancel(ctx), "namespace "+m.ns+" of "+mem.Name+" gone", m.b.cfg.Timeouts.Poll, m.b.cfg.Timeouts.Deploy, func(ctx context.Context) (bool, string, error) {
+		kube := p.Cluster().Kube()
+		err := kind.Poll(context.WithoutCancel(ctx), "namespace "+m.ns+" of "+mem.Name+" gone", m.b.cfg.Timeouts.Poll, m.b.cfg.Timeouts.Deploy, func(ctx context.Context) (bool, string, error) {
 			_, err := kube.CoreV1().Namespaces().Get(ctx, m.ns, metav1.GetOptions{})
 			if apierrors.IsNotFound(err) {
 				return true, "", nil

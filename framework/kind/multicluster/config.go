@@ -1,6 +1,6 @@
-package kind
+package multicluster
 
-// Multi-cluster meshes on kind: one kind cluster per declared
+// The setup's configuration and shape. Multi-cluster meshes on kind: one kind cluster per declared
 // topology.Cluster, all on kind's default Docker network "kind", each with
 // its own pod and service subnets, Istio multi-primary in each (a shared
 // root CA, remote secrets), and on several networks an east-west gateway
@@ -30,15 +30,12 @@ import (
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 
+	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
 // Environment variables of the multi-cluster setup.
 const (
-	// EnvKindMultiCluster selects the multi-cluster kind setup
-	// (PrepareMultiCluster) for the suite's topologies that declare
-	// Clusters, instead of the single kind cluster.
-	EnvKindMultiCluster = "LOCALITY_E2E_KIND_MULTICLUSTER"
 	// EnvKubectl is the kubectl binary the multi-cluster setup runs
 	// (MetalLB, remote secrets); "kubectl" on PATH by default.
 	EnvKubectl = "KUBECTL"
@@ -78,9 +75,9 @@ const (
 	apiServerPort = 6443
 )
 
-// MultiClusterOptions are the multi-cluster setup's own settings, next to
+// Options are the multi-cluster setup's own settings, next to
 // Config's (cluster name prefix, node image, istioctl, timeouts, ...).
-type MultiClusterOptions struct {
+type Options struct {
 	Kubectl         string
 	MetalLBManifest string
 	MeshID          string
@@ -90,30 +87,30 @@ type MultiClusterOptions struct {
 	Dir string
 }
 
-// DefaultMultiClusterOptions are the options without any environment.
-func DefaultMultiClusterOptions() MultiClusterOptions {
-	return MultiClusterOptions{Kubectl: "kubectl", MetalLBManifest: DefaultMetalLBManifest, MeshID: DefaultMeshID, CAKeyBits: DefaultCAKeyBits}
+// DefaultOptions are the options without any environment.
+func DefaultOptions() Options {
+	return Options{Kubectl: "kubectl", MetalLBManifest: DefaultMetalLBManifest, MeshID: DefaultMeshID, CAKeyBits: DefaultCAKeyBits}
 }
 
-// MultiClusterEnabled reads EnvKindMultiCluster: false when unset, empty,
+// Enabled reads EnvKindMultiCluster: false when unset, empty,
 // 0 or false; true for 1, true, or the name of a topology (which selects
-// the setup, see SelectMultiCluster).
-func MultiClusterEnabled() (bool, error) { return multiClusterEnabled(os.LookupEnv) }
+// the setup, see Select).
+func Enabled() (bool, error) { return multiClusterEnabled(os.LookupEnv) }
 
 func multiClusterEnabled(lookup func(string) (string, bool)) (bool, error) {
 	on, _, err := multiClusterSelection(lookup)
 	return on, err
 }
 
-// MultiClusterSelection is the topology name EnvKindMultiCluster names, ""
+// Selection is the topology name EnvKindMultiCluster names, ""
 // for 1/true (the first multi-cluster topology of the suite).
-func MultiClusterSelection() (string, error) {
+func Selection() (string, error) {
 	_, name, err := multiClusterSelection(os.LookupEnv)
 	return name, err
 }
 
 func multiClusterSelection(lookup func(string) (string, bool)) (on bool, name string, err error) {
-	v, ok := lookup(EnvKindMultiCluster)
+	v, ok := lookup(kind.EnvKindMultiCluster)
 	v = strings.TrimSpace(v)
 	if !ok || v == "" {
 		return false, "", nil
@@ -122,12 +119,12 @@ func multiClusterSelection(lookup func(string) (string, bool)) (on bool, name st
 		return b, "", nil
 	}
 	if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
-		return false, "", fmt.Errorf("%s=%q is neither a boolean nor a topology name: use 1 (the suite's first multi-cluster topology), 0, or a topology name such as locality-task-multinetwork", EnvKindMultiCluster, v)
+		return false, "", fmt.Errorf("%s=%q is neither a boolean nor a topology name: use 1 (the suite's first multi-cluster topology), 0, or a topology name such as locality-task-multinetwork", kind.EnvKindMultiCluster, v)
 	}
 	return true, v, nil
 }
 
-// SelectMultiCluster picks, among topos, those one multi-cluster kind
+// Select picks, among topos, those one multi-cluster kind
 // setup serves: the Clusters of the topology named want, or of the first
 // multi-cluster topology when want is "", and every topology that declares
 // the same Clusters, whatever its mesh settings (applied at Deploy). The
@@ -135,7 +132,7 @@ func multiClusterSelection(lookup func(string) (string, bool)) (on bool, name st
 // returned in skipped: on this setup their Deploy is refused with
 // mesh.ErrTopologyUnsupported and the specs skip them (run the suite again
 // with EnvKindMultiCluster naming one of them).
-func SelectMultiCluster(topos []topology.Topology, want string) (selected []topology.Topology, skipped []string, err error) {
+func Select(topos []topology.Topology, want string) (selected []topology.Topology, skipped []string, err error) {
 	var ref *topology.Topology
 	for i, t := range topos {
 		if t.MultiCluster() && (want == "" || t.Name == want) {
@@ -151,9 +148,9 @@ func SelectMultiCluster(topos []topology.Topology, want string) (selected []topo
 			}
 		}
 		if want != "" {
-			return nil, nil, fmt.Errorf("%s=%s: no multi-cluster topology of that name: use one of %v", EnvKindMultiCluster, want, names)
+			return nil, nil, fmt.Errorf("%s=%s: no multi-cluster topology of that name: use one of %v", kind.EnvKindMultiCluster, want, names)
 		}
-		return nil, nil, fmt.Errorf("multi-cluster kind setup: no topology declares more than one cluster (Topology.Clusters): declare Clusters in the topology, or unset %s for the single kind cluster", EnvKindMultiCluster)
+		return nil, nil, fmt.Errorf("multi-cluster kind setup: no topology declares more than one cluster (Topology.Clusters): declare Clusters in the topology, or unset %s for the single kind cluster", kind.EnvKindMultiCluster)
 	}
 	for _, t := range topos {
 		if t.MultiCluster() && sameClusters(t.Clusters, ref.Clusters) {
@@ -165,14 +162,14 @@ func SelectMultiCluster(topos []topology.Topology, want string) (selected []topo
 	return selected, skipped, nil
 }
 
-// MultiClusterOptionsFromEnv is DefaultMultiClusterOptions overridden by
+// OptionsFromEnv is DefaultOptions overridden by
 // EnvKubectl and EnvMetalLBManifest.
-func MultiClusterOptionsFromEnv() MultiClusterOptions {
+func OptionsFromEnv() Options {
 	return multiClusterOptionsFrom(os.LookupEnv)
 }
 
-func multiClusterOptionsFrom(lookup func(string) (string, bool)) MultiClusterOptions {
-	o := DefaultMultiClusterOptions()
+func multiClusterOptionsFrom(lookup func(string) (string, bool)) Options {
+	o := DefaultOptions()
 	if v, ok := lookup(EnvKubectl); ok && strings.TrimSpace(v) != "" {
 		o.Kubectl = strings.TrimSpace(v)
 	}
@@ -197,13 +194,13 @@ func ClusterSubnets(i int) (pod, service string) {
 	return fmt.Sprintf("10.%d.0.0/16", n), fmt.Sprintf("10.255.%d.0/24", n)
 }
 
-// MultiClusterNamespace is the namespace a topology is deployed into in
+// Namespace is the namespace a topology is deployed into in
 // every cluster (Istio's namespace sameness: a Service is one service
 // across clusters only under the same name and namespace). It is fixed,
 // not random as on one cluster: the clusters are created for the run, so
 // nothing else uses it, and the Service's host (named by a cluster-local
 // Service's serviceSettings) is known before Deploy.
-func MultiClusterNamespace(topo string) string {
+func Namespace(topo string) string {
 	name := strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
@@ -223,14 +220,14 @@ func MultiClusterNamespace(topo string) string {
 	return "le2e-" + name
 }
 
-// MultiClusterTopology merges the topologies that declare more than one
+// Topology merges the topologies that declare more than one
 // cluster (Topology.MultiCluster) into the one the setup is built for:
 // their common Clusters, and their workloads and clients (for the nodes
 // each cluster needs), named name. They must declare the same Clusters in
 // the same order; their Mesh settings may differ (applied per scenario at
 // Deploy). Topologies of one cluster are skipped. The error names the
 // field and the fix.
-func MultiClusterTopology(name string, topos []topology.Topology) (topology.Topology, []topology.Topology, error) {
+func Topology(name string, topos []topology.Topology) (topology.Topology, []topology.Topology, error) {
 	var mc []topology.Topology
 	for _, t := range topos {
 		if t.MultiCluster() {
@@ -238,7 +235,7 @@ func MultiClusterTopology(name string, topos []topology.Topology) (topology.Topo
 		}
 	}
 	if len(mc) == 0 {
-		return topology.Topology{}, nil, fmt.Errorf("multi-cluster kind setup: no topology declares more than one cluster (Topology.Clusters): declare Clusters in the topology, or unset %s for the single kind cluster", EnvKindMultiCluster)
+		return topology.Topology{}, nil, fmt.Errorf("multi-cluster kind setup: no topology declares more than one cluster (Topology.Clusters): declare Clusters in the topology, or unset %s for the single kind cluster", kind.EnvKindMultiCluster)
 	}
 	first := mc[0]
 	u := topology.Topology{Name: name, Service: "nodes", Clusters: first.Clusters}
@@ -274,7 +271,7 @@ func sameClusters(a, b []topology.Cluster) bool {
 
 // validateMultiCluster checks what the multi-cluster setup needs beyond
 // Config.Validate, naming the field and the fix.
-func validateMultiCluster(cfg Config, o MultiClusterOptions, topo topology.Topology, lookup func(string) (string, bool)) error {
+func validateMultiCluster(cfg kind.Config, o Options, topo topology.Topology, lookup func(string) (string, bool)) error {
 	var errs []string
 	add := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	if err := cfg.Validate(); err != nil {
@@ -284,7 +281,7 @@ func validateMultiCluster(cfg Config, o MultiClusterOptions, topo topology.Topol
 		add("%v", err)
 	}
 	if !topo.MultiCluster() {
-		add("topology %q declares %d cluster(s) in Clusters: the multi-cluster setup needs at least two; use the single kind cluster (unset %s) otherwise", topo.Name, len(topo.Clusters), EnvKindMultiCluster)
+		add("topology %q declares %d cluster(s) in Clusters: the multi-cluster setup needs at least two; use the single kind cluster (unset %s) otherwise", topo.Name, len(topo.Clusters), kind.EnvKindMultiCluster)
 	}
 	if len(topo.Clusters) > MaxClusters {
 		add("topology %q declares %d Clusters: at most %d (pod subnets 10.10.0.0/16 to 10.%d.0.0/16)", topo.Name, len(topo.Clusters), MaxClusters, 10*MaxClusters)
@@ -293,21 +290,21 @@ func validateMultiCluster(cfg Config, o MultiClusterOptions, topo topology.Topol
 		add("topology %q declares %d Clusters on several networks: at most %d, each gets 20 of the 100 MetalLB addresses taken from the kind network (kind_provisioner.sh install_metallb)", topo.Name, len(topo.Clusters), MaxMultiNetworkClusters)
 	}
 	for _, c := range topo.Clusters {
-		if n := KindClusterName(cfg.ClusterName, c.Name); !validClusterName(n) {
-			add("Clusters name %q with ClusterName (%s) %q makes kind cluster %q, not a valid kind cluster name (lower-case letters, digits and '-', at most 50): shorten %s or the cluster name", c.Name, EnvClusterName, cfg.ClusterName, n, EnvClusterName)
+		if n := KindClusterName(cfg.ClusterName, c.Name); !kind.ValidClusterName(n) {
+			add("Clusters name %q with ClusterName (%s) %q makes kind cluster %q, not a valid kind cluster name (lower-case letters, digits and '-', at most 50): shorten %s or the cluster name", c.Name, kind.EnvClusterName, cfg.ClusterName, n, kind.EnvClusterName)
 		}
 	}
 	if cfg.Kubeconfig != "" {
-		add("Kubeconfig (%s) with %s: the multi-cluster setup creates its own kind clusters; unset %s", EnvKubeconfig, EnvKindMultiCluster, EnvKubeconfig)
+		add("Kubeconfig (%s) with %s: the multi-cluster setup creates its own kind clusters; unset %s", kind.EnvKubeconfig, kind.EnvKindMultiCluster, kind.EnvKubeconfig)
 	}
 	if cfg.ReuseCluster {
-		add("ReuseCluster (%s) with %s: the multi-cluster setup always creates its clusters (routes, CA and remote secrets are set up once); unset %s and delete the old clusters (kind delete clusters --all)", EnvReuseCluster, EnvKindMultiCluster, EnvReuseCluster)
+		add("ReuseCluster (%s) with %s: the multi-cluster setup always creates its clusters (routes, CA and remote secrets are set up once); unset %s and delete the old clusters (kind delete clusters --all)", kind.EnvReuseCluster, kind.EnvKindMultiCluster, kind.EnvReuseCluster)
 	}
 	if cfg.Revision != "" {
-		add("Revision (%s) with %s: revisioned control planes are not supported on the multi-cluster setup; unset %s", EnvIstioRevision, EnvKindMultiCluster, EnvIstioRevision)
+		add("Revision (%s) with %s: revisioned control planes are not supported on the multi-cluster setup; unset %s", kind.EnvIstioRevision, kind.EnvKindMultiCluster, kind.EnvIstioRevision)
 	}
 	if cfg.PreloadImages {
-		add("PreloadImages (%s) with %s: not supported on the multi-cluster setup (the built-in workload image is always loaded); unset %s", EnvPreloadImages, EnvKindMultiCluster, EnvPreloadImages)
+		add("PreloadImages (%s) with %s: not supported on the multi-cluster setup (the built-in workload image is always loaded); unset %s", kind.EnvPreloadImages, kind.EnvKindMultiCluster, kind.EnvPreloadImages)
 	}
 	if v, ok := lookup(envKindNetwork); ok && v != "" && v != KindNetwork {
 		add("%s=%q moves kind's nodes off the Docker network %q the multi-cluster setup routes and takes MetalLB addresses on: unset it", envKindNetwork, v, KindNetwork)
@@ -330,13 +327,13 @@ func validateMultiCluster(cfg Config, o MultiClusterOptions, topo topology.Topol
 	return nil
 }
 
-// MultiClusterKindConfigs are the kind configs, one per declared cluster
+// KindConfigs are the kind configs, one per declared cluster
 // in order: a control plane and one worker per locality placed in the
 // cluster (topology.KindConfig of the cluster's nodes, Topology.NodesIn),
 // with ClusterSubnets(i) as networking.podSubnet and serviceSubnet
 // (setup_kind_clusters' deploy_kind appends exactly these two fields to
 // the default cluster YAML).
-func MultiClusterKindConfigs(cfg Config, topo topology.Topology) []*v1alpha4.Cluster {
+func KindConfigs(cfg kind.Config, topo topology.Topology) []*v1alpha4.Cluster {
 	out := make([]*v1alpha4.Cluster, 0, len(topo.Clusters))
 	for i, c := range topo.Clusters {
 		sub := topology.Topology{Name: KindClusterName(cfg.ClusterName, c.Name), Service: "nodes"}
@@ -376,8 +373,8 @@ type NodeFact struct {
 	ControlPlane bool
 }
 
-// MultiClusterFacts are the addresses only known once the clusters exist.
-type MultiClusterFacts struct {
+// Facts are the addresses only known once the clusters exist.
+type Facts struct {
 	// Nodes by declared cluster name, control plane first.
 	Nodes map[string][]NodeFact
 	// KindSubnets are the subnets of the Docker network "kind" (IPv4 and
@@ -387,9 +384,9 @@ type MultiClusterFacts struct {
 
 // placeholderFacts stand for the facts in a printed plan: node names are
 // kind's, addresses are <...> placeholders.
-func placeholderFacts(cfg Config, topo topology.Topology) *MultiClusterFacts {
-	f := &MultiClusterFacts{Nodes: map[string][]NodeFact{}}
-	for i, kc := range MultiClusterKindConfigs(cfg, topo) {
+func placeholderFacts(cfg kind.Config, topo topology.Topology) *Facts {
+	f := &Facts{Nodes: map[string][]NodeFact{}}
+	for i, kc := range KindConfigs(cfg, topo) {
 		for j, n := range kindNodeNames(kc.Name, len(kc.Nodes)-1) {
 			f.Nodes[topo.Clusters[i].Name] = append(f.Nodes[topo.Clusters[i].Name], NodeFact{
 				Name: n, IP: "<InternalIP of " + n + ">", PodCIDR: "<podCIDR of " + n + ">", ControlPlane: j == 0,
@@ -470,7 +467,7 @@ func MetalLBAddresses(subnets []string, i int) ([]string, error) {
 }
 
 // multiClusterDir is where the setup's rendered files go.
-func multiClusterDir(cfg Config, o MultiClusterOptions) string {
+func multiClusterDir(cfg kind.Config, o Options) string {
 	if o.Dir != "" {
 		return o.Dir
 	}

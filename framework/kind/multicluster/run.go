@@ -1,4 +1,7 @@
-package kind
+package multicluster
+
+// Running the plan: Prepare creates the clusters and installs Istio,
+// Teardown deletes them; the setup handed to every process.
 
 import (
 	"bytes"
@@ -24,43 +27,44 @@ import (
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
+	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
-// MultiClusterMember is one cluster of a prepared multi-cluster setup.
-type MultiClusterMember struct {
+// Member is one cluster of a prepared multi-cluster setup.
+type Member struct {
 	Name        string `json:"name"`              // declared cluster (Istio's cluster ID)
 	Network     string `json:"network,omitempty"` // its network
 	KindCluster string `json:"kindCluster"`
 	Kubeconfig  string `json:"kubeconfig"`
 }
 
-// MultiClusterSetup is what PrepareMultiCluster set up: every cluster's
-// kubeconfig, for ConnectMultiCluster (in every Ginkgo process, like
-// Setup) and TeardownMultiCluster.
-type MultiClusterSetup struct {
-	Clusters     []MultiClusterMember `json:"clusters"`
-	Created      bool                 `json:"created,omitempty"`
-	IstioVersion string               `json:"istioVersion"`
+// Setup is what Prepare set up: every cluster's
+// kubeconfig, for Connect (in every Ginkgo process, like
+// Setup) and Teardown.
+type Setup struct {
+	Clusters     []Member `json:"clusters"`
+	Created      bool     `json:"created,omitempty"`
+	IstioVersion string   `json:"istioVersion"`
 	// MeshConfig is the install-time meshConfig (protojson), for the
 	// record: scenarios' mesh settings are applied at Deploy, not installed.
 	MeshConfig string `json:"meshConfig"`
 }
 
 // Marshal encodes the setup for other processes.
-func (s *MultiClusterSetup) Marshal() []byte {
+func (s *Setup) Marshal() []byte {
 	b, _ := json.Marshal(s) // strings and bools: cannot fail
 	return b
 }
 
-// UnmarshalMultiClusterSetup decodes Marshal's bytes.
-func UnmarshalMultiClusterSetup(b []byte) (*MultiClusterSetup, error) {
-	var s MultiClusterSetup
+// UnmarshalSetup decodes Marshal's bytes.
+func UnmarshalSetup(b []byte) (*Setup, error) {
+	var s Setup
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("kind multi-cluster: decode shared setup %q: %w", b, err)
 	}
 	if len(s.Clusters) < 2 {
-		return nil, fmt.Errorf("kind multi-cluster: shared setup %q has %d clusters: was PrepareMultiCluster run?", b, len(s.Clusters))
+		return nil, fmt.Errorf("kind multi-cluster: shared setup %q has %d clusters: was multicluster.Prepare run?", b, len(s.Clusters))
 	}
 	return &s, nil
 }
@@ -81,43 +85,43 @@ type mcEnv struct {
 	log           io.Writer
 }
 
-// PrepareMultiCluster creates a multi-cluster mesh on kind for topo (and
+// Prepare creates a multi-cluster mesh on kind for topo (and
 // the multi-cluster topologies of cfg.Topologies, which must declare the
-// same Clusters): the steps of MultiClusterPlan, in order. It needs Docker,
+// same Clusters): the steps of Plan, in order. It needs Docker,
 // kind's Go library, istioctl (cfg.IstioctlPath, cfg.IstioVersion) and
 // kubectl (EnvKubectl). On failure the clusters it created are deleted
 // unless cfg.KeepCluster is set.
 //
 // This has never been run from this repository (no Docker where it was
 // written); its steps are unit-tested against fakes.
-func PrepareMultiCluster(ctx context.Context, cfg Config, topo topology.Topology, log io.Writer) (*MultiClusterSetup, error) {
-	return PrepareMultiClusterTopologies(ctx, cfg, append([]topology.Topology{topo}, cfg.Topologies...), log)
+func Prepare(ctx context.Context, cfg kind.Config, topo topology.Topology, log io.Writer) (*Setup, error) {
+	return PrepareTopologies(ctx, cfg, append([]topology.Topology{topo}, cfg.Topologies...), log)
 }
 
-// PrepareMultiClusterTopologies is PrepareMultiCluster for the
-// multi-cluster topologies among topos (MultiClusterTopology).
-func PrepareMultiClusterTopologies(ctx context.Context, cfg Config, topos []topology.Topology, log io.Writer) (*MultiClusterSetup, error) {
+// PrepareTopologies is Prepare for the
+// multi-cluster topologies among topos (Topology).
+func PrepareTopologies(ctx context.Context, cfg kind.Config, topos []topology.Topology, log io.Writer) (*Setup, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	in, err := MultiClusterInput(cfg, MultiClusterOptionsFromEnv(), topos)
+	in, err := Input(cfg, OptionsFromEnv(), topos)
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckDocker(ctx); err != nil {
+	if err := kind.CheckDocker(ctx); err != nil {
 		return nil, err
 	}
 	if _, err := exec.LookPath(in.Options.Kubectl); err != nil {
 		return nil, fmt.Errorf("kind multi-cluster: kubectl %q: %v: install kubectl or point %s at it", in.Options.Kubectl, err, EnvKubectl)
 	}
-	p := kindcluster.NewProvider(kindcluster.ProviderWithLogger(newKindLogger(log)))
+	p := kind.NewProvider(log)
 	existing, err := p.List()
 	if err != nil {
 		return nil, fmt.Errorf("list kind clusters: %w", err)
 	}
 	for _, c := range in.Topology.Clusters {
 		if n := KindClusterName(cfg.ClusterName, c.Name); slices.Contains(existing, n) {
-			return nil, fmt.Errorf("kind multi-cluster: a kind cluster %q already exists: delete it (kind delete cluster --name %s) or set %s to another prefix", n, n, EnvClusterName)
+			return nil, fmt.Errorf("kind multi-cluster: a kind cluster %q already exists: delete it (kind delete cluster --name %s) or set %s to another prefix", n, n, kind.EnvClusterName)
 		}
 	}
 	env := mcEnv{
@@ -125,16 +129,16 @@ func PrepareMultiClusterTopologies(ctx context.Context, cfg Config, topos []topo
 			return createKindCluster(ctx, p, cfg, kc, kubeconfig)
 		},
 		deleteCluster: p.Delete,
-		clients:       connectClients,
+		clients:       kind.ConnectClients,
 		run: func(ctx context.Context, argv []string, stdout io.Writer) error {
 			if stdout == nil {
-				return RunStreaming(ctx, argv, nil, argv[0]+":", log)
+				return kind.RunStreaming(ctx, argv, nil, argv[0]+":", log)
 			}
 			var stderr bytes.Buffer
 			cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 			cmd.Stdout, cmd.Stderr = stdout, &stderr
 			if err := cmd.Run(); err != nil {
-				return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, firstLines(strings.TrimSpace(stderr.String()), 5))
+				return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, kind.FirstLines(strings.TrimSpace(stderr.String()), 5))
 			}
 			return nil
 		},
@@ -147,9 +151,9 @@ func PrepareMultiClusterTopologies(ctx context.Context, cfg Config, topos []topo
 				}
 				all = append(all, ns...)
 			}
-			return buildWorkloadImage(ctx, all, log, runLogged, loadIntoNode)
+			return kind.BuildWorkloadImage(ctx, all, log)
 		},
-		checkIstioctl: func(ctx context.Context) error { return CheckIstioctl(ctx, cfg.IstioctlPath, cfg.IstioVersion) },
+		checkIstioctl: func(ctx context.Context) error { return kind.CheckIstioctl(ctx, cfg.IstioctlPath, cfg.IstioVersion) },
 		writeFile: func(path string, b []byte) error {
 			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 				return err
@@ -163,20 +167,20 @@ func PrepareMultiClusterTopologies(ctx context.Context, cfg Config, topos []topo
 	return runMultiCluster(ctx, in, env)
 }
 
-// MultiClusterInput checks the configuration and merges the topologies
+// Input checks the configuration and merges the topologies
 // into the plan's input (no facts).
-func MultiClusterInput(cfg Config, o MultiClusterOptions, topos []topology.Topology) (MultiClusterPlanInput, error) {
-	u, mc, err := MultiClusterTopology(cfg.ClusterName+"-nodes", topos)
+func Input(cfg kind.Config, o Options, topos []topology.Topology) (PlanInput, error) {
+	u, mc, err := Topology(cfg.ClusterName+"-nodes", topos)
 	if err != nil {
-		return MultiClusterPlanInput{}, err
+		return PlanInput{}, err
 	}
 	if err := validateMultiCluster(cfg, o, u, os.LookupEnv); err != nil {
-		return MultiClusterPlanInput{}, err
+		return PlanInput{}, err
 	}
-	return MultiClusterPlanInput{Config: cfg, Options: o, Topology: u, Topologies: mc}, nil
+	return PlanInput{Config: cfg, Options: o, Topology: u, Topologies: mc}, nil
 }
 
-func createKindCluster(ctx context.Context, p *kindcluster.Provider, cfg Config, kc *v1alpha4.Cluster, kubeconfig string) error {
+func createKindCluster(ctx context.Context, p *kindcluster.Provider, cfg kind.Config, kc *v1alpha4.Cluster, kubeconfig string) error {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- p.Create(kc.Name,
@@ -192,8 +196,7 @@ func createKindCluster(ctx context.Context, p *kindcluster.Provider, cfg Config,
 	select {
 	case err := <-errc:
 		if err != nil {
-			c := &cluster{name: kc.Name, provider: p}
-			c.collectLogs(cfg.LogsDir, io.Discard)
+			kind.CollectNodeLogs(p, kc.Name, cfg.LogsDir)
 			return fmt.Errorf("create kind cluster %q: %w (node logs in %s)", kc.Name, err, cfg.LogsDir)
 		}
 		return nil
@@ -202,35 +205,27 @@ func createKindCluster(ctx context.Context, p *kindcluster.Provider, cfg Config,
 	}
 }
 
-func connectClients(ctx context.Context, kubeconfig string) (kubernetes.Interface, istioclient.Interface, error) {
-	b := &backend{}
-	if err := b.connectKubeconfig(ctx, kubeconfig); err != nil {
-		return nil, nil, err
-	}
-	return b.kube, b.istio, nil
-}
-
 // runMultiCluster executes the plan with env.
-func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (*MultiClusterSetup, error) {
+func runMultiCluster(ctx context.Context, in PlanInput, env mcEnv) (*Setup, error) {
 	cfg, topo := in.Config, in.Topology
-	steps, err := MultiClusterPlan(in)
+	steps, err := Plan(in)
 	if err != nil {
 		return nil, err
 	}
-	mcJSON, err := protojson.Marshal(MultiClusterMeshConfig())
+	mcJSON, err := protojson.Marshal(MeshConfig())
 	if err != nil {
 		return nil, err
 	}
-	s := &MultiClusterSetup{IstioVersion: cfg.IstioVersion, MeshConfig: string(mcJSON)}
-	member := map[string]MultiClusterMember{}
+	s := &Setup{IstioVersion: cfg.IstioVersion, MeshConfig: string(mcJSON)}
+	member := map[string]Member{}
 	for _, c := range topo.Clusters {
-		m := MultiClusterMember{Name: c.Name, Network: c.Network, KindCluster: KindClusterName(cfg.ClusterName, c.Name)}
-		m.Kubeconfig = kubeconfigPath(m.KindCluster)
+		m := Member{Name: c.Name, Network: c.Network, KindCluster: KindClusterName(cfg.ClusterName, c.Name)}
+		m.Kubeconfig = kind.KubeconfigPath(m.KindCluster)
 		member[c.Name] = m
 		s.Clusters = append(s.Clusters, m)
 	}
-	var created []MultiClusterMember
-	fail := func(i int, err error) (*MultiClusterSetup, error) {
+	var created []Member
+	fail := func(i int, err error) (*Setup, error) {
 		err = fmt.Errorf("kind multi-cluster: step %d (%s): %w", i+1, steps[i].What, err)
 		for _, m := range created {
 			if cfg.KeepCluster {
@@ -244,7 +239,7 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 		return nil, err
 	}
 	kcs := map[string]*v1alpha4.Cluster{}
-	for i, kc := range MultiClusterKindConfigs(cfg, topo) {
+	for i, kc := range KindConfigs(cfg, topo) {
 		kcs[topo.Clusters[i].Name] = kc
 	}
 	type clientsOf struct {
@@ -268,17 +263,17 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 			m := member[st.Cluster]
 			if err = env.createCluster(ctx, kcs[st.Cluster], m.Kubeconfig); err == nil {
 				created = append(created, m)
-				clearNodeLogsRequest(cfg.LogsDir, m.KindCluster) // left by an earlier run
+				kind.ClearNodeLogsRequest(cfg.LogsDir, m.KindCluster) // left by an earlier run
 				s.Created = true
 				var kube kubernetes.Interface
 				var ic istioclient.Interface
 				if kube, ic, err = env.clients(ctx, m.Kubeconfig); err == nil {
 					cls[st.Cluster] = clientsOf{kube, ic}
-					err = Poll(ctx, "every node of kind cluster "+m.KindCluster+" Ready", t.Poll, t.ClusterCreate, NodesReady(kube, len(kcs[st.Cluster].Nodes)))
+					err = kind.Poll(ctx, "every node of kind cluster "+m.KindCluster+" Ready", t.Poll, t.ClusterCreate, kind.NodesReady(kube, len(kcs[st.Cluster].Nodes)))
 				}
 			}
 		case opFacts:
-			facts := &MultiClusterFacts{Nodes: map[string][]NodeFact{}}
+			facts := &Facts{Nodes: map[string][]NodeFact{}}
 			for _, c := range topo.Clusters {
 				if facts.Nodes[c.Name], err = readNodeFacts(ctx, cls[c.Name].kube, len(kcs[c.Name].Nodes)); err != nil {
 					err = fmt.Errorf("cluster %s: %w", c.Name, err)
@@ -293,8 +288,8 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 			}
 			if err == nil {
 				in.Facts = facts
-				var again []MultiClusterStep
-				if again, err = MultiClusterPlan(in); err == nil && len(again) != len(steps) {
+				var again []Step
+				if again, err = Plan(in); err == nil && len(again) != len(steps) {
 					err = fmt.Errorf("the plan has %d steps with the clusters' addresses, %d without: a cluster has other nodes than its kind config", len(again), len(steps))
 				}
 				if err == nil {
@@ -331,17 +326,17 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 			if err == nil {
 				var ica *CA
 				if ica, err = NewIntermediateCA(root, st.Cluster, in.Options.CAKeyBits, env.now()); err == nil {
-					_, err = cls[st.Cluster].kube.CoreV1().Secrets(IstioNamespace).Create(ctx, CACertsSecretObject(root, ica), metav1.CreateOptions{})
+					_, err = cls[st.Cluster].kube.CoreV1().Secrets(kind.IstioNamespace).Create(ctx, CACertsSecretObject(root, ica), metav1.CreateOptions{})
 				}
 			}
 		case opWaitIstiod:
-			err = Poll(ctx, IstiodName+" of "+st.Cluster+" ready", t.Poll, t.IstioInstall, DeploymentReady(cls[st.Cluster].kube, IstioNamespace, IstiodName, 1))
+			err = kind.Poll(ctx, kind.IstiodName+" of "+st.Cluster+" ready", t.Poll, t.IstioInstall, kind.DeploymentReady(cls[st.Cluster].kube, kind.IstioNamespace, kind.IstiodName, 1))
 		case opWaitGatewayIP:
-			err = Poll(ctx, "a LoadBalancer address on "+EastWestGateway+" of "+st.Cluster, t.Poll, t.IstioInstall, LoadBalancerAddress(cls[st.Cluster].kube, IstioNamespace, EastWestGateway))
+			err = kind.Poll(ctx, "a LoadBalancer address on "+EastWestGateway+" of "+st.Cluster, t.Poll, t.IstioInstall, LoadBalancerAddress(cls[st.Cluster].kube, kind.IstioNamespace, EastWestGateway))
 		case opGateway:
 			var gw *networkingv1.Gateway
 			if gw, err = CrossNetworkGatewayObject(); err == nil {
-				_, err = cls[st.Cluster].istio.NetworkingV1().Gateways(IstioNamespace).Create(ctx, gw, metav1.CreateOptions{})
+				_, err = cls[st.Cluster].istio.NetworkingV1().Gateways(kind.IstioNamespace).Create(ctx, gw, metav1.CreateOptions{})
 			}
 		default:
 			err = fmt.Errorf("unknown step kind %d", st.op)
@@ -355,7 +350,7 @@ func runMultiCluster(ctx context.Context, in MultiClusterPlanInput, env mcEnv) (
 
 // runRetrying runs st.Argv until it succeeds, every st.RetryEvery for at
 // most st.Retry; the error is the last attempt's, with the count.
-func runRetrying(ctx context.Context, env mcEnv, st MultiClusterStep) error {
+func runRetrying(ctx context.Context, env mcEnv, st Step) error {
 	deadline := env.now().Add(st.Retry)
 	for attempt := 1; ; attempt++ {
 		err := env.run(ctx, st.Argv, nil)
@@ -365,7 +360,7 @@ func runRetrying(ctx context.Context, env mcEnv, st MultiClusterStep) error {
 		if !env.now().Add(st.RetryEvery).Before(deadline) {
 			return fmt.Errorf("%d attempts in %v: %w", attempt, st.Retry, err)
 		}
-		fmt.Fprintf(env.log, "kind: %s%s: attempt %d failed, retrying in %v: %v\n", clusterTag(st.Cluster), st.What, attempt, st.RetryEvery, firstLines(err.Error(), 1))
+		fmt.Fprintf(env.log, "kind: %s%s: attempt %d failed, retrying in %v: %v\n", clusterTag(st.Cluster), st.What, attempt, st.RetryEvery, kind.FirstLines(err.Error(), 1))
 		if err := env.sleep(ctx, st.RetryEvery); err != nil {
 			return err
 		}
@@ -440,7 +435,7 @@ func workerIndex(name string) int {
 
 // LoadBalancerAddress holds once the Service has an ingress address
 // (MetalLB gave the east-west gateway one).
-func LoadBalancerAddress(kube kubernetes.Interface, ns, name string) Probe {
+func LoadBalancerAddress(kube kubernetes.Interface, ns, name string) kind.Probe {
 	return func(ctx context.Context) (bool, string, error) {
 		svc, err := kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -455,21 +450,19 @@ func LoadBalancerAddress(kube kubernetes.Interface, ns, name string) Probe {
 	}
 }
 
-// TeardownMultiCluster deletes the clusters PrepareMultiCluster created,
+// Teardown deletes the clusters Prepare created,
 // unless cfg.KeepCluster is set.
-func TeardownMultiCluster(ctx context.Context, cfg Config, s *MultiClusterSetup, log io.Writer) error {
+func Teardown(ctx context.Context, cfg kind.Config, s *Setup, log io.Writer) error {
 	if log == nil {
 		log = io.Discard
 	}
 	if s == nil || !s.Created {
 		return nil
 	}
-	p := kindcluster.NewProvider(kindcluster.ProviderWithLogger(newKindLogger(log)))
+	p := kind.NewProvider(log)
 	var errs []string
 	for _, m := range s.Clusters {
-		c := &cluster{name: m.KindCluster, kubeconfig: m.Kubeconfig, provider: p, created: true}
-		exportNodeLogsIfWanted(c, cfg.LogsDir, log)
-		if err := c.delete(cfg.KeepCluster, log); err != nil {
+		if err := kind.DeleteCluster(p, m.KindCluster, m.Kubeconfig, cfg.LogsDir, cfg.KeepCluster, log); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -479,15 +472,15 @@ func TeardownMultiCluster(ctx context.Context, cfg Config, s *MultiClusterSetup,
 	return nil
 }
 
-// PrintMultiClusterPlan writes the plan for the suite's topologies (or
+// PrintPlan writes the plan for the suite's topologies (or
 // cfg.Topologies) without running anything: every kind config, argv and
 // rendered YAML, addresses as <placeholders>.
-func PrintMultiClusterPlan(w io.Writer, cfg Config, o MultiClusterOptions, topos []topology.Topology) error {
-	in, err := MultiClusterInput(cfg, o, topos)
+func PrintPlan(w io.Writer, cfg kind.Config, o Options, topos []topology.Topology) error {
+	in, err := Input(cfg, o, topos)
 	if err != nil {
 		return err
 	}
-	steps, err := MultiClusterPlan(in)
+	steps, err := Plan(in)
 	if err != nil {
 		return err
 	}
@@ -497,7 +490,7 @@ func PrintMultiClusterPlan(w io.Writer, cfg Config, o MultiClusterOptions, topos
 	}
 	fmt.Fprintf(w, "# multi-cluster kind setup for %s: %d clusters, %s, Istio %s (nothing is run)\n",
 		strings.Join(names, ", "), len(in.Topology.Clusters), networksNote(in.Topology), cfg.IstioVersion)
-	_, err = io.WriteString(w, FormatMultiClusterPlan(steps))
+	_, err = io.WriteString(w, FormatPlan(steps))
 	return err
 }
 

@@ -1,4 +1,8 @@
-package kind
+package multicluster
+
+// What Istio gets in each cluster: the IstioOperators of istiod and the
+// east-west gateway, the cross-network Gateway, MetalLB pools, the shared
+// root and per-cluster intermediate CAs, and the istioctl and kubectl argv.
 
 import (
 	"bytes"
@@ -25,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
@@ -53,7 +58,7 @@ const (
 //	      multiCluster: {clusterName: <cluster>}
 //	      network: <network>        # only when networks are declared
 //
-// meshConfig is mc (MultiClusterMeshConfig), marshalled with protojson;
+// meshConfig is mc (MeshConfig), marshalled with protojson;
 // values are the operator's own Values proto (istio.io/istio/operator/pkg/apis).
 func IstiodIstioOperator(profile, meshID string, c topology.Cluster, mc *meshconfig.MeshConfig) (*apis.IstioOperator, error) {
 	mcJSON, err := protojson.Marshal(mc)
@@ -82,7 +87,7 @@ func IstiodIstioOperator(profile, meshID string, c topology.Cluster, mc *meshcon
 
 // EastWestIstioOperator is the east-west gateway of one network, as
 // samples/multicluster/gen-eastwest-gateway.sh --network <network> renders
-// it (istio/istio at the commit in multicluster.go): profile empty, the
+// it (istio/istio at the commit in config.go): profile empty, the
 // gateway istio-eastwestgateway labelled istio=eastwestgateway,
 // app=istio-eastwestgateway and topology.istio.io/network=<network> (the
 // label istiod reads on the gateway Service), env
@@ -185,12 +190,12 @@ func checkIstioOperatorYAML(b []byte) error {
 	return nil
 }
 
-// MultiClusterMeshConfig is the meshConfig of every cluster's install:
+// MeshConfig is the meshConfig of every cluster's install:
 // accessLogFile /dev/stdout, as on one cluster (IstioctlInstallArgs).
 // Topologies' mesh settings are not installed: Deploy applies them per
 // scenario to the live mesh config and Close restores it
 // (acquireMeshSettings).
-func MultiClusterMeshConfig() *meshconfig.MeshConfig {
+func MeshConfig() *meshconfig.MeshConfig {
 	return &meshconfig.MeshConfig{AccessLogFile: "/dev/stdout"}
 }
 
@@ -215,7 +220,7 @@ func CrossNetworkGatewayObject() (*networkingv1.Gateway, error) {
 func IstioSystemNamespace(network string) *corev1.Namespace {
 	ns := &corev1.Namespace{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-		ObjectMeta: metav1.ObjectMeta{Name: IstioNamespace},
+		ObjectMeta: metav1.ObjectMeta{Name: kind.IstioNamespace},
 	}
 	if network != "" {
 		ns.Labels = map[string]string{topology.LabelNetwork: network}
@@ -407,7 +412,7 @@ func newCA(bits int, tmpl *x509.Certificate, parent *CA) (*CA, error) {
 func CACertsSecretObject(root, intermediate *CA) *corev1.Secret {
 	return &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Name: CACertsSecret, Namespace: IstioNamespace},
+		ObjectMeta: metav1.ObjectMeta{Name: CACertsSecret, Namespace: kind.IstioNamespace},
 		Type:       corev1.SecretTypeOpaque,
 		Data: map[string][]byte{
 			"ca-cert.pem":    intermediate.CertPEM,

@@ -1,4 +1,7 @@
-package kind
+package multicluster
+
+// The ordered steps of a multi-cluster setup (Plan), as data
+// that runMultiCluster executes and make e2e-multicluster-plan prints.
 
 import (
 	"fmt"
@@ -6,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/localitylb/locality-e2e/framework/kind"
 	"github.com/localitylb/locality-e2e/framework/topology"
 	"sigs.k8s.io/yaml"
 )
@@ -26,8 +30,8 @@ const (
 	opGateway                   // istio client-go: create the cross-network Gateway (Content)
 )
 
-// MultiClusterStep is one step of the multi-cluster setup.
-type MultiClusterStep struct {
+// Step is one step of the multi-cluster setup.
+type Step struct {
 	// Cluster is the declared cluster the step acts on ("" for all).
 	Cluster string
 	What    string
@@ -47,22 +51,22 @@ type MultiClusterStep struct {
 	op mcOp
 }
 
-// MultiClusterPlanInput is what the plan is a pure function of.
-type MultiClusterPlanInput struct {
-	Config  Config
-	Options MultiClusterOptions
-	// Topology is MultiClusterTopology's merge (clusters and nodes);
+// PlanInput is what the plan is a pure function of.
+type PlanInput struct {
+	Config  kind.Config
+	Options Options
+	// Topology is Topology's merge (clusters and nodes);
 	// Topologies are the topologies it merged.
 	Topology   topology.Topology
 	Topologies []topology.Topology
 	// Facts are the addresses read once the clusters exist; nil: the
 	// plan shows <placeholders> (what the printer shows).
-	Facts *MultiClusterFacts
+	Facts *Facts
 }
 
-// MultiClusterPlan lists, in order, every step PrepareMultiCluster runs:
+// Plan lists, in order, every step Prepare runs:
 //
-//  1. create one kind cluster per declared cluster (MultiClusterKindConfigs);
+//  1. create one kind cluster per declared cluster (KindConfigs);
 //  2. read the nodes' addresses and pod CIDRs, and the kind network's subnets;
 //  3. for every pair of clusters on one network, routes between their nodes
 //     (connect_kind_clusters);
@@ -74,16 +78,16 @@ type MultiClusterPlanInput struct {
 //     (install_metallb), the east-west gateway, its LoadBalancer address,
 //     the cross-network Gateway;
 //  7. remote secrets: every cluster's secret applied in every other.
-func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
+func Plan(in PlanInput) ([]Step, error) {
 	cfg, o, topo := in.Config, in.Options, in.Topology
 	facts := in.Facts
 	if facts == nil {
 		facts = placeholderFacts(cfg, topo)
 	}
 	dir := multiClusterDir(cfg, o)
-	kcs := MultiClusterKindConfigs(cfg, topo)
-	var steps []MultiClusterStep
-	kubeconfig := func(c string) string { return kubeconfigPath(KindClusterName(cfg.ClusterName, c)) }
+	kcs := KindConfigs(cfg, topo)
+	var steps []Step
+	kubeconfig := func(c string) string { return kind.KubeconfigPath(KindClusterName(cfg.ClusterName, c)) }
 
 	// 1. clusters (setup_kind_clusters: deploy_kind per cluster)
 	for i, kc := range kcs {
@@ -92,14 +96,14 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 			return nil, fmt.Errorf("kind config of %s: %w", kc.Name, err)
 		}
 		pod, svc := ClusterSubnets(i)
-		steps = append(steps, MultiClusterStep{
+		steps = append(steps, Step{
 			Cluster: topo.Clusters[i].Name, op: opCreateCluster, Content: b,
 			What: fmt.Sprintf("create kind cluster %s (kind API, %d workers, podSubnet %s, serviceSubnet %s, Docker network %s, kubeconfig %s)",
 				kc.Name, len(kc.Nodes)-1, pod, svc, KindNetwork, kubeconfig(topo.Clusters[i].Name)),
 		})
 	}
 	// 2. facts
-	factsStep := MultiClusterStep{op: opFacts, What: "read every node's InternalIP (its address on the kind network) and spec.podCIDR (client-go)"}
+	factsStep := Step{op: opFacts, What: "read every node's InternalIP (its address on the kind network) and spec.podCIDR (client-go)"}
 	if topo.MultiNetwork() {
 		factsStep.What += ", and the kind network's subnets for MetalLB"
 		factsStep.Argv = DockerNetworkSubnetsArgs()
@@ -127,9 +131,9 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 				}
 				for _, n := range facts.Nodes[from] {
 					for _, m := range toNodes {
-						steps = append(steps, MultiClusterStep{Cluster: from, op: opRun, What: fmt.Sprintf("route %s's pods on %s to %s", to, m.Name, n.Name), Argv: IPRouteArgs(n.Name, m.PodCIDR, m.IP)})
+						steps = append(steps, Step{Cluster: from, op: opRun, What: fmt.Sprintf("route %s's pods on %s to %s", to, m.Name, n.Name), Argv: IPRouteArgs(n.Name, m.PodCIDR, m.IP)})
 					}
-					steps = append(steps, MultiClusterStep{Cluster: from, op: opRun, What: fmt.Sprintf("route %s's services to %s", to, n.Name), Argv: IPRouteArgs(n.Name, svc, toNodes[0].IP)})
+					steps = append(steps, Step{Cluster: from, op: opRun, What: fmt.Sprintf("route %s's services to %s", to, n.Name), Argv: IPRouteArgs(n.Name, svc, toNodes[0].IP)})
 				}
 			}
 		}
@@ -142,25 +146,25 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 				all = append(all, n.Name)
 			}
 		}
-		steps = append(steps, MultiClusterStep{op: opWorkloadImage,
-			What: fmt.Sprintf("build %s and load it into %d nodes (make e2e-plan shows the commands): %s", BuiltinWorkloadImage, len(all), strings.Join(all, " "))})
+		steps = append(steps, Step{op: opWorkloadImage,
+			What: fmt.Sprintf("build %s and load it into %d nodes (make e2e-plan shows the commands): %s", kind.BuiltinWorkloadImage, len(all), strings.Join(all, " "))})
 	}
 	// 5. Istio per cluster
-	steps = append(steps, MultiClusterStep{op: opCheckIstioctl, What: "check istioctl is " + cfg.IstioVersion, Argv: IstioctlVersionArgs(cfg.IstioctlPath)})
-	mc := MultiClusterMeshConfig()
+	steps = append(steps, Step{op: opCheckIstioctl, What: "check istioctl is " + cfg.IstioVersion, Argv: kind.IstioctlVersionArgs(cfg.IstioctlPath)})
+	mc := MeshConfig()
 	for _, c := range topo.Clusters {
 		kc := kubeconfig(c.Name)
 		nsYAML, err := yaml.Marshal(IstioSystemNamespace(c.Network))
 		if err != nil {
 			return nil, err
 		}
-		what := "create namespace " + IstioNamespace
+		what := "create namespace " + kind.IstioNamespace
 		if c.Network != "" {
 			what += " labelled " + topology.LabelNetwork + "=" + c.Network
 		}
-		steps = append(steps, MultiClusterStep{Cluster: c.Name, op: opNamespace, What: what + " (client-go)", Content: nsYAML})
-		steps = append(steps, MultiClusterStep{Cluster: c.Name, op: opCACerts,
-			What: fmt.Sprintf("create secret %s/%s (client-go): ca-cert.pem, ca-key.pem of an intermediate CA (L=%s) signed by the run's root CA, root-cert.pem, cert-chain.pem (RSA %d, generated in process)", IstioNamespace, CACertsSecret, c.Name, o.CAKeyBits)})
+		steps = append(steps, Step{Cluster: c.Name, op: opNamespace, What: what + " (client-go)", Content: nsYAML})
+		steps = append(steps, Step{Cluster: c.Name, op: opCACerts,
+			What: fmt.Sprintf("create secret %s/%s (client-go): ca-cert.pem, ca-key.pem of an intermediate CA (L=%s) signed by the run's root CA, root-cert.pem, cert-chain.pem (RSA %d, generated in process)", kind.IstioNamespace, CACertsSecret, c.Name, o.CAKeyBits)})
 		iop, err := IstiodIstioOperator(cfg.IstioProfile, o.MeshID, c, mc)
 		if err != nil {
 			return nil, err
@@ -170,18 +174,18 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 			return nil, err
 		}
 		file := filepath.Join(dir, "istio-"+c.Name+".yaml")
-		steps = append(steps, MultiClusterStep{Cluster: c.Name, op: opRun, What: "install istiod (multi-primary)", File: file, Content: b,
+		steps = append(steps, Step{Cluster: c.Name, op: opRun, What: "install istiod (multi-primary)", File: file, Content: b,
 			Argv: IstioctlInstallFileArgs(cfg.IstioctlPath, kc, file, cfg.Timeouts.IstioInstall)})
-		steps = append(steps, MultiClusterStep{Cluster: c.Name, op: opWaitIstiod, What: "wait for " + IstioNamespace + "/" + IstiodName + " ready (client-go)"})
+		steps = append(steps, Step{Cluster: c.Name, op: opWaitIstiod, What: "wait for " + kind.IstioNamespace + "/" + kind.IstiodName + " ready (client-go)"})
 	}
 	// 6. east-west gateways on several networks
 	if topo.MultiNetwork() {
 		for i, c := range topo.Clusters {
 			kc := kubeconfig(c.Name)
 			steps = append(steps,
-				MultiClusterStep{Cluster: c.Name, op: opRun, What: "install MetalLB", Argv: KubectlApplyArgs(o.Kubectl, kc, o.MetalLBManifest)},
-				MultiClusterStep{Cluster: c.Name, op: opRun, What: "wait for MetalLB's controller", Argv: KubectlRolloutStatusArgs(o.Kubectl, kc, MetalLBNamespace, MetalLBController, MetalLBRolloutTimeout)},
-				MultiClusterStep{Cluster: c.Name, op: opRun, What: "wait for MetalLB's speaker", Argv: KubectlRolloutStatusArgs(o.Kubectl, kc, MetalLBNamespace, MetalLBSpeaker, MetalLBRolloutTimeout)},
+				Step{Cluster: c.Name, op: opRun, What: "install MetalLB", Argv: KubectlApplyArgs(o.Kubectl, kc, o.MetalLBManifest)},
+				Step{Cluster: c.Name, op: opRun, What: "wait for MetalLB's controller", Argv: KubectlRolloutStatusArgs(o.Kubectl, kc, MetalLBNamespace, MetalLBController, MetalLBRolloutTimeout)},
+				Step{Cluster: c.Name, op: opRun, What: "wait for MetalLB's speaker", Argv: KubectlRolloutStatusArgs(o.Kubectl, kc, MetalLBNamespace, MetalLBSpeaker, MetalLBRolloutTimeout)},
 			)
 			var addrs []string
 			if in.Facts == nil {
@@ -201,7 +205,7 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 			// The pool goes through MetalLB's validating webhook, served by
 			// the controller, which may not answer yet when its pod is
 			// Ready (its certificate is written at start-up): retried.
-			steps = append(steps, MultiClusterStep{Cluster: c.Name, op: opRun, What: "MetalLB address pool", File: poolFile, Content: pool, Argv: KubectlApplyArgs(o.Kubectl, kc, poolFile),
+			steps = append(steps, Step{Cluster: c.Name, op: opRun, What: "MetalLB address pool", File: poolFile, Content: pool, Argv: KubectlApplyArgs(o.Kubectl, kc, poolFile),
 				Retry: MetalLBPoolRetry, RetryEvery: MetalLBPoolRetryEvery})
 			ew, err := EastWestIstioOperator(c.Network)
 			if err != nil {
@@ -213,9 +217,9 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 			}
 			ewFile := filepath.Join(dir, "eastwest-"+c.Name+".yaml")
 			steps = append(steps,
-				MultiClusterStep{Cluster: c.Name, op: opRun, What: "install the east-west gateway of " + c.Network, File: ewFile, Content: b,
+				Step{Cluster: c.Name, op: opRun, What: "install the east-west gateway of " + c.Network, File: ewFile, Content: b,
 					Argv: IstioctlInstallFileArgs(cfg.IstioctlPath, kc, ewFile, cfg.Timeouts.IstioInstall)},
-				MultiClusterStep{Cluster: c.Name, op: opWaitGatewayIP, What: "wait for a LoadBalancer address on " + IstioNamespace + "/" + EastWestGateway + " (client-go)"},
+				Step{Cluster: c.Name, op: opWaitGatewayIP, What: "wait for a LoadBalancer address on " + kind.IstioNamespace + "/" + EastWestGateway + " (client-go)"},
 			)
 			gwObj, err := CrossNetworkGatewayObject()
 			if err != nil {
@@ -225,7 +229,7 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 			if err != nil {
 				return nil, err
 			}
-			steps = append(steps, MultiClusterStep{Cluster: c.Name, op: opGateway, What: "create Gateway " + IstioNamespace + "/" + CrossNetworkGateway + " (istio client-go)", Content: gw})
+			steps = append(steps, Step{Cluster: c.Name, op: opGateway, What: "create Gateway " + kind.IstioNamespace + "/" + CrossNetworkGateway + " (istio client-go)", Content: gw})
 		}
 	}
 	// 7. remote secrets: B's secret in every A ≠ B
@@ -236,22 +240,22 @@ func MultiClusterPlan(in MultiClusterPlanInput) ([]MultiClusterStep, error) {
 		}
 		server := fmt.Sprintf("https://%s:%d", cp[0].IP, apiServerPort)
 		secret := filepath.Join(dir, "remote-secret-"+b.Name+".yaml")
-		steps = append(steps, MultiClusterStep{Cluster: b.Name, op: opRun, What: "remote secret of " + b.Name, Stdout: secret,
+		steps = append(steps, Step{Cluster: b.Name, op: opRun, What: "remote secret of " + b.Name, Stdout: secret,
 			Argv: CreateRemoteSecretArgs(cfg.IstioctlPath, kubeconfig(b.Name), b.Name, server)})
 		for _, a := range topo.Clusters {
 			if a.Name == b.Name {
 				continue
 			}
-			steps = append(steps, MultiClusterStep{Cluster: a.Name, op: opRun, What: "let " + a.Name + "'s istiod read " + b.Name, Argv: KubectlApplyArgs(o.Kubectl, kubeconfig(a.Name), secret)})
+			steps = append(steps, Step{Cluster: a.Name, op: opRun, What: "let " + a.Name + "'s istiod read " + b.Name, Argv: KubectlApplyArgs(o.Kubectl, kubeconfig(a.Name), secret)})
 		}
 	}
 	return steps, nil
 }
 
-// FormatMultiClusterPlan prints the plan: one numbered line per step
+// FormatPlan prints the plan: one numbered line per step
 // with its cluster, the argv, and every file or object it writes or
 // creates, indented.
-func FormatMultiClusterPlan(steps []MultiClusterStep) string {
+func FormatPlan(steps []Step) string {
 	var b strings.Builder
 	for i, s := range steps {
 		where := ""
