@@ -222,8 +222,9 @@ func (t Topology) validateClusters(prefix string) error {
 	if za := t.Mesh.ZoneAwareLbSetting; za != nil {
 		// Istio's ValidateMeshConfig check of meshConfig.zoneAwareLbSetting
 		// (again with an empty outlier detection).
-		if v := agent.ValidateZoneAwareLbSetting(za, &networkingapi.OutlierDetection{}); v.Err != nil {
-			return fmt.Errorf("%s: Mesh.ZoneAwareLbSetting (meshConfig.zoneAwareLbSetting): %v: fix it as you would a DestinationRule's zoneAwareLbSetting", prefix, v.Err)
+		// (istiod_zoneaware.go: the pinned istiod's, none before it).
+		if err := validateZoneAwareLbSetting(za); err != nil {
+			return fmt.Errorf("%s: Mesh.ZoneAwareLbSetting (meshConfig.zoneAwareLbSetting): %v: fix it as you would a DestinationRule's zoneAwareLbSetting", prefix, err)
 		}
 	}
 	return nil
