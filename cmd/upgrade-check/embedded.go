@@ -35,6 +35,7 @@ const (
 	envReportDir   = "LOCALITY_E2E_UPGRADE_REPORT_DIR"
 	envLabelFilter = "LOCALITY_E2E_UPGRADE_LABEL_FILTER"
 	envSeed        = "LOCALITY_E2E_UPGRADE_SEED"
+	envExpect      = "LOCALITY_E2E_UPGRADE_EXPECT_CHANGED"
 	// EnvMeshOverlay is the embedded backend's test hook
 	// (framework/embedded): a MeshConfig YAML merged over the default.
 	envMeshOverlay = "LOCALITY_E2E_MESH_OVERLAY"
@@ -79,8 +80,11 @@ type embeddedOptions struct {
 	// (the embedded backend's LOCALITY_E2E_MESH_OVERLAY test hook): a
 	// deliberately changed side.
 	MeshOverlayTo string
-	Go            string
-	Timeout       time.Duration
+	// Expect is the --expect-changed file's content (nil: none): the exit
+	// status then says whether the changes are exactly the expected ones.
+	Expect  *expectedChanges
+	Go      string
+	Timeout time.Duration
 }
 
 func parseEmbeddedFlags(args []string, getenv func(string) string, stderr io.Writer) (embeddedOptions, error) {
@@ -96,6 +100,8 @@ func parseEmbeddedFlags(args []string, getenv func(string) string, stderr io.Wri
 	fs.StringVar(&seed, "seed", seed, "Ginkgo random seed of both runs (env "+envSeed+")")
 	fs.Int64Var(&o.SeedTo, "seed-to", 0, "seed of the TO run when it must differ (0: --seed)")
 	fs.StringVar(&o.MeshOverlayTo, "to-mesh-overlay", "", "test hook: a MeshConfig YAML file merged over the TO run's mesh config (a deliberately changed side)")
+	expect := getenv(envExpect)
+	fs.StringVar(&expect, "expect-changed", expect, "a file of the changes this comparison must report, exactly (expect.go; CI's worked example): exit 0 when they are, 1 otherwise (env "+envExpect+")")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "bound of each run of the specs")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: upgrade-check embedded --from=<istio.io/istio version> --to=<version> [flags]\n")
@@ -131,6 +137,13 @@ func parseEmbeddedFlags(args []string, getenv func(string) string, stderr io.Wri
 		if _, err := os.Stat(o.MeshOverlayTo); err != nil {
 			return o, fmt.Errorf("--to-mesh-overlay: %v", err)
 		}
+	}
+	if expect != "" {
+		e, err := readExpectedChanges(expect)
+		if err != nil {
+			return o, err
+		}
+		o.Expect = &e
 	}
 	return o, nil
 }
@@ -511,6 +524,17 @@ func (c *embeddedCheck) diff(out string, from, to *side) (int, error) {
 			istioModule, from.version, to.version, len(changes), len(page.Scenarios))
 	} else {
 		fmt.Fprintf(&sum, "verdict: %s %s -> %s: no behavioural change\n", istioModule, from.version, to.version)
+	}
+	if e := c.o.Expect; e != nil {
+		x, err := e.check(from.version, to.version, changedScenarios(changes))
+		if err != nil {
+			return exitError, err
+		}
+		fmt.Fprint(&sum, x.format(*e))
+		code = exitSame
+		if !x.Met() {
+			code = exitChanged
+		}
 	}
 	if path, err := report.WriteUpgrade(out, page); err != nil {
 		fmt.Fprintf(&sum, "the upgrade page could not be written: %v\n", err)
