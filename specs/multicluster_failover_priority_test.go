@@ -86,7 +86,9 @@ var _ = Describe("Multi-network: failoverPriority [network, region, zone] throug
 // older 0, 0, 1, 1. With region1 scaled to zero: pinned region3/zone4 0,
 // region2/zone3 1, every request to region3.zone4; on the older istiod both
 // gateways share priority 0 and the requests split between them.
-var _ = Describe("Multi-network: failoverPriority [network, cluster=cluster4] ranks the remote network's gateways", Label("multicluster", "multinetwork", "multicluster:failover-priority"), Ordered, func() {
+// ContinueOnFailure: the second spec runs even where the first fails (an
+// older istiod), so that the upgrade check compares both.
+var _ = Describe("Multi-network: failoverPriority [network, cluster=cluster4] ranks the remote network's gateways", Label("multicluster", "multinetwork", "multicluster:failover-priority"), Ordered, ContinueOnFailure, func() {
 	const client = "curl"
 	m := setUp(topology.LocalityTask(1, true), "failover-priority-network-cluster")
 
