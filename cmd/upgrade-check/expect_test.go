@@ -126,3 +126,37 @@ func TestEmbeddedExpectChanged(t *testing.T) {
 		t.Errorf("bad file: exit %d, %d commands run: %s", code, len(f.calls), errb.String())
 	}
 }
+
+// The worked example's file (.ci/run) parses, is for the pinned istiod,
+// and names scenarios of the suite (the golden fingerprint's names).
+func TestWorkedExampleExpectation(t *testing.T) {
+	e, err := readExpectedChanges(filepath.Join("..", "..", "fixtures", "upgrade-embedded", "worked-example-expected-changes.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gomod, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := ""
+	for _, line := range strings.Split(string(gomod), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == istioModule {
+			pinned = f[1]
+		}
+	}
+	if e.From != oldIstio || e.To != pinned {
+		t.Errorf("the file is for %s -> %s, want %s -> %s (go.mod's istio.io/istio): update it with the worked example's new output", e.From, e.To, oldIstio, pinned)
+	}
+	names := map[string]bool{}
+	for _, s := range realFingerprint(t).Scenarios {
+		names[s.Name] = true
+	}
+	if len(e.Scenarios) == 0 {
+		t.Error("no expected change listed")
+	}
+	for _, s := range e.Scenarios {
+		if !names[s] {
+			t.Errorf("expected change %q is not a scenario of the golden fingerprint", s)
+		}
+	}
+}
