@@ -46,6 +46,13 @@ const DefaultEmbeddedReportDir = "reports/upgrade-embedded"
 
 const istioModule = "istio.io/istio"
 
+// endpointsTimeout bounds each endpoint table wait of both runs (the specs'
+// --endpoints-timeout; 60 s by default, for kind). In process istiod
+// converges in milliseconds, so a wait that runs out is a table that
+// differs, and each one would otherwise cost the check a minute (the
+// worked example has two).
+const endpointsTimeout = 20 * time.Second
+
 // versionGrammar is what --from and --to accept before anything reaches
 // a path or a command: a Go module version (v1.2.3, a pseudo-version
 // v0.0.0-20260423205519-b01690e6db7d), an Istio tag (1.30.0, 1.30.0-rc.1)
@@ -466,7 +473,7 @@ func (c *embeddedCheck) runSpecs(ctx context.Context, s *side) error {
 	if c.o.Focus != "" {
 		argv = append(argv, "--ginkgo.focus="+c.o.Focus)
 	}
-	argv = append(argv, "--backend=embedded", "--report-dir="+s.dir, "--golden=")
+	argv = append(argv, "--backend=embedded", "--report-dir="+s.dir, "--golden=", "--endpoints-timeout="+endpointsTimeout.String())
 	fmt.Fprintf(logf, "$ %s\n", strings.Join(argv, " "))
 	if err := c.d.command(ctx, filepath.Join(c.root, "specs"), argv, c.goEnv(s.env...), logf); err != nil {
 		c.progress("the specs on side %s (%s) failed (%v); going on: the failures are in the fingerprint", strings.ToUpper(s.tag), s.version, err)

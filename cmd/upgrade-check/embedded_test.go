@@ -263,8 +263,8 @@ func TestEmbeddedEndToEndWithFakes(t *testing.T) {
 		t.Fatalf("runs %q", runs)
 	}
 	for _, r := range runs {
-		if argValue(r, "-test.run=") != "^TestSpecs$" || argValue(r, "--ginkgo.seed=") != "42" || argValue(r, "--backend=") != "embedded" || indexOf(r, "--golden=") < 0 {
-			t.Errorf("run %q: want seed 42, the embedded backend, no golden check", r)
+		if argValue(r, "-test.run=") != "^TestSpecs$" || argValue(r, "--ginkgo.seed=") != "42" || argValue(r, "--backend=") != "embedded" || indexOf(r, "--golden=") < 0 || argValue(r, "--endpoints-timeout=") != "20s" {
+			t.Errorf("run %q: want seed 42, the embedded backend, no golden check, 20s endpoint waits", r)
 		}
 	}
 	sum, _ := os.ReadFile(filepath.Join(dir, "summary.txt"))
