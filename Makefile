@@ -205,11 +205,15 @@ upgrade-check: upgrade-check-versions docker-check
 # them before they reach a path or an argv.
 UPGRADE_EMBEDDED_REPORT_DIR ?= $(REPORT_DIR)/upgrade-embedded
 UPGRADE_SEED ?= 1
-export UPGRADE_EMBEDDED_REPORT_DIR UPGRADE_SEED
+# UPGRADE_EXPECT_CHANGED=<file>: the changes the comparison must report,
+# exactly (--expect-changed; .ci/run's worked example).
+UPGRADE_EXPECT_CHANGED ?=
+export UPGRADE_EMBEDDED_REPORT_DIR UPGRADE_SEED UPGRADE_EXPECT_CHANGED
 .PHONY: upgrade-check-embedded
 upgrade-check-embedded:
 	LOCALITY_E2E_UPGRADE_FROM="$$FROM" LOCALITY_E2E_UPGRADE_TO="$$TO" \
 	LOCALITY_E2E_UPGRADE_REPORT_DIR="$$UPGRADE_EMBEDDED_REPORT_DIR" LOCALITY_E2E_UPGRADE_SEED="$$UPGRADE_SEED" \
+	LOCALITY_E2E_UPGRADE_EXPECT_CHANGED="$$UPGRADE_EXPECT_CHANGED" \
 		"$$GO" run ./cmd/upgrade-check embedded
 
 .PHONY: upgrade-check-versions

@@ -20,7 +20,7 @@ func TestTemplatesEmbedded(t *testing.T) {
 func TestDestinationRules(t *testing.T) {
 	// The seed's rules and those of the beyond-the-seed scenarios.
 	want := "disabled,distribute-90-10,distribute-local-zone,failover,failover-cross-region,failover-gateway-errors,failover-max-ejection-100," +
-		"failover-priority-override,failover-priority-tier,failover-priority-topology,failover-short-ejection,locality-enabled," +
+		"failover-priority-network,failover-priority-network-cluster,failover-priority-override,failover-priority-tier,failover-priority-topology,failover-short-ejection,locality-enabled," +
 		"locality-task-distribute,locality-task-failover,locality-task-failover-max-ejection-100,outlier-only,round-robin,zone-aware," +
 		"zone-aware-disabled,zone-aware-failover,zone-aware-failover-priority,zone-aware-min-cluster-size-8,zone-aware-min-cluster-size-9"
 	if got := strings.Join(DestinationRuleNames(), ","); got != want {

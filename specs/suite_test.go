@@ -32,6 +32,8 @@ var (
 	updateGolden = flag.Bool("update-golden", false, "embedded: rewrite the --golden file from this run (make golden)")
 	istioLogs    = flag.Bool("istio-logs", os.Getenv("LOCALITY_E2E_ISTIO_LOGS") != "",
 		"embedded: keep istiod's own logging (env LOCALITY_E2E_ISTIO_LOGS)")
+	endpointsTimeout = flag.Duration("endpoints-timeout", steps.EndpointsTimeout,
+		"bound of every endpoint table wait (steps.ExpectEndpoints); the embedded upgrade check shortens it, since a wait that fails there is a changed table")
 	workloadImage = flag.String("workload-image", "",
 		"kind: image of the workload pods: workload (built from cmd/workload and loaded into the nodes; the default), "+
 			"helloworld (the seed's image: ~0.1 s CPU per request, cannot answer 5xx) or a pushed cmd/workload image "+
@@ -62,6 +64,10 @@ func TestSpecs(t *testing.T) {
 		t.Fatal("--min-requests (or LOCALITY_E2E_MIN_REQUESTS): ", err)
 	}
 	steps.MinRequests = n
+	if *endpointsTimeout <= 0 {
+		t.Fatalf("--endpoints-timeout=%s: a positive duration, e.g. 60s", *endpointsTimeout)
+	}
+	steps.EndpointsTimeout = *endpointsTimeout
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "locality-e2e")
 }

@@ -37,6 +37,7 @@ const (
 	envReportDir   = "LOCALITY_E2E_UPGRADE_REPORT_DIR"
 	envLabelFilter = "LOCALITY_E2E_UPGRADE_LABEL_FILTER"
 	envSeed        = "LOCALITY_E2E_UPGRADE_SEED"
+	envExpect      = "LOCALITY_E2E_UPGRADE_EXPECT_CHANGED"
 	// EnvMeshOverlay is the embedded backend's test hook
 	// (framework/embedded): a MeshConfig YAML merged over the default.
 	envMeshOverlay = "LOCALITY_E2E_MESH_OVERLAY"
@@ -46,6 +47,13 @@ const (
 const DefaultEmbeddedReportDir = "reports/upgrade-embedded"
 
 const istioModule = "istio.io/istio"
+
+// endpointsTimeout bounds each endpoint table wait of both runs (the specs'
+// --endpoints-timeout; 60 s by default, for kind). In process istiod
+// converges in milliseconds, so a wait that runs out is a table that
+// differs, and each one would otherwise cost the check a minute (the
+// worked example has two).
+const endpointsTimeout = 20 * time.Second
 
 // versionGrammar is what --from and --to accept before anything reaches
 // a path or a command: a Go module version (v1.2.3, a pseudo-version
@@ -85,8 +93,11 @@ type embeddedOptions struct {
 	// suite's --min-requests): DefaultUpgradeRequests gives the diff the
 	// power to see a 5-point shift from 50/50.
 	MinRequests int
-	Go          string
-	Timeout     time.Duration
+	// Expect is the --expect-changed file's content (nil: none): the exit
+	// status then says whether the changes are exactly the expected ones.
+	Expect  *expectedChanges
+	Go      string
+	Timeout time.Duration
 }
 
 // DefaultUpgradeRequests is the embedded check's requests per split: at
@@ -109,6 +120,8 @@ func parseEmbeddedFlags(args []string, getenv func(string) string, stderr io.Wri
 	fs.StringVar(&seed, "seed", seed, "Ginkgo random seed of both runs (env "+envSeed+")")
 	fs.Int64Var(&o.SeedTo, "seed-to", 0, "seed of the TO run when it must differ (0: --seed)")
 	fs.StringVar(&o.MeshOverlayTo, "to-mesh-overlay", "", "test hook: a MeshConfig YAML file merged over the TO run's mesh config (a deliberately changed side)")
+	expect := getenv(envExpect)
+	fs.StringVar(&expect, "expect-changed", expect, "a file of the changes this comparison must report, exactly (expect.go; CI's worked example): exit 0 when they are, 1 otherwise (env "+envExpect+")")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "bound of each run of the specs")
 	fs.IntVar(&o.MinRequests, "min-requests", DefaultUpgradeRequests, "requests of every split in both runs at least (the suite's --min-requests; more requests, more power); 0: each split's own N")
 	fs.Usage = func() {
@@ -148,6 +161,13 @@ func parseEmbeddedFlags(args []string, getenv func(string) string, stderr io.Wri
 		if _, err := os.Stat(o.MeshOverlayTo); err != nil {
 			return o, fmt.Errorf("--to-mesh-overlay: %v", err)
 		}
+	}
+	if expect != "" {
+		e, err := readExpectedChanges(expect)
+		if err != nil {
+			return o, err
+		}
+		o.Expect = &e
 	}
 	return o, nil
 }
@@ -470,7 +490,7 @@ func (c *embeddedCheck) runSpecs(ctx context.Context, s *side) error {
 	if c.o.Focus != "" {
 		argv = append(argv, "--ginkgo.focus="+c.o.Focus)
 	}
-	argv = append(argv, "--backend=embedded", "--report-dir="+s.dir, "--golden=")
+	argv = append(argv, "--backend=embedded", "--report-dir="+s.dir, "--golden=", "--endpoints-timeout="+endpointsTimeout.String())
 	if c.o.MinRequests > 0 {
 		argv = append(argv, "--min-requests="+strconv.Itoa(c.o.MinRequests))
 	}
@@ -531,6 +551,17 @@ func (c *embeddedCheck) diff(out string, from, to *side) (int, error) {
 			istioModule, from.version, to.version, len(changes), len(page.Scenarios))
 	} else {
 		fmt.Fprintf(&sum, "verdict: %s %s -> %s: no behavioural change\n", istioModule, from.version, to.version)
+	}
+	if e := c.o.Expect; e != nil {
+		x, err := e.check(from.version, to.version, changedScenarios(changes))
+		if err != nil {
+			return exitError, err
+		}
+		fmt.Fprint(&sum, x.format(*e))
+		code = exitSame
+		if !x.Met() {
+			code = exitChanged
+		}
 	}
 	if path, err := report.WriteUpgrade(out, page); err != nil {
 		fmt.Fprintf(&sum, "the upgrade page could not be written: %v\n", err)

@@ -265,8 +265,8 @@ func TestEmbeddedEndToEndWithFakes(t *testing.T) {
 	}
 	for _, r := range runs {
 		if argValue(r, "-test.run=") != "^TestSpecs$" || argValue(r, "--ginkgo.seed=") != "42" || argValue(r, "--backend=") != "embedded" || indexOf(r, "--golden=") < 0 ||
-			argValue(r, "--min-requests=") != strconv.Itoa(DefaultUpgradeRequests) {
-			t.Errorf("run %q: want seed 42, the embedded backend, no golden check, --min-requests=%d", r, DefaultUpgradeRequests)
+			argValue(r, "--endpoints-timeout=") != "20s" || argValue(r, "--min-requests=") != strconv.Itoa(DefaultUpgradeRequests) {
+			t.Errorf("run %q: want seed 42, the embedded backend, no golden check, 20s endpoint waits, --min-requests=%d", r, DefaultUpgradeRequests)
 		}
 	}
 	sum, _ := os.ReadFile(filepath.Join(dir, "summary.txt"))

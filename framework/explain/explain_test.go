@@ -38,6 +38,8 @@ var ruleTopologies = map[string][]string{
 	"locality-task-distribute":                {"locality-task"},
 	"locality-task-failover":                  {"locality-task"},
 	"locality-task-failover-max-ejection-100": {"locality-task"},
+	"failover-priority-network":               {"locality-task"},
+	"failover-priority-network-cluster":       {"locality-task"},
 	"round-robin":                             {"locality-task"},
 	"zone-aware":                              {"zone-aware-balanced", "zone-aware-uneven", "zone-aware-regions"},
 	"zone-aware-disabled":                     {"zone-aware-uneven"},

@@ -157,6 +157,16 @@ func ExpectEndpoints(ctx context.Context, in EndpointsInput) endpoints.Table {
 	}
 	By(fmt.Sprintf("waiting until %s's %s endpoint view is:\n%s", in.Client, in.View, in.Expected))
 	var last endpoints.Table
+	recorded := false
+	title := fmt.Sprintf("endpoints of %s (%s view)", in.Client, in.View)
+	defer func() {
+		// A wait that fails records the last table it saw as well: the
+		// fingerprint, and so an upgrade check's diff, then shows the
+		// priorities the client had, not only that the check failed.
+		if !recorded && len(last.Rows) > 0 {
+			AddReportEntry(title, last, ReportEntryVisibilityFailureOrVerbose)
+		}
+	}()
 	Eventually(ctx, func(g Gomega) endpoints.Summary {
 		t, err := in.Mesh.Endpoints(ctx, in.Client, in.View)
 		g.Expect(err).NotTo(HaveOccurred())
@@ -164,7 +174,8 @@ func ExpectEndpoints(ctx context.Context, in EndpointsInput) endpoints.Table {
 		return t.Summarize()
 	}).WithTimeout(EndpointsTimeout).WithPolling(EndpointsInterval).Should(Equal(in.Expected),
 		func() string { return "endpoint table of " + in.Client + ":\n" + last.String() })
-	AddReportEntry(fmt.Sprintf("endpoints of %s (%s view)", in.Client, in.View), last, ReportEntryVisibilityFailureOrVerbose)
+	AddReportEntry(title, last, ReportEntryVisibilityFailureOrVerbose)
+	recorded = true
 	return last
 }
 
