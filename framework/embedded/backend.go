@@ -88,7 +88,7 @@ func (b *Backend) Deploy(ctx context.Context, topo topology.Topology) (mesh.Mesh
 		// An istiod without zone aware routing (an older istio.io/istio in
 		// the embedded upgrade check) would ignore the setting: the scenario
 		// is skipped there, and the upgrade diff reports it not comparable.
-		return nil, fmt.Errorf("topology %q uses zone aware routing (zoneAwareLbSetting or client self-discovery), which istio.io/istio %s does not have: %w",
+		return nil, fmt.Errorf("topology %q uses zone aware routing (zoneAwareLbSetting or client self-discovery), which %s does not have: %w",
 			topo.Name, istioModuleVersion(), mesh.ErrTopologyUnsupported)
 	}
 	idx := b.meshes.Add(1)
