@@ -1,10 +1,11 @@
+package main
+
 // The expected result of an embedded upgrade check
 // (`upgrade-check embedded --expect-changed=<file>`): the file's grammar,
 // its parsing, and the comparison of the diff's changed scenarios with it.
 // CI runs the worked example with
 // fixtures/upgrade-embedded/worked-example-expected-changes.txt, so it
 // asserts the known result instead of failing on any change.
-package main
 
 import (
 	"fmt"
