@@ -45,10 +45,10 @@ func TestEmbeddedVersionGrammar(t *testing.T) {
 	}
 	env[envTo] = newIstio
 	o, err := parseEmbeddedFlags(nil, func(k string) string { return env[k] }, io.Discard)
-	if err != nil || o.From != oldIstio || o.To != newIstio || o.Seed != 7 || o.ReportDir != DefaultEmbeddedReportDir || o.MinRequests != DefaultUpgradeRequests {
+	if err != nil || o.From != oldIstio || o.To != newIstio || o.Seed != 7 || o.ReportDir != DefaultEmbeddedReportDir || o.MinRequests != DefaultUpgradeRequests || o.Alpha != DefaultUpgradeFalseChangeRate {
 		t.Errorf("parse from the environment: %+v, %v", o, err)
 	}
-	for _, args := range [][]string{{"--seed=0"}, {"--seed=x"}, {"stray"}, {"--label-filter=a\nb"}, {"--to-mesh-overlay=/nonexistent/overlay.yaml"}, {"--min-requests=-1"}, {"--min-requests=1000001"}} {
+	for _, args := range [][]string{{"--seed=0"}, {"--seed=x"}, {"stray"}, {"--label-filter=a\nb"}, {"--to-mesh-overlay=/nonexistent/overlay.yaml"}, {"--min-requests=-1"}, {"--min-requests=1000001"}, {"--alpha=0"}, {"--alpha=0.5"}, {"--alpha=x"}} {
 		if _, err := parseEmbeddedFlags(args, func(k string) string { return env[k] }, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
 		}
