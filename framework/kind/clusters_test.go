@@ -13,27 +13,12 @@ import (
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
-// twoClusters is ThreeZones split over two clusters: kr/a and kr/b (and
-// the client) in cluster1, kr/c in cluster2; networks when given (as in
-// framework/kind/multicluster's tests).
-func twoClusters(net1, net2 string) topology.Topology {
-	t := topology.ThreeZones()
-	t.Name = "three-zones-mc"
-	t.Clusters = []topology.Cluster{{Name: "cluster1", Network: net1}, {Name: "cluster2", Network: net2}}
-	for i := range t.Workloads {
-		if t.Workloads[i].Locality.Zone == "c" {
-			t.Workloads[i].Cluster = "cluster2"
-		}
-	}
-	return t
-}
-
 // TestSingleClusterBackendRefusesClusters: the one-cluster kind backend
 // names Clusters and the multi-cluster setup; mesh settings are no longer
 // refused (they are applied at Deploy: TestMeshSettings*).
 func TestSingleClusterBackendRefusesClusters(t *testing.T) {
 	f, b := newFakeCluster(t)
-	_, err := b.Deploy(context.Background(), twoClusters("", ""))
+	_, err := b.Deploy(context.Background(), topology.ThreeZonesTwoClusters("", ""))
 	if err == nil || !strings.Contains(err.Error(), "Clusters") || !strings.Contains(err.Error(), EnvKindMultiCluster+"=1") || !errors.Is(err, mesh.ErrTopologyUnsupported) {
 		t.Fatalf("got %v", err)
 	}

@@ -20,27 +20,13 @@ import (
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
-// twoClusters is ThreeZones split over two clusters: kr/a and kr/b (and
-// the client) in cluster1, kr/c in cluster2; networks when given.
-func twoClusters(net1, net2 string) topology.Topology {
-	t := topology.ThreeZones()
-	t.Name = "three-zones-mc"
-	t.Clusters = []topology.Cluster{{Name: "cluster1", Network: net1}, {Name: "cluster2", Network: net2}}
-	for i := range t.Workloads {
-		if t.Workloads[i].Locality.Zone == "c" {
-			t.Workloads[i].Cluster = "cluster2"
-		}
-	}
-	return t
-}
-
 // TestMultiClusterDeployWithFakes deploys over two fake clusters: each
 // gets the namespace, the Service, and its own workloads and client; steps
 // go to the cluster of the workload or client; Close removes both.
 func TestMultiClusterDeployWithFakes(t *testing.T) {
 	f1, b1 := kind.NewFakeCluster(t)
 	f2, b2 := kind.NewFakeCluster(t)
-	topo := twoClusters("", "")
+	topo := topology.ThreeZonesTwoClusters("", "")
 	mc := multicluster.MeshConfig()
 	mcJSON, _ := protojson.Marshal(mc)
 	s := &multicluster.Setup{Clusters: []multicluster.Member{{Name: "cluster1", KindCluster: "le-cluster1"}, {Name: "cluster2", KindCluster: "le-cluster2"}}, MeshConfig: string(mcJSON), IstioVersion: "1.32.0"}
@@ -93,7 +79,7 @@ func TestMultiClusterDeployWithFakes(t *testing.T) {
 	}
 	// a topology with mesh settings while this one (without) is open: a
 	// usage error, not an unsupported topology; no cluster's ConfigMap read
-	other := twoClusters("", "")
+	other := topology.ThreeZonesTwoClusters("", "")
 	other.Name = "three-zones-mc-local"
 	other.Mesh.ClusterLocal = true
 	if _, err := mb.Deploy(ctx, other); err == nil || !strings.Contains(err.Error(), "open in this backend") || !errors.Is(err, kind.ErrMeshSettingsConflict) || errors.Is(err, mesh.ErrTopologyUnsupported) {
@@ -127,7 +113,7 @@ func TestMultiClusterMeshSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	topo := twoClusters("", "")
+	topo := topology.ThreeZonesTwoClusters("", "")
 	topo.Mesh.ClusterLocal = true
 	m, err := mb.Deploy(ctx, topo)
 	if err != nil {
@@ -142,7 +128,7 @@ func TestMultiClusterMeshSettings(t *testing.T) {
 		}
 	}
 	// a topology without settings meanwhile: refused in every cluster
-	plain := twoClusters("", "")
+	plain := topology.ThreeZonesTwoClusters("", "")
 	plain.Name = "three-zones-mc-plain"
 	if _, err := mb.Deploy(ctx, plain); err == nil || !errors.Is(err, kind.ErrMeshSettingsConflict) {
 		t.Errorf("plain topology while settings are active: %v", err)

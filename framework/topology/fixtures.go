@@ -34,6 +34,22 @@ func ThreeZones() Topology {
 	}.WithDefaults()
 }
 
+// ThreeZonesTwoClusters is ThreeZones split over two clusters: kr/a and
+// kr/b (and the client) in cluster1, kr/c in cluster2, each on its
+// network when net1 and net2 are given. The kind backends' tests use it:
+// the single-cluster backend refuses it, the multi-cluster one deploys it.
+func ThreeZonesTwoClusters(net1, net2 string) Topology {
+	t := ThreeZones()
+	t.Name = "three-zones-mc"
+	t.Clusters = []Cluster{{Name: "cluster1", Network: net1}, {Name: "cluster2", Network: net2}}
+	for i := range t.Workloads {
+		if t.Workloads[i].Locality.Zone == "c" {
+			t.Workloads[i].Cluster = "cluster2"
+		}
+	}
+	return t
+}
+
 // ThreeZonesEveryClient is ThreeZones with a client in every zone
 // (netshoot-a, netshoot-b, netshoot-c), for client-matrix scenarios.
 func ThreeZonesEveryClient() Topology {

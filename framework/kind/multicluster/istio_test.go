@@ -23,7 +23,7 @@ import (
 
 func TestIstiodIstioOperatorYAML(t *testing.T) {
 	// Mesh settings are applied per scenario at Deploy, never installed.
-	topo := twoClusters("network1", "network2")
+	topo := topology.ThreeZonesTwoClusters("network1", "network2")
 	mc := MeshConfig()
 	iop, err := IstiodIstioOperator("minimal", DefaultMeshID, topo.Clusters[1], mc)
 	if err != nil {

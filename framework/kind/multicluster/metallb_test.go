@@ -10,12 +10,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
 // The pool apply right after MetalLB's rollout may hit the webhook before
 // it answers: retried until it does, within MetalLBPoolRetry.
 func TestMetalLBPoolApplyRetriesUntilWebhookAnswers(t *testing.T) {
-	in := mcInput(t, twoClusters("network1", "network2"))
+	in := mcInput(t, topology.ThreeZonesTwoClusters("network1", "network2"))
 	steps, err := Plan(in)
 	if err != nil {
 		t.Fatal(err)

@@ -28,20 +28,6 @@ import (
 	"github.com/localitylb/locality-e2e/framework/topology"
 )
 
-// twoClusters is ThreeZones split over two clusters: kr/a and kr/b (and
-// the client) in cluster1, kr/c in cluster2; networks when given.
-func twoClusters(net1, net2 string) topology.Topology {
-	t := topology.ThreeZones()
-	t.Name = "three-zones-mc"
-	t.Clusters = []topology.Cluster{{Name: "cluster1", Network: net1}, {Name: "cluster2", Network: net2}}
-	for i := range t.Workloads {
-		if t.Workloads[i].Locality.Zone == "c" {
-			t.Workloads[i].Cluster = "cluster2"
-		}
-	}
-	return t
-}
-
 func mcConfig() kind.Config {
 	cfg := kind.DefaultConfig()
 	cfg.IstioctlPath = "/bin/istioctl-1.32.0"
@@ -60,7 +46,7 @@ func mcInput(t *testing.T, topo topology.Topology) PlanInput {
 }
 
 func TestMultiClusterKindConfigs(t *testing.T) {
-	in := mcInput(t, twoClusters("", ""))
+	in := mcInput(t, topology.ThreeZonesTwoClusters("", ""))
 	kcs := KindConfigs(in.Config, in.Topology)
 	if len(kcs) != 2 {
 		t.Fatalf("%d configs", len(kcs))
@@ -134,16 +120,16 @@ func TestMultiClusterValidation(t *testing.T) {
 		want   string
 	}{
 		"one cluster": {nil, func() topology.Topology {
-			t := twoClusters("", "")
+			t := topology.ThreeZonesTwoClusters("", "")
 			t.Clusters = t.Clusters[:1]
 			t.Workloads = t.Workloads[:2]
 			return t
 		}(), noEnv, "needs at least two"},
-		"kubeconfig": {func(c *kind.Config) { c.Kubeconfig = "/dev/null" }, twoClusters("", ""), noEnv, "Kubeconfig (LOCALITY_E2E_KUBECONFIG) with LOCALITY_E2E_KIND_MULTICLUSTER"},
-		"reuse":      {func(c *kind.Config) { c.ReuseCluster = true }, twoClusters("", ""), noEnv, "ReuseCluster (LOCALITY_E2E_REUSE_CLUSTER)"},
-		"revision":   {func(c *kind.Config) { c.Revision = "canary" }, twoClusters("", ""), noEnv, "Revision (LOCALITY_E2E_ISTIO_REVISION)"},
-		"long name":  {func(c *kind.Config) { c.ClusterName = strings.Repeat("a", 45) }, twoClusters("", ""), noEnv, "not a valid kind cluster name"},
-		"network":    {nil, twoClusters("", ""), func(k string) (string, bool) { return "other", k == envKindNetwork }, "KIND_EXPERIMENTAL_DOCKER_NETWORK"},
+		"kubeconfig": {func(c *kind.Config) { c.Kubeconfig = "/dev/null" }, topology.ThreeZonesTwoClusters("", ""), noEnv, "Kubeconfig (LOCALITY_E2E_KUBECONFIG) with LOCALITY_E2E_KIND_MULTICLUSTER"},
+		"reuse":      {func(c *kind.Config) { c.ReuseCluster = true }, topology.ThreeZonesTwoClusters("", ""), noEnv, "ReuseCluster (LOCALITY_E2E_REUSE_CLUSTER)"},
+		"revision":   {func(c *kind.Config) { c.Revision = "canary" }, topology.ThreeZonesTwoClusters("", ""), noEnv, "Revision (LOCALITY_E2E_ISTIO_REVISION)"},
+		"long name":  {func(c *kind.Config) { c.ClusterName = strings.Repeat("a", 45) }, topology.ThreeZonesTwoClusters("", ""), noEnv, "not a valid kind cluster name"},
+		"network":    {nil, topology.ThreeZonesTwoClusters("", ""), func(k string) (string, bool) { return "other", k == envKindNetwork }, "KIND_EXPERIMENTAL_DOCKER_NETWORK"},
 	}
 	for name, c := range cases {
 		cfg := mcConfig()
@@ -155,11 +141,11 @@ func TestMultiClusterValidation(t *testing.T) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)
 		}
 	}
-	if err := validateMultiCluster(mcConfig(), o, twoClusters("n1", "n2"), noEnv); err != nil {
+	if err := validateMultiCluster(mcConfig(), o, topology.ThreeZonesTwoClusters("n1", "n2"), noEnv); err != nil {
 		t.Errorf("valid: %v", err)
 	}
 	// topologies that disagree
-	a, b := twoClusters("", ""), twoClusters("", "")
+	a, b := topology.ThreeZonesTwoClusters("", ""), topology.ThreeZonesTwoClusters("", "")
 	b.Name, b.Clusters[1].Name = "other", "cluster3"
 	b.Workloads[2].Cluster = "cluster3"
 	if _, _, err := Topology("x", []topology.Topology{a, b}); err == nil || !strings.Contains(err.Error(), "same Clusters") {
@@ -182,7 +168,7 @@ func TestMultiClusterValidation(t *testing.T) {
 // TestMultiClusterPlanOrder: the printed plan (make e2e-multicluster-plan)
 // has every step in order, with the exact argv.
 func TestMultiClusterPlanOrder(t *testing.T) {
-	in := mcInput(t, twoClusters("network1", "network2"))
+	in := mcInput(t, topology.ThreeZonesTwoClusters("network1", "network2"))
 	steps, err := Plan(in)
 	if err != nil {
 		t.Fatal(err)
@@ -259,7 +245,7 @@ func TestMultiClusterPlanOrder(t *testing.T) {
 // each cluster routes to every node's pod CIDR of the other and to its
 // service subnet (connect_kind_clusters, per node); no MetalLB, no gateway.
 func TestMultiClusterPlanFlatNetworkRoutes(t *testing.T) {
-	in := mcInput(t, twoClusters("", ""))
+	in := mcInput(t, topology.ThreeZonesTwoClusters("", ""))
 	in.Facts = &Facts{Nodes: map[string][]NodeFact{
 		"cluster1": {{Name: "c1-cp", IP: "172.18.0.2", PodCIDR: "10.10.0.0/24", ControlPlane: true}, {Name: "c1-w", IP: "172.18.0.3", PodCIDR: "10.10.1.0/24"}, {Name: "c1-w2", IP: "172.18.0.4", PodCIDR: "10.10.2.0/24"}},
 		"cluster2": {{Name: "c2-cp", IP: "172.18.0.5", PodCIDR: "10.20.0.0/24", ControlPlane: true}, {Name: "c2-w", IP: "172.18.0.6", PodCIDR: "10.20.1.0/24"}},
@@ -306,7 +292,7 @@ func TestMultiClusterPlanFlatNetworkRoutes(t *testing.T) {
 // nodes, the plan's argv run with the real addresses, istio-system
 // labelled, cacerts created, the Gateway created, files written.
 func TestRunMultiClusterWithFakes(t *testing.T) {
-	in := mcInput(t, twoClusters("network1", "network2"))
+	in := mcInput(t, topology.ThreeZonesTwoClusters("network1", "network2"))
 	in.Options.CAKeyBits = 2048
 	in.Config.Timeouts.Poll = time.Millisecond
 	in.Config.Timeouts.ClusterCreate, in.Config.Timeouts.IstioInstall = time.Second, time.Second
