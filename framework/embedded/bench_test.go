@@ -151,12 +151,7 @@ func BenchmarkSendVsPlainHTTP(b *testing.B) {
 
 // plainPods is how many pods the baseline spreads over: the pods of
 // topology.ThreeZones, which BenchmarkSend sends to.
-var plainPods = func() (n int) {
-	for _, w := range topology.ThreeZones().WithDefaults().Workloads {
-		n += w.Replicas
-	}
-	return n
-}()
+var plainPods = topology.ThreeZones().WorkloadPods()
 
 // plainClient sends BenchmarkPlainHTTP's requests, round robin over its pods.
 type plainClient struct {

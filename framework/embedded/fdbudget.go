@@ -79,9 +79,5 @@ func openFDs() int {
 // podsOf counts what a topology's deploy binds: workload pods, clients and
 // one east-west gateway per cluster (at most).
 func podsOf(t topology.Topology) int {
-	n := len(t.Clients) + len(t.ClusterNames())
-	for _, w := range t.Workloads {
-		n += w.Replicas
-	}
-	return n
+	return t.WorkloadPods() + len(t.Clients) + len(t.ClusterNames())
 }

@@ -113,10 +113,7 @@ func Traps(dr *networkingv1.DestinationRule, topo topology.Topology) []string {
 			warns = append(warns, "the topology sets meshConfig.localityLbSetting, and the rule's trafficPolicy.loadBalancer.localityLbSetting replaces it whole for this service (nothing of the mesh default is merged in)")
 		}
 	}
-	total := 0
-	for _, w := range topo.Workloads {
-		total += w.Replicas
-	}
+	total := topo.WorkloadPods()
 	labels := podLabels(topo)
 	for _, s := range settings(dr) {
 		warns = append(warns, zoneAwareTraps(s, topo)...)

@@ -333,6 +333,16 @@ func checkLabels(field string, labels map[string]string, owned ...string) error 
 	return nil
 }
 
+// WorkloadPods is how many workload pods the topology declares: the
+// replicas of every workload (clients and gateways not counted).
+func (t Topology) WorkloadPods() int {
+	n := 0
+	for _, w := range t.Workloads {
+		n += w.Replicas
+	}
+	return n
+}
+
 // Workload returns the named workload.
 func (t Topology) Workload(name string) (Workload, error) {
 	for _, w := range t.Workloads {
