@@ -528,8 +528,10 @@ func (c *embeddedCheck) diff(out string, from, to *side) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
-	changes := fingerprint.Diff(a, b, fingerprint.DiffOptions{FamilyWiseRate: c.o.Alpha})
-	nc := fingerprint.NotComparable(a, b, fingerprint.DiffOptions{FamilyWiseRate: c.o.Alpha})
+	opts := fingerprint.DiffOptions{FamilyWiseRate: c.o.Alpha}
+	changes := fingerprint.Diff(a, b, opts)
+	nc := fingerprint.NotComparable(a, b, opts)
+	header := fingerprint.Header(a, b, opts)
 	var sum strings.Builder
 	headline := fmt.Sprintf("NO CHANGE: %s %s -> %s: no behavioural change in %d comparable scenarios", istioModule, from.version, to.version, comparable(a, b))
 	if len(changes) > 0 {
@@ -548,13 +550,13 @@ func (c *embeddedCheck) diff(out string, from, to *side) (int, error) {
 	} else {
 		fmt.Fprintf(&sum, "istiod is the only difference; the Envoy side is this repository's model in both runs (data-plane changes need make upgrade-check on kind)\n")
 	}
-	fmt.Fprint(&sum, fingerprint.Header(a, b, fingerprint.DiffOptions{FamilyWiseRate: c.o.Alpha}))
+	fmt.Fprint(&sum, header)
 	fmt.Fprint(&sum, fingerprint.Format(changes))
 	fmt.Fprint(&sum, fingerprint.FormatNotComparable(nc))
 	page := report.UpgradeFromFingerprints(a, b, changes)
 	page.Title = fmt.Sprintf("locality-e2e embedded upgrade check: %s %s → %s", istioModule, from.version, to.version)
 	page.From.Page, page.To.Page = "from/"+report.FileName, "to/"+report.FileName
-	page.Method = strings.TrimSpace(fingerprint.Header(a, b, fingerprint.DiffOptions{FamilyWiseRate: c.o.Alpha}))
+	page.Method = strings.TrimSpace(header)
 	for _, x := range nc {
 		page.NotComparable = append(page.NotComparable, x.Scenario+": "+x.What)
 	}
