@@ -185,7 +185,7 @@ func deploy(ctx context.Context, topo topology.Topology, opts Options, seed uint
 			// The discovery server builds one fake client per cluster;
 			// keep each, found by its marked istio-system Namespace.
 			KubeClientBuilder: func(objs ...runtime.Object) kubelib.Client {
-				c := kubelib.NewFakeClientWithVersion("", objs...)
+				c := newFakeKubeClient(objs)
 				clientsMu.Lock()
 				clients[clusterOfObjects(objs)] = c
 				clientsMu.Unlock()
