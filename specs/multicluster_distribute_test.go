@@ -51,7 +51,7 @@ var _ = Describe("Multi-cluster: istio.io locality distribution task, one networ
 	})
 })
 
-var _ = Describe("Multi-cluster: istio.io locality distribution task, two networks", Label("multicluster", "multinetwork", "multicluster:distribute"), Ordered, func() {
+var _ = Describe("Multi-cluster: istio.io locality distribution task, two networks", throughGateways, Label("multicluster", "multinetwork", "multicluster:distribute"), Ordered, func() {
 	const client = "curl"
 	m := setUp(topology.LocalityTask(1, true), "locality-task-distribute")
 

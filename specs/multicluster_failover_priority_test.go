@@ -54,7 +54,7 @@ import (
 // change is invisible through east-west gateways (it ranks remote endpoints
 // that keep their own labels: a remote network without a gateway, whose
 // endpoints istiod sends as they are).
-var _ = Describe("Multi-network: failoverPriority [network, region, zone] through east-west gateways", Label("multicluster", "multinetwork", "multicluster:failover-priority"), Ordered, func() {
+var _ = Describe("Multi-network: failoverPriority [network, region, zone] through east-west gateways", throughGateways, Label("multicluster", "multinetwork", "multicluster:failover-priority"), Ordered, func() {
 	const client = "curl"
 	m := setUp(topology.LocalityTask(1, true), "failover-priority-network")
 
@@ -88,7 +88,7 @@ var _ = Describe("Multi-network: failoverPriority [network, region, zone] throug
 // gateways share priority 0 and the requests split between them.
 // ContinueOnFailure: the second spec runs even where the first fails (an
 // older istiod), so that the upgrade check compares both.
-var _ = Describe("Multi-network: failoverPriority [network, cluster=cluster4] ranks the remote network's gateways", Label("multicluster", "multinetwork", "multicluster:failover-priority"), Ordered, ContinueOnFailure, func() {
+var _ = Describe("Multi-network: failoverPriority [network, cluster=cluster4] ranks the remote network's gateways", throughGateways, Label("multicluster", "multinetwork", "multicluster:failover-priority"), Ordered, ContinueOnFailure, func() {
 	const client = "curl"
 	m := setUp(topology.LocalityTask(1, true), "failover-priority-network-cluster")
 

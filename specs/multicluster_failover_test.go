@@ -86,7 +86,11 @@ var _ = describeFailoverTask("one network", false, Label("multicluster", "multic
 var _ = describeFailoverTask("two networks, through east-west gateways", true, Label("multicluster", "multinetwork", "multicluster:failover"))
 
 func describeFailoverTask(what string, multiNetwork bool, labels Labels) bool {
-	return Describe("Multi-cluster: istio.io locality failover task with maxEjectionPercent 100, "+what, labels, Ordered, func() {
+	decorations := []any{labels, Ordered}
+	if multiNetwork {
+		decorations = append(decorations, throughGateways)
+	}
+	return Describe("Multi-cluster: istio.io locality failover task with maxEjectionPercent 100, "+what, append(decorations, func() {
 		const client = "curl"
 		m := setUp(topology.LocalityTask(1, multiNetwork), "locality-task-failover-max-ejection-100")
 		healthy := []int{1, 1, 1, 1}
@@ -110,7 +114,7 @@ func describeFailoverTask(what string, multiNetwork bool, labels Labels) bool {
 				sendAndExpectLocality(ctx, m, client, st.to, st.cluster)
 			})
 		}
-	})
+	})...)
 }
 
 func expectTask(ctx SpecContext, m mesh.Mesh, client string, weight int, healthy []int) {

@@ -33,7 +33,7 @@ func gatewayTopology() topology.Topology {
 // The split is checked under ROUND_ROBIN, which picks in proportion to the
 // weights; the default LEAST_REQUEST with requests in flight picks by
 // weight / (active + 1), which favours the lighter local hosts.
-var _ = Describe("Multi-network: east-west gateway endpoints carry the weight of the pods behind them", Label("multicluster", "multinetwork", "multicluster:gateway"), Ordered, func() {
+var _ = Describe("Multi-network: east-west gateway endpoints carry the weight of the pods behind them", throughGateways, Label("multicluster", "multinetwork", "multicluster:gateway"), Ordered, func() {
 	const client = "curl"
 	m := setUp(gatewayTopology(), "round-robin")
 
@@ -62,7 +62,7 @@ var _ = Describe("Multi-network: east-west gateway endpoints carry the weight of
 	})
 })
 
-var _ = Describe("Multi-network: failover through an east-west gateway", Label("multicluster", "multinetwork", "multicluster:gateway"), Ordered, func() {
+var _ = Describe("Multi-network: failover through an east-west gateway", throughGateways, Label("multicluster", "multinetwork", "multicluster:gateway"), Ordered, func() {
 	const client = "curl"
 	m := setUp(gatewayTopology(), "locality-task-failover-max-ejection-100")
 
