@@ -11,9 +11,10 @@ GINKGO_FLAGS ?=
 # Extra suite flags after --, e.g. SPEC_FLAGS='--istio-logs'
 SPEC_FLAGS ?=
 # Parallel Ginkgo processes for make specs on the embedded backend: -p (one
-# per core up to 4; 2 here) cuts the suite's wall time by a fifth to a
-# third on 2 cores, since one process leaves a core idle while a spec
-# waits on istiod (docs/performance.md). SPECS_PARALLEL= runs one process.
+# per core up to 4; 2 here, each with its share of GOMAXPROCS) cuts the
+# suite's wall time by half on 2 cores, since one process leaves a core
+# idle while a spec waits on istiod (docs/performance.md). SPECS_PARALLEL=
+# runs one process.
 # make e2e (kind) always runs one: mesh-wide settings are held by one
 # scenario at a time.
 SPECS_PARALLEL ?= -p
