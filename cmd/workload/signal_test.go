@@ -82,14 +82,20 @@ func TestSIGTERMDrains(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// Read stdout to its end before Wait, which closes the pipe once the
+	// process has exited and can cut the reader off before the last line.
+	var last string
+	for l := range lines {
+		last = l
+	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit after the drain: %v, want 0", err)
 	}
 	if took := time.Since(start); took < drain {
 		t.Errorf("exited %s after SIGTERM, before the %s drain period", took, drain)
 	}
-	if l := <-lines; !strings.HasPrefix(l, "workload helloworld-a-0: stopped (served ") {
-		t.Errorf("last line %q", l)
+	if !strings.HasPrefix(last, "workload helloworld-a-0: stopped (served ") {
+		t.Errorf("last line %q", last)
 	}
 }
 
