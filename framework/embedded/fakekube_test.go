@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	kubelib "istio.io/istio/pkg/kube"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -65,52 +66,31 @@ func TestFakeKubeClientTakesTheAddPath(t *testing.T) {
 // resource, and the objects themselves.
 func listTopologyObjects(t *testing.T, cs kubernetes.Interface) (map[string][]string, []runtime.Object) {
 	t.Helper()
-	ctx := context.Background()
+	ctx, all := context.Background(), metav1.ListOptions{}
+	lists := map[string]func() (runtime.Object, error){
+		"namespaces":     func() (runtime.Object, error) { return cs.CoreV1().Namespaces().List(ctx, all) },
+		"nodes":          func() (runtime.Object, error) { return cs.CoreV1().Nodes().List(ctx, all) },
+		"pods":           func() (runtime.Object, error) { return cs.CoreV1().Pods("").List(ctx, all) },
+		"services":       func() (runtime.Object, error) { return cs.CoreV1().Services("").List(ctx, all) },
+		"endpointslices": func() (runtime.Object, error) { return cs.DiscoveryV1().EndpointSlices("").List(ctx, all) },
+	}
 	out := map[string][]string{}
 	var objs []runtime.Object
-	add := func(res string, o runtime.Object) {
-		mo := o.(metav1.Object)
-		out[res] = append(out[res], mo.GetNamespace()+"/"+mo.GetName())
-		objs = append(objs, o)
-	}
-	all := metav1.ListOptions{}
-	nss, err := cs.CoreV1().Namespaces().List(ctx, all)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range nss.Items {
-		add("namespaces", &nss.Items[i])
-	}
-	nodes, err := cs.CoreV1().Nodes().List(ctx, all)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range nodes.Items {
-		add("nodes", &nodes.Items[i])
-	}
-	pods, err := cs.CoreV1().Pods("").List(ctx, all)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range pods.Items {
-		add("pods", &pods.Items[i])
-	}
-	svcs, err := cs.CoreV1().Services("").List(ctx, all)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range svcs.Items {
-		add("services", &svcs.Items[i])
-	}
-	slices, err := cs.DiscoveryV1().EndpointSlices("").List(ctx, all)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range slices.Items {
-		add("endpointslices", &slices.Items[i])
-	}
-	for _, names := range out {
-		sort.Strings(names)
+	for res, list := range lists {
+		l, err := list()
+		if err != nil {
+			t.Fatalf("list %s: %v", res, err)
+		}
+		items, err := meta.ExtractList(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range items {
+			mo := o.(metav1.Object)
+			out[res] = append(out[res], mo.GetNamespace()+"/"+mo.GetName())
+			objs = append(objs, o)
+		}
+		sort.Strings(out[res])
 	}
 	return out, objs
 }
