@@ -32,7 +32,7 @@ func newFakeKubeClient(objs []runtime.Object) kubelib.Client {
 	if !ok {
 		// Another istio.io/istio whose fake client is not client-go's
 		// fake Clientset: its own constructor, slower but the same objects
-		// (TestFakeKubeClientTakesTheAddPath fails for the pinned version).
+		// (TestFakeKubeClientTakesTheAddPath fails if the pinned version gets here).
 		return kubelib.NewFakeClientWithVersion("", objs...)
 	}
 	return c
