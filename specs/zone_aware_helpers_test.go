@@ -29,7 +29,9 @@ package specs
 import (
 	. "github.com/onsi/ginkgo/v2"
 
+	"github.com/localitylb/locality-e2e/framework/endpoints"
 	"github.com/localitylb/locality-e2e/framework/mesh"
+	"github.com/localitylb/locality-e2e/framework/steps"
 )
 
 // requireZoneAware skips the spec when the backend's istiod does not turn
@@ -38,5 +40,24 @@ import (
 func requireZoneAware(m mesh.Mesh) {
 	if !m.Capabilities().ZoneAwareRouting {
 		Skip("this backend's istiod or sidecars have no zone aware routing (zoneAwareLbSetting with proxy self-discovery): see mesh.Capabilities.ZoneAwareRouting")
+	}
+}
+
+// unevenTable is topology.ZoneAwareUneven's endpoint table while no rule
+// sets priorities and every pod runs: kr/a 2 hosts, kr/b and kr/c 3, all at
+// priority 0. In istiod's view (endpoints.Raw) each locality weighs its
+// pods; in Envoy's view (endpoints.Envoy) the sidecar keeps no locality
+// weights, since zone aware routing does not use them.
+func unevenTable(view endpoints.View) endpoints.Summary {
+	weight := func(pods int) int {
+		if view == endpoints.Raw {
+			return pods
+		}
+		return steps.NoLocalityWeight
+	}
+	return endpoints.Summary{
+		"kr/a": steps.Row(0, weight(2), 2),
+		"kr/b": steps.Row(0, weight(3), 3),
+		"kr/c": steps.Row(0, weight(3), 3),
 	}
 }

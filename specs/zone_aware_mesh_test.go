@@ -41,19 +41,11 @@ func zoneAwareMeshWide() topology.Topology {
 var _ = Describe("Mesh-wide zoneAwareLbSetting and its replacement by a DestinationRule", Label("mesh-config", "zone-aware:mesh-config"), Ordered, func() {
 	m := setUp(zoneAwareMeshWide(), "")
 	BeforeEach(func() { requireZoneAware(m) })
-	meshTable := endpoints.Summary{
-		"kr/a": steps.Row(0, steps.NoLocalityWeight, 2),
-		"kr/b": steps.Row(0, steps.NoLocalityWeight, 3),
-		"kr/c": steps.Row(0, steps.NoLocalityWeight, 3),
-	}
+	meshTable := unevenTable(endpoints.Envoy)
 	zoneAwareA := split.Expected{"kr/a": 0.5, "kr/b": 0.25, "kr/c": 0.25}
 
 	It("routes by zone without any DestinationRule: 50/25/25 from sleep-a-1", func(ctx SpecContext) {
-		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: "sleep-a-1", View: endpoints.Raw, Expected: endpoints.Summary{
-			"kr/a": steps.Row(0, 2, 2),
-			"kr/b": steps.Row(0, 3, 3),
-			"kr/c": steps.Row(0, 3, 3),
-		}})
+		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: "sleep-a-1", View: endpoints.Raw, Expected: unevenTable(endpoints.Raw)})
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: "sleep-a-1", Expected: meshTable})
 		steps.SendAndExpectSplit(ctx, steps.SplitInput{Mesh: m, Client: "sleep-a-1", Expected: zoneAwareA})
 	})

@@ -26,11 +26,7 @@ var _ = Describe("Zone aware routing: minClusterSize", Label("zone-aware:min-clu
 	const client = "sleep-a-1"
 	m := setUp(topology.ZoneAwareUneven(), "zone-aware-min-cluster-size-9")
 	BeforeEach(func() { requireZoneAware(m) })
-	table := endpoints.Summary{
-		"kr/a": steps.Row(0, steps.NoLocalityWeight, 2),
-		"kr/b": steps.Row(0, steps.NoLocalityWeight, 3),
-		"kr/c": steps.Row(0, steps.NoLocalityWeight, 3),
-	}
+	table := unevenTable(endpoints.Envoy)
 
 	It("spreads requests over every host when minClusterSize (9) is above the upstream size (8)", func(ctx SpecContext) {
 		steps.ExpectEndpoints(ctx, steps.EndpointsInput{Mesh: m, Client: client, Expected: table})
