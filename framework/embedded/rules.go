@@ -16,6 +16,7 @@ import (
 	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/host"
 	"istio.io/istio/pkg/config/schema/gvk"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/localitylb/locality-e2e/framework/destinationrule"
 	"github.com/localitylb/locality-e2e/framework/virtualservice"
@@ -101,27 +102,36 @@ func (m *Mesh) ApplyDestinationRule(ctx context.Context, dr *networkingv1.Destin
 // DeleteDestinationRule removes the rule and waits for the push. name is
 // "namespace/name", or a bare name when only one applied rule has it.
 func (m *Mesh) DeleteDestinationRule(ctx context.Context, name string) error {
+	return deleteRule(ctx, m, "DeleteDestinationRule", "DestinationRule", gvk.DestinationRule, m.drs, name, m.pushedDestinationRule)
+}
+
+// deleteRule is Delete{DestinationRule,VirtualService}: the rule named
+// name in rules (resolve) leaves istiod's store, and deleteRule waits until
+// istiod has pushed its absence (pushed with a nil spec) and the sidecars
+// have converged.
+func deleteRule[T metav1.Object](ctx context.Context, m *Mesh, op, kind string, g config.GroupVersionKind,
+	rules map[string]T, name string, pushed func(ns, name string, spec proto.Message) bool) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("DeleteDestinationRule %s: %s before deleting (nothing changed): %w", name, cancelWord(err), err)
+		return fmt.Errorf("%s %s: %s before deleting (nothing changed): %w", op, name, cancelWord(err), err)
 	}
 	l := m.lockChange()
 	defer l.unlock()
 	if err := m.checkOpen(); err != nil {
 		return err
 	}
-	key, err := resolve(m.drs, name, "DeleteDestinationRule", "DestinationRule")
+	key, err := resolve(rules, name, op, kind)
 	if err != nil {
 		return err
 	}
-	dr := m.drs[key]
+	rule := rules[key]
 	before := m.fake.Discovery.InboundUpdates.Load()
-	if err := m.fake.Store().Delete(gvk.DestinationRule, dr.Name, dr.Namespace, nil); err != nil {
-		return fmt.Errorf("delete DestinationRule %s: %w", key, err)
+	if err := m.fake.Store().Delete(g, rule.GetName(), rule.GetNamespace(), nil); err != nil {
+		return fmt.Errorf("delete %s %s: %w", kind, key, err)
 	}
-	delete(m.drs, key)
+	delete(rules, key)
 	l.waiting()
-	if err := m.poll(ctx, "istiod to push the deletion of "+key, func() bool {
-		return m.synced(before+1) && m.pushedDestinationRule(dr.Namespace, dr.Name, nil)
+	if err := m.poll(ctx, "istiod to push the deletion of "+kind+" "+key, func() bool {
+		return m.synced(before+1) && pushed(rule.GetNamespace(), rule.GetName(), nil)
 	}); err != nil {
 		return err
 	}
@@ -225,31 +235,7 @@ func (m *Mesh) ApplyVirtualService(ctx context.Context, vs *networkingv1.Virtual
 // DeleteVirtualService removes the VirtualService and waits for the push.
 // name is "namespace/name", or a bare name when only one has it.
 func (m *Mesh) DeleteVirtualService(ctx context.Context, name string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("DeleteVirtualService %s: %s before deleting (nothing changed): %w", name, cancelWord(err), err)
-	}
-	l := m.lockChange()
-	defer l.unlock()
-	if err := m.checkOpen(); err != nil {
-		return err
-	}
-	key, err := resolve(m.vss, name, "DeleteVirtualService", "VirtualService")
-	if err != nil {
-		return err
-	}
-	vs := m.vss[key]
-	before := m.fake.Discovery.InboundUpdates.Load()
-	if err := m.fake.Store().Delete(gvk.VirtualService, vs.Name, vs.Namespace, nil); err != nil {
-		return fmt.Errorf("delete VirtualService %s: %w", key, err)
-	}
-	delete(m.vss, key)
-	l.waiting()
-	if err := m.poll(ctx, "istiod to push the deletion of VirtualService "+key, func() bool {
-		return m.synced(before+1) && m.pushedVirtualService(vs.Namespace, vs.Name, nil)
-	}); err != nil {
-		return err
-	}
-	return m.converge(ctx)
+	return deleteRule(ctx, m, "DeleteVirtualService", "VirtualService", gvk.VirtualService, m.vss, name, m.pushedVirtualService)
 }
 
 // pushedDestinationRule reports whether istiod's current push context
